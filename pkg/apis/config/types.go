@@ -1,0 +1,72 @@
+package config
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// StrandingAwarePackingArgs configures the StrandingAwarePacking score plugin.
+type StrandingAwarePackingArgs struct {
+	metav1.TypeMeta
+
+	// Resources are the resources the model weighs, with their weights.
+	Resources []ResourceWeight
+	// ExtendedResourceWeight is the weight of an extended resource (such as
+	// nvidia.com/gpu) that the pod requests or the node exposes but that is
+	// not listed in Resources. 0 ignores unlisted extended resources.
+	ExtendedResourceWeight int64
+	// PackingWeight weighs how full the node is after placement.
+	PackingWeight int64
+	// StrandingWeight weighs the share of the node's free capacity that no
+	// known pod shape can use after placement.
+	StrandingWeight int64
+	// ScarceResources are resources that pods not requesting them avoid.
+	ScarceResources ScarceResources
+	// Shapes says which pod shapes the stranding model judges free capacity against.
+	Shapes ShapeSource
+	// DefaultConstraints are the soft spread constraints of pods that set
+	// none, with the selector of the pod's owning workload.
+	DefaultConstraints []corev1.TopologySpreadConstraint
+}
+
+// ResourceWeight is a resource name and its weight in the model.
+type ResourceWeight struct {
+	Name   corev1.ResourceName
+	Weight int64
+}
+
+// ScarceResources selects the resources a pod avoids when it does not request them.
+type ScarceResources struct {
+	// ExtendedResources makes every extended resource scarce.
+	ExtendedResources bool
+	// Names are further scarce resources.
+	Names []corev1.ResourceName
+}
+
+// ShapeSourceMode says where pod shapes come from.
+type ShapeSourceMode string
+
+const (
+	// ShapeSourceLearned learns shapes from the pods the scheduler sees
+	// (pending and bound), merged with any static Shapes.
+	ShapeSourceLearned ShapeSourceMode = "Learned"
+	// ShapeSourceStatic uses only the static Shapes.
+	ShapeSourceStatic ShapeSourceMode = "Static"
+)
+
+// ShapeSource configures the pod shapes of the stranding model.
+type ShapeSource struct {
+	Mode ShapeSourceMode
+	// Static lists shapes given by the operator.
+	Static []PodShape
+	// MaxLearned bounds the number of learned shapes (the most frequent are kept).
+	MaxLearned int32
+}
+
+// PodShape is a pod's effective resource requests.
+type PodShape struct {
+	Name     string
+	Requests corev1.ResourceList
+}

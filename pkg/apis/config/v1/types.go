@@ -1,0 +1,80 @@
+package v1
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// StrandingAwarePackingArgs configures the StrandingAwarePacking score plugin.
+type StrandingAwarePackingArgs struct {
+	metav1.TypeMeta `json:",inline"`
+
+	// Resources are the resources the model weighs, with their weights.
+	// Default: cpu, memory, ephemeral-storage and pods, weight 1 each.
+	// +listType=map
+	// +listMapKey=name
+	Resources []ResourceWeight `json:"resources,omitempty"`
+	// ExtendedResourceWeight weighs extended resources (nvidia.com/gpu, ...)
+	// that the pod requests or the node exposes but Resources does not list.
+	// 0 ignores them. Default 1.
+	ExtendedResourceWeight *int64 `json:"extendedResourceWeight,omitempty"`
+	// PackingWeight weighs how full the node is after placement. Default 1.
+	PackingWeight *int64 `json:"packingWeight,omitempty"`
+	// StrandingWeight weighs the share of the node's capacity left free that
+	// no known pod shape can use. Default 2.
+	StrandingWeight *int64 `json:"strandingWeight,omitempty"`
+	// ScarceResources are resources that pods not requesting them avoid
+	// while other feasible nodes exist.
+	ScarceResources ScarceResources `json:"scarceResources,omitempty"`
+	// Shapes says which pod shapes free capacity is judged against.
+	Shapes ShapeSource `json:"shapes,omitempty"`
+	// DefaultConstraints are the soft (ScheduleAnyway) spread constraints of
+	// pods that set none; the selector is the pod's owning Service,
+	// ReplicaSet, StatefulSet or ReplicationController, as in upstream's
+	// PodTopologySpread, so labelSelector must be empty. Unset means one
+	// constraint on topology.kubernetes.io/zone with maxSkew 1; an empty
+	// list disables default spreading.
+	// +listType=atomic
+	DefaultConstraints []corev1.TopologySpreadConstraint `json:"defaultConstraints,omitempty"`
+}
+
+// ResourceWeight is a resource name and its weight in the model.
+type ResourceWeight struct {
+	// Name of the resource, e.g. cpu, memory, nvidia.com/gpu.
+	Name corev1.ResourceName `json:"name"`
+	// Weight, 1 to 100.
+	Weight int64 `json:"weight"`
+}
+
+// ScarceResources selects the resources a pod avoids when it does not request them.
+type ScarceResources struct {
+	// ExtendedResources makes every extended resource scarce. Default true.
+	ExtendedResources *bool `json:"extendedResources,omitempty"`
+	// Names are further scarce resources.
+	Names []corev1.ResourceName `json:"names,omitempty"`
+}
+
+// ShapeSourceMode says where pod shapes come from: Learned or Static.
+type ShapeSourceMode string
+
+// ShapeSource configures the pod shapes of the stranding model.
+type ShapeSource struct {
+	// Mode is Learned (from the pods the scheduler sees, pending and bound,
+	// plus Static) or Static (only Static). Default Learned.
+	Mode ShapeSourceMode `json:"mode,omitempty"`
+	// Static lists shapes given by the operator.
+	Static []PodShape `json:"static,omitempty"`
+	// MaxLearned bounds the number of learned shapes; the most frequent are
+	// kept. 1 to 64, default 16.
+	MaxLearned *int32 `json:"maxLearned,omitempty"`
+}
+
+// PodShape is a pod's effective resource requests.
+type PodShape struct {
+	// Name identifies the shape in logs and errors.
+	Name string `json:"name,omitempty"`
+	// Requests of the shape; at least one positive quantity.
+	Requests corev1.ResourceList `json:"requests"`
+}

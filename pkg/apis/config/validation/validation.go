@@ -1,0 +1,125 @@
+// Package validation checks snug's plugin args. Errors carry the field path
+// as written in the KubeSchedulerConfiguration (e.g. shapes.maxLearned), so a
+// bad config fails at startup naming the field.
+package validation
+
+import (
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	v1helper "k8s.io/kubernetes/pkg/apis/core/v1/helper"
+
+	"github.com/snug-sched/snug/pkg/apis/config"
+)
+
+// Bounds shared by snug's weights.
+const (
+	MinWeight       = 1
+	MaxWeight       = 100
+	MaxLearnedLimit = 64
+)
+
+// ValidateStrandingAwarePackingArgs validates the args of the
+// StrandingAwarePacking plugin; path is the args' own path.
+func ValidateStrandingAwarePackingArgs(path *field.Path, args *config.StrandingAwarePackingArgs) error {
+	var errs field.ErrorList
+	seen := sets.New[corev1.ResourceName]()
+	resPath := path.Child("resources")
+	for i, r := range args.Resources {
+		p := resPath.Index(i)
+		errs = append(errs, ValidateResourceName(p.Child("name"), r.Name)...)
+		if seen.Has(r.Name) {
+			errs = append(errs, field.Duplicate(p.Child("name"), r.Name))
+		}
+		seen.Insert(r.Name)
+		errs = append(errs, validateRange(p.Child("weight"), r.Weight, MinWeight, MaxWeight)...)
+	}
+	errs = append(errs, validateRange(path.Child("extendedResourceWeight"), args.ExtendedResourceWeight, 0, MaxWeight)...)
+	errs = append(errs, validateRange(path.Child("packingWeight"), args.PackingWeight, 0, MaxWeight)...)
+	errs = append(errs, validateRange(path.Child("strandingWeight"), args.StrandingWeight, 0, MaxWeight)...)
+	if args.PackingWeight == 0 && args.StrandingWeight == 0 {
+		errs = append(errs, field.Invalid(path.Child("packingWeight"), args.PackingWeight, "packingWeight and strandingWeight cannot both be 0"))
+	}
+	for i, n := range args.ScarceResources.Names {
+		errs = append(errs, ValidateResourceName(path.Child("scarceResources", "names").Index(i), n)...)
+	}
+	errs = append(errs, validateShapeSource(path.Child("shapes"), &args.Shapes)...)
+	for i, c := range args.DefaultConstraints {
+		p := path.Child("defaultConstraints").Index(i)
+		if c.MaxSkew <= 0 {
+			errs = append(errs, field.Invalid(p.Child("maxSkew"), c.MaxSkew, "must be greater than zero"))
+		}
+		if c.TopologyKey == "" {
+			errs = append(errs, field.Required(p.Child("topologyKey"), "can not be empty"))
+		}
+		if c.WhenUnsatisfiable != corev1.ScheduleAnyway {
+			errs = append(errs, field.NotSupported(p.Child("whenUnsatisfiable"), c.WhenUnsatisfiable,
+				[]string{string(corev1.ScheduleAnyway)}))
+		}
+		if c.LabelSelector != nil {
+			errs = append(errs, field.Forbidden(p.Child("labelSelector"), "the selector comes from the pod's owning workload"))
+		}
+	}
+	return errs.ToAggregate()
+}
+
+func validateShapeSource(path *field.Path, s *config.ShapeSource) field.ErrorList {
+	var errs field.ErrorList
+	switch s.Mode {
+	case config.ShapeSourceLearned:
+	case config.ShapeSourceStatic:
+		if len(s.Static) == 0 {
+			errs = append(errs, field.Required(path.Child("static"), "mode Static needs at least one shape"))
+		}
+	default:
+		errs = append(errs, field.NotSupported(path.Child("mode"), s.Mode, []string{string(config.ShapeSourceLearned), string(config.ShapeSourceStatic)}))
+	}
+	errs = append(errs, validateRange(path.Child("maxLearned"), int64(s.MaxLearned), 1, MaxLearnedLimit)...)
+	if len(s.Static)+int(s.MaxLearned) > MaxLearnedLimit {
+		errs = append(errs, field.TooMany(path.Child("static"), len(s.Static), MaxLearnedLimit-int(s.MaxLearned)))
+	}
+	for i, shape := range s.Static {
+		p := path.Child("static").Index(i)
+		positive := false
+		for name, q := range shape.Requests {
+			rp := p.Child("requests").Key(string(name))
+			errs = append(errs, ValidateResourceName(rp, name)...)
+			if q.Sign() < 0 {
+				errs = append(errs, field.Invalid(rp, q.String(), "must not be negative"))
+			}
+			positive = positive || q.Sign() > 0
+		}
+		if !positive {
+			errs = append(errs, field.Required(p.Child("requests"), "a shape needs at least one positive request"))
+		}
+	}
+	return errs
+}
+
+// ValidateResourceName accepts the standard resources a node can hold
+// (cpu, memory, ephemeral-storage, pods, hugepages-*) and extended resources.
+func ValidateResourceName(path *field.Path, name corev1.ResourceName) field.ErrorList {
+	switch {
+	case name == corev1.ResourceCPU, name == corev1.ResourceMemory,
+		name == corev1.ResourceEphemeralStorage, name == corev1.ResourcePods,
+		v1helper.IsHugePageResourceName(name):
+		return nil
+	case v1helper.IsExtendedResourceName(name):
+		if msgs := validation.IsQualifiedName(string(name)); len(msgs) > 0 {
+			return field.ErrorList{field.Invalid(path, name, fmt.Sprint(msgs))}
+		}
+		return nil
+	}
+	return field.ErrorList{field.Invalid(path, name,
+		"must be cpu, memory, ephemeral-storage, pods, hugepages-<size> or an extended resource such as example.com/device")}
+}
+
+func validateRange(path *field.Path, v, lo, hi int64) field.ErrorList {
+	if v < lo || v > hi {
+		return field.ErrorList{field.Invalid(path, v, fmt.Sprintf("must be in the range [%d, %d]", lo, hi))}
+	}
+	return nil
+}

@@ -1,0 +1,96 @@
+// Package strandingawarepacking is the StrandingAwarePacking score plugin:
+// bin packing that avoids stranded resources, keeps pods off scarce
+// resources they do not use, and spreads across topology domains before it
+// packs within them.
+//
+// The arithmetic lives in pkg/stranding (see its package doc for the model
+// and formula); this package is the framework glue. PreScore fixes the cycle's
+// resource layout, the pod's vector, the shapes and the soft spread
+// constraints; Score evaluates one node without allocating; NormalizeScore
+// maps the lexicographic order (scarce tier, spread violation, R) onto
+// [0, 100].
+package strandingawarepacking
+
+import (
+	"context"
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	appslisters "k8s.io/client-go/listers/apps/v1"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	fwk "k8s.io/kube-scheduler/framework"
+
+	"github.com/snug-sched/snug/pkg/apis/config"
+	"github.com/snug-sched/snug/pkg/apis/config/validation"
+	"github.com/snug-sched/snug/pkg/stranding"
+)
+
+// Name is the plugin's name in the registry and in KubeSchedulerConfiguration.
+const Name = "StrandingAwarePacking"
+
+// Plugin implements PreScore, Score and NormalizeScore.
+type Plugin struct {
+	args    config.StrandingAwarePackingArgs
+	handle  fwk.Handle
+	weights stranding.Weights
+	shapes  *ShapeLearner
+
+	// Listers for DefaultSelector (default spread constraints), nil without an informer factory.
+	services     corelisters.ServiceLister
+	replCtrls    corelisters.ReplicationControllerLister
+	replicaSets  appslisters.ReplicaSetLister
+	statefulSets appslisters.StatefulSetLister
+}
+
+var (
+	_ fwk.PreScorePlugin     = &Plugin{}
+	_ fwk.ScorePlugin        = &Plugin{}
+	_ fwk.ScoreExtensions    = &Plugin{}
+	_ fwk.EnqueueExtensions  = &Plugin{}
+)
+
+// Name returns the plugin name.
+func (pl *Plugin) Name() string { return Name }
+
+// New builds the plugin from validated args.
+func New(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, error) {
+	args, ok := obj.(*config.StrandingAwarePackingArgs)
+	if !ok {
+		return nil, fmt.Errorf("%s: want args of type StrandingAwarePackingArgs, got %T", Name, obj)
+	}
+	if err := validation.ValidateStrandingAwarePackingArgs(field.NewPath(Name+"Args"), args); err != nil {
+		return nil, err
+	}
+	pl := &Plugin{
+		args:    *args.DeepCopy(),
+		handle:  h,
+		weights: stranding.Weights{Packing: float64(args.PackingWeight), Stranding: float64(args.StrandingWeight)},
+		shapes:  NewShapeLearner(args.Shapes),
+	}
+	if f := h.SharedInformerFactory(); f != nil {
+		pl.services = f.Core().V1().Services().Lister()
+		pl.replCtrls = f.Core().V1().ReplicationControllers().Lister()
+		pl.replicaSets = f.Apps().V1().ReplicaSets().Lister()
+		pl.statefulSets = f.Apps().V1().StatefulSets().Lister()
+		if args.Shapes.Mode == config.ShapeSourceLearned {
+			if _, err := f.Core().V1().Pods().Informer().AddEventHandler(pl.shapes.EventHandler()); err != nil {
+				return nil, fmt.Errorf("%s: watching pod shapes: %w", Name, err)
+			}
+		}
+	}
+	return pl, nil
+}
+
+// Shapes exposes the shape learner, so an in-process simulator without
+// informers can feed it the pods it places.
+func (pl *Plugin) Shapes() *ShapeLearner { return pl.shapes }
+
+// EventsToRegister returns no events: a score plugin never rejects a pod, so
+// no cluster event can make a pod it rejected schedulable.
+func (pl *Plugin) EventsToRegister(context.Context) ([]fwk.ClusterEventWithHint, error) {
+	return nil, nil
+}
+
+// ScoreExtensions returns the plugin itself: NormalizeScore is required.
+func (pl *Plugin) ScoreExtensions() fwk.ScoreExtensions { return pl }

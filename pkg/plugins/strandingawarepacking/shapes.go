@@ -1,0 +1,181 @@
+package strandingawarepacking
+
+import (
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/tools/cache"
+
+	"github.com/snug-sched/snug/pkg/apis/config"
+	"github.com/snug-sched/snug/pkg/resourcemodel"
+)
+
+// Quantity is one resource of a shape in scheduler units.
+type Quantity struct {
+	Name  corev1.ResourceName
+	Value int64
+}
+
+// Shape is a pod request vector, sorted by resource name.
+type Shape []Quantity
+
+// ShapeOf returns the shape of a pod's effective requests.
+func ShapeOf(pod *corev1.Pod) Shape {
+	return shapeOfList(resourcemodel.Requests(pod))
+}
+
+func shapeOfList(list corev1.ResourceList) Shape {
+	s := make(Shape, 0, len(list))
+	for name := range list {
+		if v := resourcemodel.Value(name, list); v > 0 {
+			s = append(s, Quantity{Name: name, Value: v})
+		}
+	}
+	slices.SortFunc(s, func(a, b Quantity) int { return strings.Compare(string(a.Name), string(b.Name)) })
+	return s
+}
+
+func (s Shape) key() string {
+	var b strings.Builder
+	for _, q := range s {
+		b.WriteString(string(q.Name))
+		b.WriteByte('=')
+		b.WriteString(strconv.FormatInt(q.Value, 10))
+		b.WriteByte(';')
+	}
+	return b.String()
+}
+
+// ShapeLearner keeps a histogram of the shapes of the pods the scheduler
+// sees (pending and bound, not terminal) and serves the most frequent ones,
+// after the operator's static shapes. Updates are O(1) under a mutex;
+// readers get an immutable snapshot rebuilt at most once per change batch.
+type ShapeLearner struct {
+	static     []Shape
+	maxLearned int
+
+	mu      sync.Mutex
+	counts  map[string]*shapeCount
+	dirty   atomic.Bool
+	current atomic.Pointer[[]Shape]
+}
+
+type shapeCount struct {
+	shape Shape
+	n     int
+}
+
+// NewShapeLearner returns a learner for a shape source.
+func NewShapeLearner(src config.ShapeSource) *ShapeLearner {
+	l := &ShapeLearner{counts: map[string]*shapeCount{}, maxLearned: int(src.MaxLearned)}
+	for _, s := range src.Static {
+		if shape := shapeOfList(s.Requests); len(shape) > 0 {
+			l.static = append(l.static, shape)
+		}
+	}
+	if src.Mode == config.ShapeSourceStatic {
+		l.maxLearned = 0
+	}
+	snap := slices.Clone(l.static)
+	l.current.Store(&snap)
+	return l
+}
+
+// Observe adds delta pods of the given pod's shape.
+func (l *ShapeLearner) Observe(pod *corev1.Pod, delta int) {
+	if l.maxLearned == 0 || pod == nil {
+		return
+	}
+	shape := ShapeOf(pod)
+	if len(shape) == 0 {
+		return // BestEffort pods consume nothing the model can strand
+	}
+	k := shape.key()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	c := l.counts[k]
+	if c == nil {
+		c = &shapeCount{shape: shape}
+		l.counts[k] = c
+	}
+	c.n += delta
+	if c.n <= 0 {
+		delete(l.counts, k)
+	}
+	l.dirty.Store(true)
+}
+
+// Snapshot returns the static shapes followed by the most frequent learned
+// ones (ties broken by key, so the result is deterministic).
+func (l *ShapeLearner) Snapshot() []Shape {
+	if !l.dirty.Load() {
+		return *l.current.Load()
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.dirty.Load() {
+		return *l.current.Load()
+	}
+	type kc struct {
+		key string
+		c   *shapeCount
+	}
+	all := make([]kc, 0, len(l.counts))
+	for k, c := range l.counts {
+		all = append(all, kc{k, c})
+	}
+	sort.Slice(all, func(i, j int) bool {
+		if all[i].c.n != all[j].c.n {
+			return all[i].c.n > all[j].c.n
+		}
+		return all[i].key < all[j].key
+	})
+	snap := slices.Clone(l.static)
+	for i := 0; i < len(all) && i < l.maxLearned; i++ {
+		snap = append(snap, all[i].c.shape)
+	}
+	l.current.Store(&snap)
+	l.dirty.Store(false)
+	return snap
+}
+
+// EventHandler keeps the histogram in step with the scheduler's pod informer.
+func (l *ShapeLearner) EventHandler() cache.ResourceEventHandler {
+	return cache.ResourceEventHandlerFuncs{
+		AddFunc: func(obj interface{}) {
+			if p, ok := obj.(*corev1.Pod); ok && !terminal(p) {
+				l.Observe(p, 1)
+			}
+		},
+		UpdateFunc: func(oldObj, newObj interface{}) {
+			o, ok1 := oldObj.(*corev1.Pod)
+			n, ok2 := newObj.(*corev1.Pod)
+			if !ok1 || !ok2 {
+				return
+			}
+			if !terminal(o) {
+				l.Observe(o, -1)
+			}
+			if !terminal(n) {
+				l.Observe(n, 1)
+			}
+		},
+		DeleteFunc: func(obj interface{}) {
+			if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+				obj = t.Obj
+			}
+			if p, ok := obj.(*corev1.Pod); ok && !terminal(p) {
+				l.Observe(p, -1)
+			}
+		},
+	}
+}
+
+func terminal(p *corev1.Pod) bool {
+	return p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed
+}

@@ -1,0 +1,51 @@
+// Package resourcemodel is snug's single definition of what a pod asks for.
+//
+// Every snug component (scheduler plugins, descheduler strategies, simulator,
+// planner) reads a pod's requests and limits through this package, so that
+// init containers, restartable init containers (sidecars), pod overhead and
+// pod-level resources are counted the same way everywhere, and the same way
+// the kube-scheduler's NodeResourcesFit counts them:
+//
+//	requests = max(sum(app containers + sidecars), max over init containers of
+//	           (init container + sidecars started before it)) + overhead,
+//	           replaced by pod-level requests where those are set.
+//
+// The arithmetic is delegated to k8s.io/component-helpers/resource.
+package resourcemodel
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	resourcehelper "k8s.io/component-helpers/resource"
+)
+
+// options mirrors what the 1.36 scheduler uses for NodeInfo accounting:
+// in-place resize is GA, so status resources of running pods count, and
+// pod-level resources are honoured.
+var options = resourcehelper.PodResourcesOptions{
+	UseStatusResources: true,
+}
+
+// Requests returns the pod's effective requests.
+func Requests(pod *corev1.Pod) corev1.ResourceList {
+	return resourcehelper.PodRequests(pod, options)
+}
+
+// Limits returns the pod's effective limits. A resource that some container
+// leaves unlimited is absent or understated here; callers that need a bound
+// decide how to count unlimited containers (see HasUnlimitedContainer).
+func Limits(pod *corev1.Pod) corev1.ResourceList {
+	return resourcehelper.PodLimits(pod, options)
+}
+
+// Value returns q in the integer unit the scheduler uses for name:
+// millicores for cpu, plain units (bytes, counts) for everything else.
+func Value(name corev1.ResourceName, list corev1.ResourceList) int64 {
+	q, ok := list[name]
+	if !ok {
+		return 0
+	}
+	if name == corev1.ResourceCPU {
+		return q.MilliValue()
+	}
+	return q.Value()
+}

@@ -1,0 +1,193 @@
+package stranding
+
+import (
+	"math"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// Bounds of the fixed-size vectors, so that evaluating a node allocates nothing.
+const (
+	MaxDims   = 16
+	MaxShapes = 64
+)
+
+// Vec is a resource vector in a Layout's dimensions, in scheduler units
+// (millicores for cpu, bytes or counts otherwise). float64 keeps sums of huge
+// quantities from overflowing.
+type Vec [MaxDims]float64
+
+// Layout fixes the dimensions of a scoring cycle.
+type Layout struct {
+	N       int
+	Names   [MaxDims]corev1.ResourceName
+	Weights [MaxDims]float64
+	// Scarce marks dimensions pods avoid unless they request them.
+	Scarce [MaxDims]bool
+	// PodsDim is the index of the pod-count dimension, or -1.
+	PodsDim int
+}
+
+// NewLayout returns an empty layout.
+func NewLayout() Layout { return Layout{PodsDim: -1} }
+
+// Index returns the dimension of name, or -1.
+func (l *Layout) Index(name corev1.ResourceName) int {
+	for i := 0; i < l.N; i++ {
+		if l.Names[i] == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// Add appends a dimension unless present or full; it returns its index or -1.
+func (l *Layout) Add(name corev1.ResourceName, weight float64, scarce bool) int {
+	if i := l.Index(name); i >= 0 {
+		l.Scarce[i] = l.Scarce[i] || scarce
+		return i
+	}
+	if l.N == MaxDims {
+		return -1
+	}
+	i := l.N
+	l.Names[i], l.Weights[i], l.Scarce[i] = name, weight, scarce
+	if name == corev1.ResourcePods {
+		l.PodsDim = i
+	}
+	l.N++
+	return i
+}
+
+// Shapes is a bounded set of pod request vectors in a Layout.
+type Shapes struct {
+	N int
+	V [MaxShapes]Vec
+	// Demanded marks dimensions some shape requests.
+	Demanded [MaxDims]bool
+}
+
+// Add appends a shape (ignored when full or empty in this layout).
+func (s *Shapes) Add(l *Layout, v Vec) {
+	if s.N == MaxShapes {
+		return
+	}
+	if l.PodsDim >= 0 {
+		v[l.PodsDim] = 1 // every pod takes one slot
+	}
+	any := false
+	for i := 0; i < l.N; i++ {
+		if v[i] > 0 && i != l.PodsDim {
+			any = true
+		}
+	}
+	if !any {
+		return
+	}
+	for i := 0; i < l.N; i++ {
+		if v[i] > 0 && i != l.PodsDim {
+			s.Demanded[i] = true
+		}
+	}
+	s.V[s.N] = v
+	s.N++
+}
+
+// Weights of the two terms of R.
+type Weights struct {
+	Packing, Stranding float64
+}
+
+// Free returns max(0, alloc - used - pod) per dimension.
+func Free(l *Layout, alloc, used, pod *Vec) Vec {
+	var f Vec
+	for i := 0; i < l.N; i++ {
+		f[i] = math.Max(0, alloc[i]-used[i]-pod[i])
+	}
+	return f
+}
+
+// Stranded returns, per dimension, the free capacity no known shape can use
+// (see the package doc). Dimensions no shape demands, and pods, are 0.
+func Stranded(l *Layout, s *Shapes, free *Vec) Vec {
+	var usable Vec
+	for k := 0; k < s.N; k++ {
+		shape := &s.V[k]
+		c := math.Inf(1)
+		for i := 0; i < l.N; i++ {
+			if shape[i] > 0 {
+				c = math.Min(c, math.Floor(free[i]/shape[i]))
+			}
+		}
+		if c <= 0 || math.IsInf(c, 1) {
+			continue
+		}
+		for i := 0; i < l.N; i++ {
+			usable[i] = math.Max(usable[i], math.Min(free[i], c*shape[i]))
+		}
+	}
+	var out Vec
+	for i := 0; i < l.N; i++ {
+		if s.Demanded[i] && i != l.PodsDim {
+			out[i] = free[i] - usable[i]
+		}
+	}
+	return out
+}
+
+// Eval is the model's verdict on one placement.
+type Eval struct {
+	Packing   float64 // P in [0, 1]
+	Stranding float64 // S in [0, 1]
+	Score     float64 // R in [0, 1]
+	Scarce    bool    // the pod would sit on free scarce capacity it does not use
+}
+
+// Evaluate judges placing pod on a node with allocatable alloc and requested
+// used. It allocates nothing.
+func Evaluate(l *Layout, s *Shapes, w Weights, alloc, used, pod *Vec) Eval {
+	free := Free(l, alloc, used, pod)
+	stranded := Stranded(l, s, &free)
+	var e Eval
+	var pw, pSum, sw, sSum float64
+	requestsScarce, freeScarce := false, false
+	for i := 0; i < l.N; i++ {
+		if l.Scarce[i] {
+			requestsScarce = requestsScarce || pod[i] > 0
+			freeScarce = freeScarce || free[i] > 0
+		}
+		if alloc[i] <= 0 || l.Weights[i] <= 0 {
+			continue
+		}
+		if pod[i] > 0 || s.Demanded[i] || i == l.PodsDim {
+			pw += l.Weights[i]
+			pSum += l.Weights[i] * math.Min(1, math.Max(0, (used[i]+pod[i])/alloc[i]))
+		}
+		if s.Demanded[i] && i != l.PodsDim {
+			sw += l.Weights[i]
+			sSum += l.Weights[i] * math.Min(1, stranded[i]/alloc[i])
+		}
+	}
+	if pw > 0 {
+		e.Packing = pSum / pw
+	}
+	if sw > 0 {
+		e.Stranding = sSum / sw
+	}
+	e.Scarce = freeScarce && !requestsScarce
+	if tw := w.Packing + w.Stranding; tw > 0 {
+		e.Score = (w.Packing*e.Packing + w.Stranding*(1-e.Stranding)) / tw
+	}
+	e.Score = clamp01(e.Score)
+	return e
+}
+
+func clamp01(x float64) float64 {
+	if !(x >= 0) { // also catches NaN
+		return 0
+	}
+	if x > 1 {
+		return 1
+	}
+	return x
+}
