@@ -44,10 +44,10 @@ type Plugin struct {
 }
 
 var (
-	_ fwk.PreScorePlugin     = &Plugin{}
-	_ fwk.ScorePlugin        = &Plugin{}
-	_ fwk.ScoreExtensions    = &Plugin{}
-	_ fwk.EnqueueExtensions  = &Plugin{}
+	_ fwk.PreScorePlugin    = &Plugin{}
+	_ fwk.ScorePlugin       = &Plugin{}
+	_ fwk.ScoreExtensions   = &Plugin{}
+	_ fwk.EnqueueExtensions = &Plugin{}
 )
 
 // Name returns the plugin name.

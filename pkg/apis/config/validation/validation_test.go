@@ -10,8 +10,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/snug-sched/snug/pkg/apis/config"
-	configv1 "github.com/snug-sched/snug/pkg/apis/config/v1"
 	_ "github.com/snug-sched/snug/pkg/apis/config/scheme"
+	configv1 "github.com/snug-sched/snug/pkg/apis/config/v1"
 	kubeschedulerscheme "k8s.io/kubernetes/pkg/scheduler/apis/config/scheme"
 )
 
