@@ -1,0 +1,178 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/snug-sched/snug/manifests"
+	"github.com/snug-sched/snug/test/integration/framework"
+)
+
+// startScheduler runs bin/scheduler against cp. With config "" it relies on
+// the shipped configuration (no --config), as an operator would.
+func startScheduler(t *testing.T, cp *framework.ControlPlane, config string) *framework.Process {
+	t.Helper()
+	ports, err := framework.FreePorts(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := []string{
+		"--kubeconfig=" + cp.KubeconfigPath,
+		"--authentication-kubeconfig=" + cp.KubeconfigPath,
+		"--authorization-kubeconfig=" + cp.KubeconfigPath,
+		"--leader-elect=false",
+		"--bind-address=127.0.0.1",
+		fmt.Sprintf("--secure-port=%d", ports[0]),
+		"--v=2",
+	}
+	if config != "" {
+		args = append(args, "--config="+config)
+	}
+	return cp.StartProcessForTest(t, "snug-scheduler", binary("scheduler"), args...)
+}
+
+// writeSchedulerConfig writes a KubeSchedulerConfiguration whose snug-scheduler
+// profile carries the given StrandingAwarePacking args (YAML, indented 4).
+func writeSchedulerConfig(t *testing.T, cp *framework.ControlPlane, args string) string {
+	t.Helper()
+	cfg := fmt.Sprintf(`apiVersion: kubescheduler.config.k8s.io/v1
+kind: KubeSchedulerConfiguration
+clientConnection:
+  kubeconfig: %s
+leaderElection:
+  leaderElect: false
+profiles:
+- schedulerName: snug-scheduler
+  plugins:
+    multiPoint:
+      enabled:
+      - name: StrandingAwarePacking
+  pluginConfig:
+  - name: StrandingAwarePacking
+    args:
+%s
+`, cp.KubeconfigPath, args)
+	path := filepath.Join(t.TempDir(), "scheduler-config.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func pod(name, schedulerName string, cpu, memory string) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"app": name}},
+		Spec: corev1.PodSpec{
+			SchedulerName: schedulerName,
+			Containers: []corev1.Container{{
+				Name: "main", Image: "registry.k8s.io/pause:3.10",
+				Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{
+					corev1.ResourceCPU: resource.MustParse(cpu), corev1.ResourceMemory: resource.MustParse(memory),
+				}},
+			}},
+		},
+	}
+}
+
+func TestSchedulerBindsOnlyItsOwnPods(t *testing.T) {
+	ctx := t.Context()
+	cp := framework.StartForTest(t, framework.Options{})
+	c := cp.Client
+	ns := mustNamespace(t, c, "binding")
+	nodes := []*corev1.Node{
+		framework.NewNode("small", resources("1", "2Gi"), nil),
+		framework.NewNode("big", resources("8", "32Gi"), nil),
+	}
+	if err := framework.CreateNodes(ctx, c, nodes...); err != nil {
+		t.Fatal(err)
+	}
+	startScheduler(t, cp, "")
+
+	mine := pod("mine", manifests.SchedulerName, "2", "1Gi")
+	theirs := pod("theirs", corev1.DefaultSchedulerName, "100m", "64Mi")
+	for _, p := range []*corev1.Pod{mine, theirs} {
+		if _, err := c.CoreV1().Pods(ns).Create(ctx, p, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := framework.WaitForPodScheduled(ctx, c, ns, "mine", 60*time.Second)
+	if err != nil {
+		t.Fatalf("snug-scheduler pod not bound: %v", err)
+	}
+	if got.Spec.NodeName != "big" {
+		t.Errorf("pod requesting 2 cpu bound to %q, want the only feasible node %q", got.Spec.NodeName, "big")
+	}
+	// The scheduler has had time to bind; it must leave default-scheduler pods alone.
+	time.Sleep(3 * time.Second)
+	other, err := c.CoreV1().Pods(ns).Get(ctx, "theirs", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if other.Spec.NodeName != "" {
+		t.Errorf("pod with schedulerName %q was bound to %q by snug", corev1.DefaultSchedulerName, other.Spec.NodeName)
+	}
+	for _, cond := range other.Status.Conditions {
+		if cond.Type == corev1.PodScheduled {
+			t.Errorf("snug touched the default scheduler's pod: condition %+v", cond)
+		}
+	}
+}
+
+func TestSchedulerRejectsInvalidPluginArgs(t *testing.T) {
+	cp := framework.StartForTest(t, framework.Options{})
+	for _, tc := range []struct {
+		name, args string
+		want       []string
+	}{
+		{"out of range", "      packingWeight: -1", []string{"packingWeight", "must be in the range [0, 100]"}},
+		{"misspelled field", "      strandingWieght: 2", []string{"unknown field", "strandingWieght", "StrandingAwarePacking"}},
+		{"unknown resource", "      resources:\n      - name: cpus\n        weight: 1", []string{"resources[0].name", "cpus"}},
+		{"bad shape mode", "      shapes:\n        mode: Guess", []string{"shapes.mode", "Guess"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := startScheduler(t, cp, writeSchedulerConfig(t, cp, tc.args))
+			select {
+			case <-p.Done():
+			case <-time.After(60 * time.Second):
+				t.Fatal("scheduler still running with an invalid config")
+			}
+			if err := p.Wait(); err == nil {
+				t.Fatal("scheduler exited 0 with an invalid config")
+			}
+			log := p.LogTail(40)
+			for _, w := range tc.want {
+				if !strings.Contains(log, w) {
+					t.Errorf("scheduler output does not contain %q:\n%s", w, log)
+				}
+			}
+		})
+	}
+}
+
+func resources(cpu, memory string) corev1.ResourceList {
+	return corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpu), corev1.ResourceMemory: resource.MustParse(memory)}
+}
+
+func mustNamespace(t *testing.T, c kubernetes.Interface, name string) string {
+	t.Helper()
+	if _, err := framework.CreateNamespace(t.Context(), c, name); err != nil {
+		t.Fatal(err)
+	}
+	return name
+}
+
+// waitFor polls cond every 200ms until it holds or timeout passes.
+func waitFor(ctx context.Context, timeout time.Duration, cond func(context.Context) (bool, error)) error {
+	return wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, timeout, true, cond)
+}
