@@ -7,6 +7,7 @@ import (
 	"k8s.io/kubernetes/cmd/kube-scheduler/app"
 	frameworkruntime "k8s.io/kubernetes/pkg/scheduler/framework/runtime"
 
+	"github.com/snug-sched/snug/pkg/plugins/predictabledemands"
 	"github.com/snug-sched/snug/pkg/plugins/strandingawarepacking"
 )
 
@@ -14,6 +15,7 @@ import (
 func Registry() frameworkruntime.Registry {
 	return frameworkruntime.Registry{
 		strandingawarepacking.Name: strandingawarepacking.New,
+		predictabledemands.Name:    predictabledemands.New,
 	}
 }
 

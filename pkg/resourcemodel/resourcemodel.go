@@ -49,3 +49,40 @@ func Value(name corev1.ResourceName, list corev1.ResourceList) int64 {
 	}
 	return q.Value()
 }
+
+// BoundedLimits returns the pod's effective limits where a container that
+// sets no limit for a resource counts its request instead (a BestEffort
+// container counts 0). That is the share of the node the pod is entitled to
+// burst into that the scheduler can know about: an unlimited container may
+// use more, but counting it as the whole node would make one such pod fill
+// any overcommit budget. Pod-level limits, init containers, sidecars and
+// overhead are combined exactly as in Limits.
+func BoundedLimits(pod *corev1.Pod) corev1.ResourceList {
+	p := pod.DeepCopy()
+	fill := func(cs []corev1.Container) {
+		for i := range cs {
+			r := &cs[i].Resources
+			for name, q := range r.Requests {
+				if _, ok := r.Limits[name]; !ok {
+					if r.Limits == nil {
+						r.Limits = corev1.ResourceList{}
+					}
+					r.Limits[name] = q
+				}
+			}
+		}
+	}
+	fill(p.Spec.InitContainers)
+	fill(p.Spec.Containers)
+	if pr := p.Spec.Resources; pr != nil {
+		for name, q := range pr.Requests {
+			if _, ok := pr.Limits[name]; !ok {
+				if pr.Limits == nil {
+					pr.Limits = corev1.ResourceList{}
+				}
+				pr.Limits[name] = q
+			}
+		}
+	}
+	return resourcehelper.PodLimits(p, options)
+}

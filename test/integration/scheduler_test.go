@@ -42,14 +42,14 @@ func startScheduler(t *testing.T, cp *framework.ControlPlane, config string) *fr
 	return cp.StartProcessForTest(t, "snug-scheduler", binary("scheduler"), args...)
 }
 
-// writeSchedulerConfig writes a KubeSchedulerConfiguration whose snug-scheduler
-// profile carries the given StrandingAwarePacking args (YAML, indented 4).
-func writeSchedulerConfig(t *testing.T, cp *framework.ControlPlane, args string) string {
+// writePluginConfig writes a KubeSchedulerConfiguration whose snug-scheduler
+// profile enables plugin with the given args (YAML, indented 6).
+func writePluginConfig(t *testing.T, cp *framework.ControlPlane, plugin, args string) string {
 	t.Helper()
 	cfg := fmt.Sprintf(`apiVersion: kubescheduler.config.k8s.io/v1
 kind: KubeSchedulerConfiguration
 clientConnection:
-  kubeconfig: %s
+  kubeconfig: %[1]s
 leaderElection:
   leaderElect: false
 profiles:
@@ -57,12 +57,12 @@ profiles:
   plugins:
     multiPoint:
       enabled:
-      - name: StrandingAwarePacking
+      - name: %[2]s
   pluginConfig:
-  - name: StrandingAwarePacking
+  - name: %[2]s
     args:
-%s
-`, cp.KubeconfigPath, args)
+%[3]s
+`, cp.KubeconfigPath, plugin, args)
 	path := filepath.Join(t.TempDir(), "scheduler-config.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -134,14 +134,28 @@ func TestSchedulerRejectsInvalidPluginArgs(t *testing.T) {
 	for _, tc := range []struct {
 		name, args string
 		want       []string
+		plugin     string
 	}{
-		{"out of range", "      packingWeight: -1", []string{"packingWeight", "must be in the range [0, 100]"}},
-		{"misspelled field", "      strandingWieght: 2", []string{"unknown field", "strandingWieght", "StrandingAwarePacking"}},
-		{"unknown resource", "      resources:\n      - name: cpus\n        weight: 1", []string{"resources[0].name", "cpus"}},
-		{"bad shape mode", "      shapes:\n        mode: Guess", []string{"shapes.mode", "Guess"}},
+		{name: "negative cap ratio", plugin: "PredictableDemands",
+			args: "      overcommitCaps:\n        caps:\n        - {resource: memory, ratio: -1}",
+			want: []string{"overcommitCaps.caps[0].ratio", "must be greater than 0"}},
+		{name: "unknown cap resource", plugin: "PredictableDemands",
+			args: "      overcommitCaps:\n        caps:\n        - {resource: memroy, ratio: 1}",
+			want: []string{"overcommitCaps.caps[0].resource", "memroy"}},
+		{name: "malformed namespace selector", plugin: "PredictableDemands",
+			args: "      declaredDemands:\n        namespaceSelector:\n          matchExpressions:\n          - {key: team, operator: Equals, values: [a]}",
+			want: []string{"declaredDemands.namespaceSelector", "Equals"}},
+		{"out of range", "      packingWeight: -1", []string{"packingWeight", "must be in the range [0, 100]"}, ""},
+		{"misspelled field", "      strandingWieght: 2", []string{"unknown field", "strandingWieght", "StrandingAwarePacking"}, ""},
+		{"unknown resource", "      resources:\n      - name: cpus\n        weight: 1", []string{"resources[0].name", "cpus"}, ""},
+		{"bad shape mode", "      shapes:\n        mode: Guess", []string{"shapes.mode", "Guess"}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := startScheduler(t, cp, writeSchedulerConfig(t, cp, tc.args))
+			plugin := tc.plugin
+			if plugin == "" {
+				plugin = "StrandingAwarePacking"
+			}
+			p := startScheduler(t, cp, writePluginConfig(t, cp, plugin, tc.args))
 			select {
 			case <-p.Done():
 			case <-time.After(60 * time.Second):

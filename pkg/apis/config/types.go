@@ -2,6 +2,7 @@ package config
 
 import (
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -69,4 +70,49 @@ type ShapeSource struct {
 type PodShape struct {
 	Name     string
 	Requests corev1.ResourceList
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// PredictableDemandsArgs configures the PredictableDemands plugin.
+type PredictableDemandsArgs struct {
+	metav1.TypeMeta
+
+	DependencyGate  DependencyGate
+	DeclaredDemands DeclaredDemands
+	OvercommitCaps  OvercommitCaps
+}
+
+// DependencyGate keeps pods out of the scheduling queue while objects they
+// need to start are missing.
+type DependencyGate struct {
+	Enabled          bool
+	ConfigMaps       bool
+	Secrets          bool
+	ImagePullSecrets bool
+	PVCs             bool
+}
+
+// DeclaredDemands refuses pods that do not declare their requests.
+type DeclaredDemands struct {
+	// NamespaceSelector selects the namespaces where demands are enforced;
+	// nil enforces nowhere.
+	NamespaceSelector *metav1.LabelSelector
+	// Resources every container must request.
+	Resources []corev1.ResourceName
+	// MaxLimitRequestRatio bounds limit/request per container and resource.
+	MaxLimitRequestRatio []ResourceRatio
+}
+
+// ResourceRatio is a resource name and a ratio.
+type ResourceRatio struct {
+	Resource corev1.ResourceName
+	Ratio    resource.Quantity
+}
+
+// OvercommitCaps bound the sum of limits on a node.
+type OvercommitCaps struct {
+	// Caps: sum of limits of the node's pods plus the incoming pod's must
+	// stay within Ratio x allocatable. Empty disables the caps.
+	Caps []ResourceRatio
 }

@@ -2,6 +2,7 @@ package v1
 
 import (
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/utils/ptr"
 )
 
@@ -62,4 +63,29 @@ func DefaultSpreadConstraints() []corev1.TopologySpreadConstraint {
 		TopologyKey:       corev1.LabelTopologyZone,
 		WhenUnsatisfiable: corev1.ScheduleAnyway,
 	}}
+}
+
+// SetDefaults_PredictableDemandsArgs fills unset fields.
+func SetDefaults_PredictableDemandsArgs(obj *PredictableDemandsArgs) {
+	g := &obj.DependencyGate
+	for p, v := range map[**bool]bool{&g.Enabled: true, &g.ConfigMaps: true, &g.Secrets: false, &g.ImagePullSecrets: false, &g.PVCs: true} {
+		if *p == nil {
+			*p = ptr.To(v)
+		}
+	}
+	if len(obj.DeclaredDemands.Resources) == 0 {
+		obj.DeclaredDemands.Resources = []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory}
+	}
+	if obj.OvercommitCaps.Caps == nil {
+		obj.OvercommitCaps.Caps = DefaultOvercommitCaps()
+	}
+}
+
+// DefaultOvercommitCaps: memory is incompressible, so its limits may not
+// exceed allocatable; cpu is throttled, not killed, so 4x is tolerated.
+func DefaultOvercommitCaps() []ResourceRatio {
+	return []ResourceRatio{
+		{Resource: corev1.ResourceMemory, Ratio: resource.MustParse("1")},
+		{Resource: corev1.ResourceCPU, Ratio: resource.MustParse("4")},
+	}
 }

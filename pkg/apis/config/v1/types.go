@@ -2,6 +2,7 @@ package v1
 
 import (
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -77,4 +78,67 @@ type PodShape struct {
 	Name string `json:"name,omitempty"`
 	// Requests of the shape; at least one positive quantity.
 	Requests corev1.ResourceList `json:"requests"`
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// PredictableDemandsArgs configures the PredictableDemands plugin: a
+// dependency gate, declared demands and overcommit caps, each switchable.
+type PredictableDemandsArgs struct {
+	metav1.TypeMeta `json:",inline"`
+
+	// DependencyGate keeps a pod out of the scheduling queue while a
+	// ConfigMap, Secret or PVC it needs to start does not exist.
+	DependencyGate DependencyGate `json:"dependencyGate,omitempty"`
+	// DeclaredDemands refuses pods without requests in selected namespaces.
+	DeclaredDemands DeclaredDemands `json:"declaredDemands,omitempty"`
+	// OvercommitCaps bound the sum of limits on a node.
+	OvercommitCaps OvercommitCaps `json:"overcommitCaps,omitempty"`
+}
+
+// DependencyGate selects which references gate a pod.
+type DependencyGate struct {
+	// Enabled turns the gate on. Default true.
+	Enabled *bool `json:"enabled,omitempty"`
+	// ConfigMaps referenced by env, envFrom, volumes and projected volumes.
+	// Default true.
+	ConfigMaps *bool `json:"configMaps,omitempty"`
+	// Secrets referenced the same way. Default false: watching Secrets
+	// (metadata only) needs RBAC list/watch on secrets cluster-wide.
+	Secrets *bool `json:"secrets,omitempty"`
+	// ImagePullSecrets also gates on spec.imagePullSecrets (needs Secrets).
+	// Default false: a missing pull secret often still works for public images.
+	ImagePullSecrets *bool `json:"imagePullSecrets,omitempty"`
+	// PVCs mounted by the pod. Default true.
+	PVCs *bool `json:"pvcs,omitempty"`
+}
+
+// DeclaredDemands refuses pods that do not declare their requests.
+type DeclaredDemands struct {
+	// NamespaceSelector selects the namespaces where demands are enforced.
+	// Unset enforces nowhere; {} enforces everywhere.
+	NamespaceSelector *metav1.LabelSelector `json:"namespaceSelector,omitempty"`
+	// Resources every container must request. Default cpu and memory.
+	Resources []corev1.ResourceName `json:"resources,omitempty"`
+	// MaxLimitRequestRatio bounds limit/request per container, as
+	// LimitRange's maxLimitRequestRatio does; a container must then set a
+	// limit for that resource.
+	MaxLimitRequestRatio []ResourceRatio `json:"maxLimitRequestRatio,omitempty"`
+}
+
+// ResourceRatio is a resource name and a ratio such as 1, 1.5 or 4.
+type ResourceRatio struct {
+	Resource corev1.ResourceName `json:"resource"`
+	Ratio    resource.Quantity   `json:"ratio"`
+}
+
+// OvercommitCaps bound the sum of limits on a node.
+type OvercommitCaps struct {
+	// Caps: per resource, the limits of the pods on a node plus the incoming
+	// pod's must stay within ratio x allocatable. A container without a
+	// limit counts its request. Unset means memory 1 and cpu 4; an empty
+	// list disables the caps.
+	// +listType=map
+	// +listMapKey=resource
+	Caps []ResourceRatio `json:"caps,omitempty"`
 }

@@ -29,8 +29,13 @@ import (
 // Public to allow building arbitrary schemes.
 // All generated defaulters are covering - they call all nested defaulters.
 func RegisterDefaults(scheme *runtime.Scheme) error {
+	scheme.AddTypeDefaultingFunc(&PredictableDemandsArgs{}, func(obj interface{}) { SetObjectDefaults_PredictableDemandsArgs(obj.(*PredictableDemandsArgs)) })
 	scheme.AddTypeDefaultingFunc(&StrandingAwarePackingArgs{}, func(obj interface{}) { SetObjectDefaults_StrandingAwarePackingArgs(obj.(*StrandingAwarePackingArgs)) })
 	return nil
+}
+
+func SetObjectDefaults_PredictableDemandsArgs(in *PredictableDemandsArgs) {
+	SetDefaults_PredictableDemandsArgs(in)
 }
 
 func SetObjectDefaults_StrandingAwarePackingArgs(in *StrandingAwarePackingArgs) {

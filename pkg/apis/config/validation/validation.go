@@ -7,6 +7,9 @@ import (
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -122,4 +125,51 @@ func validateRange(path *field.Path, v, lo, hi int64) field.ErrorList {
 		return field.ErrorList{field.Invalid(path, v, fmt.Sprintf("must be in the range [%d, %d]", lo, hi))}
 	}
 	return nil
+}
+
+// ValidatePredictableDemandsArgs validates the args of the PredictableDemands
+// plugin; path is the args' own path.
+func ValidatePredictableDemandsArgs(path *field.Path, args *config.PredictableDemandsArgs) error {
+	var errs field.ErrorList
+	g := args.DependencyGate
+	if g.ImagePullSecrets && !g.Secrets {
+		errs = append(errs, field.Invalid(path.Child("dependencyGate", "imagePullSecrets"), true,
+			"needs dependencyGate.secrets: true (pull secrets are Secrets)"))
+	}
+	dp := path.Child("declaredDemands")
+	if sel := args.DeclaredDemands.NamespaceSelector; sel != nil {
+		errs = append(errs, metav1validation.ValidateLabelSelector(sel,
+			metav1validation.LabelSelectorValidationOptions{}, dp.Child("namespaceSelector"))...)
+		if _, err := metav1.LabelSelectorAsSelector(sel); err != nil {
+			errs = append(errs, field.Invalid(dp.Child("namespaceSelector"), sel, err.Error()))
+		}
+	}
+	for i, r := range args.DeclaredDemands.Resources {
+		errs = append(errs, ValidateResourceName(dp.Child("resources").Index(i), r)...)
+	}
+	errs = append(errs, validateRatios(dp.Child("maxLimitRequestRatio"), args.DeclaredDemands.MaxLimitRequestRatio, 1)...)
+	errs = append(errs, validateRatios(path.Child("overcommitCaps", "caps"), args.OvercommitCaps.Caps, 0)...)
+	return errs.ToAggregate()
+}
+
+// validateRatios checks names, duplicates and that each ratio is above min
+// (strictly above 0 when min is 0).
+func validateRatios(path *field.Path, ratios []config.ResourceRatio, min int64) field.ErrorList {
+	var errs field.ErrorList
+	seen := sets.New[corev1.ResourceName]()
+	for i, r := range ratios {
+		p := path.Index(i)
+		errs = append(errs, ValidateResourceName(p.Child("resource"), r.Resource)...)
+		if seen.Has(r.Resource) {
+			errs = append(errs, field.Duplicate(p.Child("resource"), r.Resource))
+		}
+		seen.Insert(r.Resource)
+		switch {
+		case min == 0 && r.Ratio.Sign() <= 0:
+			errs = append(errs, field.Invalid(p.Child("ratio"), r.Ratio.String(), "must be greater than 0"))
+		case min > 0 && r.Ratio.Cmp(*resource.NewQuantity(min, resource.DecimalSI)) < 0:
+			errs = append(errs, field.Invalid(p.Child("ratio"), r.Ratio.String(), fmt.Sprintf("must be at least %d", min)))
+		}
+	}
+	return errs
 }

@@ -1,0 +1,112 @@
+// Package predictabledemands is the PredictableDemands plugin: the
+// Predictable Demands pattern enforced at scheduling time, in three parts
+// that can each be switched off in the args.
+//
+//  1. Dependency gate (PreEnqueue): a pod is not queued while a non-optional
+//     ConfigMap, Secret (off by default) or PVC it references is missing in
+//     its namespace; the pod's PodScheduled condition and an event name the
+//     missing object, and the pod is activated as soon as it appears.
+//
+//  2. Declared demands (PreFilter): in namespaces selected by a label
+//     selector, every container must request the configured resources, and
+//     limit/request may be bounded per resource like LimitRange's
+//     maxLimitRequestRatio.
+//
+//  3. Overcommit caps (Filter): per capped resource r and node n,
+//
+//     sum over pods p on n of L_r(p) + L_r(incoming) <= ratio_r * allocatable_r(n)
+//
+//     where L_r is the pod's effective limit with a container that sets no
+//     limit counting its request (resourcemodel.BoundedLimits).
+package predictabledemands
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/klog/v2"
+	fwk "k8s.io/kube-scheduler/framework"
+
+	"github.com/snug-sched/snug/pkg/apis/config"
+	"github.com/snug-sched/snug/pkg/apis/config/validation"
+)
+
+// Name is the plugin's name in the registry and in KubeSchedulerConfiguration.
+const Name = "PredictableDemands"
+
+// Plugin implements PreEnqueue, PreFilter, Filter and EnqueueExtensions.
+type Plugin struct {
+	args   config.PredictableDemandsArgs
+	handle fwk.Handle
+
+	gate *gate // nil when the dependency gate is off
+
+	nsSelector labels.Selector // nil: declared demands enforced nowhere
+	namespaces corelisters.NamespaceLister
+
+	caps   []capSpec
+	limits *limitCache
+}
+
+var (
+	_ fwk.PreEnqueuePlugin  = &Plugin{}
+	_ fwk.PreFilterPlugin   = &Plugin{}
+	_ fwk.FilterPlugin      = &Plugin{}
+	_ fwk.EnqueueExtensions = &Plugin{}
+)
+
+// Name returns the plugin name.
+func (pl *Plugin) Name() string { return Name }
+
+// New builds the plugin from validated args.
+func New(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, error) {
+	args, ok := obj.(*config.PredictableDemandsArgs)
+	if !ok {
+		return nil, fmt.Errorf("%s: want args of type PredictableDemandsArgs, got %T", Name, obj)
+	}
+	if err := validation.ValidatePredictableDemandsArgs(field.NewPath(Name+"Args"), args); err != nil {
+		return nil, err
+	}
+	pl := &Plugin{args: *args.DeepCopy(), handle: h, limits: newLimitCache()}
+	if sel := args.DeclaredDemands.NamespaceSelector; sel != nil {
+		s, err := metav1.LabelSelectorAsSelector(sel)
+		if err != nil {
+			return nil, err
+		}
+		pl.nsSelector = s
+		if f := h.SharedInformerFactory(); f != nil {
+			pl.namespaces = f.Core().V1().Namespaces().Lister()
+		}
+	}
+	for _, c := range args.OvercommitCaps.Caps {
+		pl.caps = append(pl.caps, capSpec{resource: c.Resource, ratio: c.Ratio.AsApproximateFloat64(),
+			reason: fmt.Sprintf("node(s) would exceed the %s limit cap (%s x allocatable)", c.Resource, c.Ratio.String())})
+	}
+	if len(pl.caps) > maxCaps {
+		return nil, fmt.Errorf("%s: at most %d overcommit caps", Name, maxCaps)
+	}
+	if args.DependencyGate.Enabled {
+		g, err := newGate(ctx, h, args.DependencyGate)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", Name, err)
+		}
+		pl.gate = g
+	}
+	klog.FromContext(ctx).V(2).Info("PredictableDemands ready", "gate", pl.gate != nil,
+		"declaredDemands", pl.nsSelector != nil, "caps", len(pl.caps))
+	return pl, nil
+}
+
+// PreEnqueue holds the pod back while a dependency is missing.
+func (pl *Plugin) PreEnqueue(ctx context.Context, pod *corev1.Pod) *fwk.Status {
+	if pl.gate == nil {
+		return nil
+	}
+	return pl.gate.check(ctx, pod)
+}

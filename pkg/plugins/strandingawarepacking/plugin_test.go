@@ -1,0 +1,706 @@
+package strandingawarepacking
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"os"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes/fake"
+	"k8s.io/client-go/tools/cache"
+	fwk "k8s.io/kube-scheduler/framework"
+	schedulerconfig "k8s.io/kubernetes/pkg/scheduler/apis/config"
+	kubeschedulerscheme "k8s.io/kubernetes/pkg/scheduler/apis/config/scheme"
+	schedcache "k8s.io/kubernetes/pkg/scheduler/backend/cache"
+	"k8s.io/kubernetes/pkg/scheduler/framework"
+	"k8s.io/kubernetes/pkg/scheduler/framework/plugins/defaultbinder"
+	"k8s.io/kubernetes/pkg/scheduler/framework/plugins/queuesort"
+	frameworkruntime "k8s.io/kubernetes/pkg/scheduler/framework/runtime"
+	"k8s.io/kubernetes/pkg/scheduler/metrics"
+	st "k8s.io/kubernetes/pkg/scheduler/testing"
+
+	"github.com/snug-sched/snug/pkg/apis/config"
+	_ "github.com/snug-sched/snug/pkg/apis/config/scheme"
+	configv1 "github.com/snug-sched/snug/pkg/apis/config/v1"
+)
+
+const (
+	gpu     corev1.ResourceName = "nvidia.com/gpu"
+	zoneKey                     = corev1.LabelTopologyZone
+)
+
+func TestMain(m *testing.M) {
+	metrics.Register() // the framework records plugin metrics
+	os.Exit(m.Run())
+}
+
+// defaultArgs returns internal args with the v1 defaults applied, as the
+// scheduler builds them from an empty pluginConfig entry.
+func defaultArgs(t testing.TB) *config.StrandingAwarePackingArgs {
+	t.Helper()
+	v1 := &configv1.StrandingAwarePackingArgs{}
+	kubeschedulerscheme.Scheme.Default(v1)
+	var out config.StrandingAwarePackingArgs
+	if err := kubeschedulerscheme.Scheme.Convert(v1, &out, nil); err != nil {
+		t.Fatal(err)
+	}
+	return &out
+}
+
+// env is a real framework with this plugin at PreScore and Score over a
+// snapshot of nodes and bound pods.
+type env struct {
+	ctx      context.Context
+	fw       framework.Framework
+	pl       *Plugin
+	snapshot *schedcache.Snapshot
+}
+
+type envOptions struct {
+	// informerObjs, when non-nil, gives the framework an informer factory
+	// over a fake clientset holding these objects.
+	informerObjs []runtime.Object
+}
+
+func newEnv(t testing.TB, args *config.StrandingAwarePackingArgs, nodes []*corev1.Node, pods []*corev1.Pod, opts envOptions) *env {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var created *Plugin
+	registry := frameworkruntime.Registry{
+		queuesort.Name:     queuesort.New,
+		defaultbinder.Name: defaultbinder.New,
+		Name: func(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, error) {
+			p, err := New(ctx, obj, h)
+			if err == nil {
+				created = p.(*Plugin)
+			}
+			return p, err
+		},
+	}
+	profile := &schedulerconfig.KubeSchedulerProfile{
+		SchedulerName: "snug-test",
+		Plugins: &schedulerconfig.Plugins{
+			QueueSort: schedulerconfig.PluginSet{Enabled: []schedulerconfig.Plugin{{Name: queuesort.Name}}},
+			Bind:      schedulerconfig.PluginSet{Enabled: []schedulerconfig.Plugin{{Name: defaultbinder.Name}}},
+			PreScore:  schedulerconfig.PluginSet{Enabled: []schedulerconfig.Plugin{{Name: Name}}},
+			Score:     schedulerconfig.PluginSet{Enabled: []schedulerconfig.Plugin{{Name: Name, Weight: 1}}},
+		},
+		PluginConfig: []schedulerconfig.PluginConfig{{Name: Name, Args: args}},
+	}
+	snapshot := schedcache.NewSnapshot(pods, nodes)
+	fopts := []frameworkruntime.Option{
+		frameworkruntime.WithSnapshotSharedLister(snapshot),
+		// A short flush interval keeps WaitForShutdown from waiting a second per framework.
+		frameworkruntime.WithMetricsRecorder(metrics.NewMetricsAsyncRecorder(1000, 10*time.Millisecond, ctx.Done())),
+	}
+	var factory informers.SharedInformerFactory
+	if opts.informerObjs != nil {
+		factory = informers.NewSharedInformerFactory(fake.NewClientset(opts.informerObjs...), 0)
+		fopts = append(fopts, frameworkruntime.WithInformerFactory(factory))
+	}
+	fw, err := frameworkruntime.NewFramework(ctx, registry, profile, fopts...)
+	if err != nil {
+		cancel()
+		t.Fatalf("NewFramework: %v", err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		frameworkruntime.WaitForShutdown(fw)
+		if factory != nil {
+			factory.Shutdown()
+		}
+	})
+	if created == nil {
+		t.Fatal("plugin was not created")
+	}
+	if factory != nil {
+		factory.Start(ctx.Done())
+		for typ, ok := range factory.WaitForCacheSync(ctx.Done()) {
+			if !ok {
+				t.Fatalf("informer for %v did not sync", typ)
+			}
+		}
+	}
+	return &env{ctx: ctx, fw: fw, pl: created, snapshot: snapshot}
+}
+
+// nodeInfos returns the snapshot's NodeInfos of the named nodes (all when
+// names is empty), in the order given.
+func (e *env) nodeInfos(t testing.TB, names ...string) []fwk.NodeInfo {
+	t.Helper()
+	if len(names) == 0 {
+		all, err := e.snapshot.NodeInfos().List()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return all
+	}
+	out := make([]fwk.NodeInfo, 0, len(names))
+	for _, n := range names {
+		ni, err := e.snapshot.NodeInfos().Get(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, ni)
+	}
+	return out
+}
+
+// score runs PreScore, Score and NormalizeScore through the framework over
+// the feasible nodes (all nodes when none are named) and returns the final
+// node scores.
+func (e *env) score(t testing.TB, pod *corev1.Pod, feasible ...string) map[string]int64 {
+	t.Helper()
+	nodes := e.nodeInfos(t, feasible...)
+	state := framework.NewCycleState()
+	if s := e.fw.RunPreScorePlugins(e.ctx, state, pod, nodes); !s.IsSuccess() {
+		t.Fatalf("PreScore: %v", s)
+	}
+	res, s := e.fw.RunScorePlugins(e.ctx, state, pod, nodes)
+	if !s.IsSuccess() {
+		t.Fatalf("Score: %v", s)
+	}
+	out := map[string]int64{}
+	for _, r := range res {
+		out[r.Name] = r.TotalScore
+	}
+	return out
+}
+
+// observe feeds the learner what the pod informer would have shown it.
+func (e *env) observe(pods ...*corev1.Pod) {
+	for _, p := range pods {
+		e.pl.Shapes().Observe(p, 1)
+	}
+}
+
+func makeNode(name string, res map[corev1.ResourceName]string, labels ...string) *corev1.Node {
+	if _, ok := res[corev1.ResourcePods]; !ok {
+		res[corev1.ResourcePods] = "110"
+	}
+	w := st.MakeNode().Name(name).Capacity(res)
+	for i := 0; i+1 < len(labels); i += 2 {
+		w.Label(labels[i], labels[i+1])
+	}
+	return w.Obj()
+}
+
+func makePod(name, node string, req map[corev1.ResourceName]string, labels ...string) *corev1.Pod {
+	w := st.MakePod().Namespace("default").Name(name).UID(name).Node(node).Req(req)
+	for i := 0; i+1 < len(labels); i += 2 {
+		w.Label(labels[i], labels[i+1])
+	}
+	return w.Obj()
+}
+
+func res(cpu, mem string) map[corev1.ResourceName]string {
+	return map[corev1.ResourceName]string{corev1.ResourceCPU: cpu, corev1.ResourceMemory: mem}
+}
+
+func resGPU(cpu, mem, gpus string) map[corev1.ResourceName]string {
+	r := res(cpu, mem)
+	r[gpu] = gpus
+	return r
+}
+
+func TestDefaultArgs(t *testing.T) {
+	a := defaultArgs(t)
+	if a.PackingWeight != 1 || a.StrandingWeight != 2 || a.ExtendedResourceWeight != 1 ||
+		!a.ScarceResources.ExtendedResources || a.Shapes.Mode != config.ShapeSourceLearned ||
+		a.Shapes.MaxLearned != 16 || len(a.Resources) != 4 || len(a.DefaultConstraints) != 1 {
+		t.Fatalf("unexpected defaults: %+v", a)
+	}
+}
+
+func TestNewRejectsBadArgs(t *testing.T) {
+	if _, err := New(context.Background(), nil, nil); err == nil {
+		t.Error("New(nil args) succeeded")
+	}
+	a := defaultArgs(t)
+	a.PackingWeight, a.StrandingWeight = 0, 0
+	if _, err := New(context.Background(), a, nil); err == nil {
+		t.Error("New with both weights 0 succeeded")
+	}
+}
+
+// (a) Packing: with balanced shapes nothing strands and the fuller node wins.
+func TestScorePacksOntoFullerNode(t *testing.T) {
+	nodes := []*corev1.Node{
+		makeNode("n1", res("4", "8Gi")),
+		makeNode("n2", res("4", "8Gi")),
+		makeNode("n3", res("4", "8Gi")),
+	}
+	pods := []*corev1.Pod{
+		makePod("p1", "n1", res("1", "2Gi")),
+		makePod("p2", "n1", res("1", "2Gi")),
+		makePod("p3", "n2", res("1", "2Gi")),
+	}
+	e := newEnv(t, defaultArgs(t), nodes, pods, envOptions{})
+	incoming := makePod("new", "", res("1", "2Gi"))
+	e.observe(append(pods, incoming)...)
+	got := e.score(t, incoming)
+	// Shape (1 cpu, 2Gi) tiles every free vector: S = 0, R = (P + 2)/3 with
+	// P over cpu, memory and pods (ephemeral-storage: allocatable 0, skipped).
+	// n1: P = (3/4 + 6/8 + 3/110)/3 = 0.509091, R = 0.836364 -> 20 + round(66.91) = 87
+	// n2: P = (2/4 + 4/8 + 2/110)/3 = 0.339394, R = 0.779798 -> 20 + round(62.38) = 82
+	// n3: P = (1/4 + 2/8 + 1/110)/3 = 0.169697, R = 0.723232 -> 20 + round(57.86) = 78
+	want := map[string]int64{"n1": 87, "n2": 82, "n3": 78}
+	if !maps.Equal(got, want) {
+		t.Errorf("scores = %v, want %v", got, want)
+	}
+}
+
+// Pod slots are a resource too: taking a node's last slot strands all the
+// CPU and memory it has left, however full the node then looks.
+func TestScoreLastPodSlotStrands(t *testing.T) {
+	slots := func(name string) *corev1.Node {
+		return makeNode(name, map[corev1.ResourceName]string{corev1.ResourceCPU: "4", corev1.ResourceMemory: "8Gi", corev1.ResourcePods: "4"})
+	}
+	nodes := []*corev1.Node{slots("n1"), slots("n2")}
+	pods := []*corev1.Pod{ // best-effort: they take slots, nothing else
+		makePod("be0", "n1", nil), makePod("be1", "n1", nil), makePod("be2", "n1", nil),
+	}
+	e := newEnv(t, defaultArgs(t), nodes, pods, envOptions{})
+	incoming := makePod("new", "", res("1", "2Gi"))
+	e.observe(incoming)
+	// n1: pods 4/4, free (3, 6Gi, 0 slots): the shape fits 0 times.
+	//     P = (1/4 + 2/8 + 4/4)/3 = 0.5, S = (3/4 + 6/8)/2 = 0.75, R = (0.5 + 0.5)/3 -> 20 + round(26.67) = 47
+	// n2: P = (1/4 + 2/8 + 1/4)/3 = 0.25, S = 0, R = (0.25 + 2)/3 = 0.75 -> 80
+	if got, want := e.score(t, incoming), map[string]int64{"n1": 47, "n2": 80}; !maps.Equal(got, want) {
+		t.Errorf("scores = %v, want %v", got, want)
+	}
+}
+
+// (b) A CPU-only pod keeps off GPU nodes while CPU nodes are feasible.
+func TestScoreKeepsCPUPodsOffGPUNodes(t *testing.T) {
+	nodes := []*corev1.Node{
+		makeNode("cpu-a", res("8", "32Gi")),
+		makeNode("cpu-b", res("8", "32Gi")),
+		makeNode("gpu-free", resGPU("8", "32Gi", "4")),
+		makeNode("gpu-full", resGPU("8", "32Gi", "4")),
+	}
+	pods := []*corev1.Pod{
+		makePod("a1", "cpu-a", res("1", "4Gi")),
+		// gpu-free is the fullest node, but one GPU is still free.
+		makePod("g1", "gpu-free", resGPU("5", "16Gi", "3")),
+		// gpu-full has all its GPUs allocated: no longer scarce.
+		makePod("g2", "gpu-full", resGPU("4", "16Gi", "4")),
+	}
+	e := newEnv(t, defaultArgs(t), nodes, pods, envOptions{})
+	cpuPod := makePod("cpu", "", res("1", "4Gi"))
+	e.observe(append(pods, cpuPod)...)
+
+	got := e.score(t, cpuPod)
+	for _, n := range []string{"cpu-a", "cpu-b", "gpu-full"} {
+		if got[n] < 20 {
+			t.Errorf("%s: score %d, want >= 20 (best tier)", n, got[n])
+		}
+		if got[n] <= got["gpu-free"] {
+			t.Errorf("%s: score %d must beat gpu-free %d", n, got[n], got["gpu-free"])
+		}
+	}
+	if got["gpu-free"] < 1 || got["gpu-free"] > 19 {
+		t.Errorf("gpu-free: score %d, want in [1, 19] (second tier)", got["gpu-free"])
+	}
+	// Within the best tier packing decides: gpu-full (5/8 cpu after) > cpu-a > cpu-b.
+	if !(got["gpu-full"] > got["cpu-a"] && got["cpu-a"] > got["cpu-b"]) {
+		t.Errorf("best tier not ordered by packing: %v", got)
+	}
+
+	// Only GPU nodes feasible: the scarce tier is everyone's, packing decides.
+	got = e.score(t, cpuPod, "gpu-free")
+	if got["gpu-free"] < 20 {
+		t.Errorf("sole feasible node scored %d, want >= 20", got["gpu-free"])
+	}
+
+	// A GPU pod requests the scarce resource: no penalty, it packs the fuller GPU node.
+	nodes = append(nodes, makeNode("gpu-empty", resGPU("8", "32Gi", "4")))
+	e = newEnv(t, defaultArgs(t), nodes, pods, envOptions{})
+	gpuPod := makePod("gpu", "", resGPU("1", "4Gi", "1"))
+	e.observe(append(pods, gpuPod)...)
+	got = e.score(t, gpuPod, "gpu-free", "gpu-empty")
+	if !(got["gpu-free"] > got["gpu-empty"] && got["gpu-empty"] >= 20) {
+		t.Errorf("gpu pod: %v, want gpu-free > gpu-empty >= 20", got)
+	}
+}
+
+// (c) Soft zone spreading decides the zone; packing decides the node in it.
+func TestScoreSpreadsZonesThenPacks(t *testing.T) {
+	nodes := []*corev1.Node{
+		makeNode("a1", res("8", "32Gi"), zoneKey, "zone-a"),
+		makeNode("a2", res("8", "32Gi"), zoneKey, "zone-a"),
+		makeNode("b1", res("8", "32Gi"), zoneKey, "zone-b"),
+		makeNode("b2", res("8", "32Gi"), zoneKey, "zone-b"),
+		makeNode("nozone", res("8", "32Gi")),
+	}
+	pods := []*corev1.Pod{
+		makePod("web-0", "a1", res("1", "4Gi"), "app", "web"),
+		makePod("other-0", "a1", res("2", "8Gi"), "app", "other"),
+		makePod("other-1", "a1", res("2", "8Gi"), "app", "other"),
+		makePod("other-2", "b1", res("2", "8Gi"), "app", "other"),
+		// Same labels, other namespace: must not count.
+		st.MakePod().Namespace("elsewhere").Name("web-x").UID("web-x").Node("b2").Req(res("1", "4Gi")).Label("app", "web").Obj(),
+	}
+	sel := st.MakeLabelSelector().Label("app", "web").Obj()
+	incoming := st.MakePod().Namespace("default").Name("web-1").UID("web-1").Label("app", "web").
+		Req(res("1", "4Gi")).SpreadConstraint(1, zoneKey, corev1.ScheduleAnyway, sel, nil, nil, nil, nil).Obj()
+
+	e := newEnv(t, defaultArgs(t), nodes, pods, envOptions{})
+	e.observe(append(pods, incoming)...)
+	got := e.score(t, incoming)
+	// zone-a holds 1 matching pod, zone-b 0: violation 1 in zone-a (and on
+	// the node without a zone label), 0 in zone-b.
+	if !(got["b1"] > got["b2"]) {
+		t.Errorf("zone-b: fuller b1 (%d) should beat b2 (%d)", got["b1"], got["b2"])
+	}
+	for _, n := range []string{"a1", "a2", "nozone"} {
+		if got[n] >= got["b2"] || got[n] > 19 {
+			t.Errorf("%s: score %d must be in the second tier, below zone-b's %d", n, got[n], got["b2"])
+		}
+	}
+	if !(got["a1"] > got["a2"]) {
+		t.Errorf("zone-a: fuller a1 (%d) should beat a2 (%d)", got["a1"], got["a2"])
+	}
+
+	// The same constraint as DoNotSchedule belongs to the in-tree filter:
+	// this plugin ignores it and packs, so the fullest node a1 wins.
+	hard := incoming.DeepCopy()
+	hard.Spec.TopologySpreadConstraints[0].WhenUnsatisfiable = corev1.DoNotSchedule
+	got = e.score(t, hard)
+	for _, n := range []string{"a2", "b1", "b2", "nozone"} {
+		if got["a1"] <= got[n] {
+			t.Errorf("hard constraint: a1 (%d) should beat %s (%d)", got["a1"], n, got[n])
+		}
+	}
+}
+
+// Default constraints apply to a pod without its own, with the selector of
+// its owning ReplicaSet, read through the informer factory.
+func TestScoreDefaultConstraints(t *testing.T) {
+	nodes := []*corev1.Node{
+		makeNode("a1", res("8", "32Gi"), zoneKey, "zone-a"),
+		makeNode("b1", res("8", "32Gi"), zoneKey, "zone-b"),
+	}
+	owner := []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "web", UID: "rs-web", Controller: ptrTo(true)}}
+	web0 := makePod("web-0", "a1", res("1", "4Gi"), "app", "web")
+	web0.OwnerReferences = owner
+	filler := makePod("filler", "a1", res("4", "16Gi"), "app", "other")
+	rs := &appsv1.ReplicaSet{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "web", UID: "rs-web"},
+		Spec:       appsv1.ReplicaSetSpec{Selector: st.MakeLabelSelector().Label("app", "web").Obj()},
+	}
+	incoming := makePod("web-1", "", res("1", "4Gi"), "app", "web")
+	incoming.OwnerReferences = owner
+
+	e := newEnv(t, defaultArgs(t), nodes, []*corev1.Pod{web0, filler}, envOptions{informerObjs: []runtime.Object{rs}})
+	got := e.score(t, incoming)
+	if !(got["b1"] > got["a1"] && got["b1"] >= 20 && got["a1"] <= 19) {
+		t.Errorf("default zone constraint: %v, want b1 (best tier) > a1 (second tier)", got)
+	}
+
+	// An empty default constraint list disables default spreading: pack on a1.
+	args := defaultArgs(t)
+	args.DefaultConstraints = nil
+	e = newEnv(t, args, nodes, []*corev1.Pod{web0, filler}, envOptions{informerObjs: []runtime.Object{rs}})
+	got = e.score(t, incoming)
+	if !(got["a1"] > got["b1"]) {
+		t.Errorf("no default constraints: %v, want a1 > b1", got)
+	}
+}
+
+func ptrTo[T any](v T) *T { return &v }
+
+// (d) The shapes the operator declares decide what counts as stranded.
+func TestScoreStaticShapes(t *testing.T) {
+	nodes := []*corev1.Node{
+		makeNode("n1", res("4", "8Gi")),
+		makeNode("n2", res("4", "8Gi")),
+	}
+	pods := []*corev1.Pod{
+		makePod("mem", "n1", map[corev1.ResourceName]string{corev1.ResourceMemory: "6Gi"}),
+		makePod("cpu", "n2", map[corev1.ResourceName]string{corev1.ResourceCPU: "2"}),
+	}
+	incoming := makePod("new", "", res("1", "1Gi"))
+	static := func(name, cpu, mem string) *config.StrandingAwarePackingArgs {
+		a := defaultArgs(t)
+		a.Shapes.Mode = config.ShapeSourceStatic
+		a.Shapes.Static = []config.PodShape{{Name: name, Requests: corev1.ResourceList{
+			corev1.ResourceCPU: resource.MustParse(cpu), corev1.ResourceMemory: resource.MustParse(mem)}}}
+		return a
+	}
+	// After placement n1 is free (3 cpu, 1Gi), n2 free (1 cpu, 7Gi).
+	// P(n1) = (1/4 + 7/8 + 2/110)/3 = 0.381061, P(n2) = (3/4 + 1/8 + 2/110)/3 = 0.297727.
+	//
+	// Shape small-cpu (1 cpu, 256Mi):
+	//   n1: c = 3, usable (3, 768Mi), stranded 256Mi: S = (1/32)/2,  R = (0.381061 + 2*0.984375)/3 = 0.783270 -> 83
+	//   n2: c = 1, usable (1, 256Mi), stranded 6.75Gi: S = (27/32)/2, R = (0.297727 + 2*0.578125)/3 = 0.484659 -> 59
+	// Shape mem-heavy (250m, 3.5Gi):
+	//   n1: c = 0, stranded (3, 1Gi): S = (3/4 + 1/8)/2, R = (0.381061 + 2*0.5625)/3 = 0.502020 -> 60
+	//   n2: c = 2, usable (500m, 7Gi), stranded 500m: S = (1/8)/2, R = (0.297727 + 2*0.9375)/3 = 0.724242 -> 78
+	tests := []struct {
+		name string
+		args *config.StrandingAwarePackingArgs
+		want map[string]int64
+	}{
+		{"small-cpu", static("small-cpu", "1", "256Mi"), map[string]int64{"n1": 83, "n2": 59}},
+		{"mem-heavy", static("mem-heavy", "250m", "3584Mi"), map[string]int64{"n1": 60, "n2": 78}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, tc.args, nodes, pods, envOptions{})
+			if got := e.score(t, incoming); !maps.Equal(got, tc.want) {
+				t.Errorf("scores = %v, want %v", got, tc.want)
+			}
+			// Static mode learns nothing: a flood of other shapes changes nothing.
+			for i := 0; i < 100; i++ {
+				e.pl.Shapes().Observe(makePod(fmt.Sprint("x", i), "", res("3", "100Mi")), 1)
+			}
+			if n := len(e.pl.Shapes().Snapshot()); n != 1 {
+				t.Errorf("static mode snapshot has %d shapes, want 1", n)
+			}
+			if got := e.score(t, incoming); !maps.Equal(got, tc.want) {
+				t.Errorf("after observations: scores = %v, want %v", got, tc.want)
+			}
+		})
+	}
+
+	// Learned mode with the small-cpu static shape and a learned mem-heavy
+	// shape: n2's 7Gi become usable (S = 0, R = (0.297727 + 2)/3 = 0.765909 -> 81),
+	// n1 unchanged (83).
+	a := static("small-cpu", "1", "256Mi")
+	a.Shapes.Mode = config.ShapeSourceLearned
+	e := newEnv(t, a, nodes, pods, envOptions{})
+	e.pl.Shapes().Observe(makePod("m", "", res("250m", "3584Mi")), 1)
+	if got, want := e.score(t, incoming), map[string]int64{"n1": 83, "n2": 81}; !maps.Equal(got, want) {
+		t.Errorf("learned: scores = %v, want %v", got, want)
+	}
+}
+
+func shapeKeys(s []Shape) []string {
+	out := make([]string, len(s))
+	for i, sh := range s {
+		out[i] = sh.key()
+	}
+	return out
+}
+
+func key(cpuMilli, mem int64) string {
+	switch {
+	case cpuMilli == 0:
+		return fmt.Sprintf("memory=%d;", mem)
+	case mem == 0:
+		return fmt.Sprintf("cpu=%d;", cpuMilli)
+	}
+	return fmt.Sprintf("cpu=%d;memory=%d;", cpuMilli, mem)
+}
+
+// (e) The shape learner.
+func TestShapeLearner(t *testing.T) {
+	const gi = 1 << 30
+	learned := func(max int32) *ShapeLearner {
+		return NewShapeLearner(config.ShapeSource{Mode: config.ShapeSourceLearned, MaxLearned: max})
+	}
+	a, b, c := res("1", "1Gi"), res("2", "1Gi"), res("500m", "4Gi")
+	pod := func(r map[corev1.ResourceName]string) *corev1.Pod { return makePod("p", "", r) }
+
+	t.Run("frequency order, ties by key", func(t *testing.T) {
+		l := learned(16)
+		l.Observe(pod(a), 1)
+		l.Observe(pod(b), 1)
+		l.Observe(pod(c), 3)
+		l.Observe(pod(a), 1)
+		got := shapeKeys(l.Snapshot())
+		want := []string{key(500, 4*gi), key(1000, gi), key(2000, gi)}
+		if !slices.Equal(got, want) {
+			t.Fatalf("Snapshot = %v, want %v", got, want)
+		}
+		l.Observe(pod(b), 1) // a and b tie at 2: "cpu=1000" < "cpu=2000"
+		if got, want := shapeKeys(l.Snapshot()), []string{key(500, 4*gi), key(1000, gi), key(2000, gi)}; !slices.Equal(got, want) {
+			t.Fatalf("tie: Snapshot = %v, want %v", got, want)
+		}
+		l.Observe(pod(b), 2) // b: 4 > c: 3 > a: 2
+		if got, want := shapeKeys(l.Snapshot()), []string{key(2000, gi), key(500, 4*gi), key(1000, gi)}; !slices.Equal(got, want) {
+			t.Fatalf("Snapshot = %v, want %v", got, want)
+		}
+	})
+
+	t.Run("deletion", func(t *testing.T) {
+		l := learned(16)
+		l.Observe(pod(a), 2)
+		l.Observe(pod(b), 1)
+		l.Observe(pod(a), -1)
+		if got, want := shapeKeys(l.Snapshot()), []string{key(1000, gi), key(2000, gi)}; !slices.Equal(got, want) {
+			t.Fatalf("Snapshot = %v, want %v", got, want)
+		}
+		l.Observe(pod(a), -1)
+		if got, want := shapeKeys(l.Snapshot()), []string{key(2000, gi)}; !slices.Equal(got, want) {
+			t.Fatalf("after deleting a: Snapshot = %v, want %v", got, want)
+		}
+		l.Observe(pod(c), -1) // never seen: no negative ghost
+		l.Observe(pod(c), 1)
+		if got, want := shapeKeys(l.Snapshot()), []string{key(2000, gi), key(500, 4*gi)}; !slices.Equal(got, want) {
+			t.Fatalf("after unknown delete: Snapshot = %v, want %v", got, want)
+		}
+	})
+
+	t.Run("MaxLearned cap", func(t *testing.T) {
+		l := learned(2)
+		for i := 1; i <= 5; i++ {
+			l.Observe(pod(res(fmt.Sprintf("%dm", 100*i), "1Gi")), i) // 500m most frequent
+		}
+		if got, want := shapeKeys(l.Snapshot()), []string{key(500, gi), key(400, gi)}; !slices.Equal(got, want) {
+			t.Fatalf("Snapshot = %v, want %v", got, want)
+		}
+	})
+
+	t.Run("static first", func(t *testing.T) {
+		l := NewShapeLearner(config.ShapeSource{Mode: config.ShapeSourceLearned, MaxLearned: 2, Static: []config.PodShape{
+			{Name: "s", Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("3")}},
+			{Name: "zero", Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("0")}}, // dropped
+		}})
+		if got, want := shapeKeys(l.Snapshot()), []string{key(3000, 0)}; !slices.Equal(got, want) {
+			t.Fatalf("initial Snapshot = %v, want %v", got, want)
+		}
+		l.Observe(pod(a), 5)
+		l.Observe(pod(b), 1)
+		l.Observe(pod(c), 3)
+		if got, want := shapeKeys(l.Snapshot()), []string{key(3000, 0), key(1000, gi), key(500, 4*gi)}; !slices.Equal(got, want) {
+			t.Fatalf("Snapshot = %v, want %v", got, want)
+		}
+	})
+
+	t.Run("best-effort and nil pods ignored", func(t *testing.T) {
+		l := learned(16)
+		l.Observe(makePod("be", "", nil), 1)
+		l.Observe(nil, 1)
+		if got := l.Snapshot(); len(got) != 0 {
+			t.Fatalf("Snapshot = %v, want empty", shapeKeys(got))
+		}
+	})
+
+	t.Run("snapshot cached until a change", func(t *testing.T) {
+		l := learned(16)
+		l.Observe(pod(a), 1)
+		s1, s2 := l.Snapshot(), l.Snapshot()
+		if &s1[0] != &s2[0] {
+			t.Error("unchanged learner rebuilt its snapshot")
+		}
+		l.Observe(pod(b), 1)
+		if s3 := l.Snapshot(); len(s3) != 2 || len(s1) != 1 {
+			t.Errorf("snapshot after change = %v (old one now %v)", shapeKeys(s3), shapeKeys(s1))
+		}
+	})
+
+	t.Run("event handler", func(t *testing.T) {
+		l := learned(16)
+		h := l.EventHandler()
+		running := pod(a)
+		done := running.DeepCopy()
+		done.Status.Phase = corev1.PodSucceeded
+		failedB := pod(b)
+		failedB.Status.Phase = corev1.PodFailed
+
+		h.OnAdd(running, false)
+		h.OnAdd(pod(c), false)
+		h.OnAdd(failedB, false) // terminal: ignored
+		if got, want := shapeKeys(l.Snapshot()), []string{key(1000, gi), key(500, 4*gi)}; !slices.Equal(got, want) {
+			t.Fatalf("after adds: %v, want %v", got, want)
+		}
+		h.OnUpdate(running, done) // finished: leaves the histogram
+		if got, want := shapeKeys(l.Snapshot()), []string{key(500, 4*gi)}; !slices.Equal(got, want) {
+			t.Fatalf("after success: %v, want %v", got, want)
+		}
+		h.OnUpdate(done, done) // terminal to terminal: nothing
+		h.OnDelete(done)       // terminal delete: nothing
+		h.OnDelete(failedB)
+		if got, want := shapeKeys(l.Snapshot()), []string{key(500, 4*gi)}; !slices.Equal(got, want) {
+			t.Fatalf("after terminal events: %v, want %v", got, want)
+		}
+		// In-place resize: the old shape leaves, the new one arrives.
+		cOld := pod(c)
+		cNew := pod(res("500m", "8Gi"))
+		h.OnUpdate(cOld, cNew)
+		if got, want := shapeKeys(l.Snapshot()), []string{key(500, 8*gi)}; !slices.Equal(got, want) {
+			t.Fatalf("after resize: %v, want %v", got, want)
+		}
+		h.OnDelete(cache.DeletedFinalStateUnknown{Key: "default/p", Obj: cNew})
+		h.OnDelete("not a pod")
+		h.OnUpdate("not a pod", cNew)
+		if got := l.Snapshot(); len(got) != 0 {
+			t.Fatalf("after tombstone delete: %v, want empty", shapeKeys(got))
+		}
+	})
+
+	t.Run("concurrent", func(t *testing.T) {
+		l := learned(4)
+		var wg sync.WaitGroup
+		for g := 0; g < 4; g++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; i < 200; i++ {
+					p := pod(res(fmt.Sprintf("%dm", 100*(1+i%8)), "1Gi"))
+					l.Observe(p, 1)
+					_ = l.Snapshot()
+					l.Observe(p, -1)
+				}
+			}()
+		}
+		wg.Wait()
+		if got := l.Snapshot(); len(got) != 0 {
+			t.Fatalf("balanced observations left %v", shapeKeys(got))
+		}
+	})
+}
+
+// The learner follows the scheduler's pod informer in Learned mode.
+func TestLearnerFedByInformer(t *testing.T) {
+	nodes := []*corev1.Node{makeNode("n1", res("4", "8Gi"))}
+	running := makePod("run", "n1", res("1", "2Gi"))
+	pending := makePod("pend", "", res("3", "1Gi"))
+	pending.UID = "pend"
+	done := makePod("done", "n1", res("2", "6Gi"))
+	done.Status.Phase = corev1.PodSucceeded
+	e := newEnv(t, defaultArgs(t), nodes, []*corev1.Pod{running}, envOptions{informerObjs: []runtime.Object{running, pending, done}})
+	want := []string{key(1000, 2<<30), key(3000, 1<<30)}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got := shapeKeys(e.pl.Shapes().Snapshot())
+		if slices.Equal(got, want) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("learned shapes = %v, want %v", got, want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	// Static mode does not register the handler.
+	a := defaultArgs(t)
+	a.Shapes.Mode = config.ShapeSourceStatic
+	a.Shapes.Static = []config.PodShape{{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1")}}}
+	e = newEnv(t, a, nodes, []*corev1.Pod{running}, envOptions{informerObjs: []runtime.Object{running, pending}})
+	if got := shapeKeys(e.pl.Shapes().Snapshot()); !slices.Equal(got, []string{key(1000, 0)}) {
+		t.Fatalf("static shapes = %v", got)
+	}
+}
+
+// Score fails cleanly without PreScore state, and NormalizeScore keeps the
+// framework's [0, 100] contract.
+func TestScoreWithoutPreScore(t *testing.T) {
+	e := newEnv(t, defaultArgs(t), []*corev1.Node{makeNode("n1", res("4", "8Gi"))}, nil, envOptions{})
+	ni := e.nodeInfos(t, "n1")[0]
+	if _, s := e.pl.Score(e.ctx, framework.NewCycleState(), makePod("p", "", res("1", "1Gi")), ni); s.IsSuccess() {
+		t.Fatal("Score without PreScore state succeeded")
+	}
+}

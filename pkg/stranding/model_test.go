@@ -1,0 +1,642 @@
+package stranding
+
+import (
+	"math"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+const gpu corev1.ResourceName = "nvidia.com/gpu"
+
+// Dimension indexes of testLayout.
+const (
+	dCPU = iota
+	dMem
+	dPods
+	dGPU
+)
+
+// testLayout is cpu, memory, pods and a scarce nvidia.com/gpu, weight 1 each.
+// Units are whatever the test says (millicores and GiB below): the model
+// only ever divides quantities of the same dimension.
+func testLayout(t *testing.T) *Layout {
+	t.Helper()
+	l := NewLayout()
+	for i, r := range []struct {
+		name   corev1.ResourceName
+		scarce bool
+	}{{corev1.ResourceCPU, false}, {corev1.ResourceMemory, false}, {corev1.ResourcePods, false}, {gpu, true}} {
+		if got := l.Add(r.name, 1, r.scarce); got != i {
+			t.Fatalf("Add(%s) = %d, want %d", r.name, got, i)
+		}
+	}
+	if l.PodsDim != dPods {
+		t.Fatalf("PodsDim = %d, want %d", l.PodsDim, dPods)
+	}
+	return &l
+}
+
+// vec builds a vector in testLayout's dimensions.
+func vec(cpu, mem, pods, g float64) Vec {
+	var v Vec
+	v[dCPU], v[dMem], v[dPods], v[dGPU] = cpu, mem, pods, g
+	return v
+}
+
+func shapesOf(l *Layout, vs ...Vec) *Shapes {
+	var s Shapes
+	for _, v := range vs {
+		s.Add(l, v)
+	}
+	return &s
+}
+
+var defaultWeights = Weights{Packing: 1, Stranding: 2}
+
+const eps = 1e-9
+
+func near(a, b float64) bool { return math.Abs(a-b) <= eps }
+
+func TestLayout(t *testing.T) {
+	l := testLayout(t)
+	if got := l.Index(corev1.ResourceMemory); got != dMem {
+		t.Errorf("Index(memory) = %d, want %d", got, dMem)
+	}
+	if got := l.Index("example.com/foo"); got != -1 {
+		t.Errorf("Index(unknown) = %d, want -1", got)
+	}
+	// Re-adding keeps the index and weight but can only raise scarcity.
+	if got := l.Add(corev1.ResourceCPU, 7, true); got != dCPU || l.Weights[dCPU] != 1 || !l.Scarce[dCPU] || l.N != 4 {
+		t.Errorf("re-Add(cpu) = %d, weight %v, scarce %v, N %d; want %d, 1, true, 4", got, l.Weights[dCPU], l.Scarce[dCPU], l.N, dCPU)
+	}
+	l.Add(corev1.ResourceCPU, 1, false)
+	if !l.Scarce[dCPU] {
+		t.Errorf("re-Add(cpu, scarce=false) cleared scarcity")
+	}
+	full := NewLayout()
+	for i := 0; i < MaxDims; i++ {
+		full.Add(corev1.ResourceName("example.com/r"+string(rune('a'+i))), 1, false)
+	}
+	if got := full.Add("example.com/overflow", 1, false); got != -1 || full.N != MaxDims {
+		t.Errorf("Add on full layout = %d (N %d), want -1 (N %d)", got, full.N, MaxDims)
+	}
+}
+
+func TestShapesAdd(t *testing.T) {
+	l := testLayout(t)
+	var s Shapes
+	s.Add(l, vec(0, 0, 5, 0)) // only pods: no demand, ignored
+	s.Add(l, Vec{})           // empty, ignored
+	if s.N != 0 {
+		t.Fatalf("empty shapes were added: N = %d", s.N)
+	}
+	s.Add(l, vec(500, 0, 0, 0))
+	if s.N != 1 || s.V[0][dPods] != 1 {
+		t.Fatalf("N = %d, pods = %v; want 1, 1 (every pod takes one slot)", s.N, s.V[0][dPods])
+	}
+	if want := [MaxDims]bool{dCPU: true}; s.Demanded != want {
+		t.Errorf("Demanded = %v, want only cpu", s.Demanded[:l.N])
+	}
+	for i := 0; i < MaxShapes+3; i++ {
+		s.Add(l, vec(1, 1, 0, 0))
+	}
+	if s.N != MaxShapes {
+		t.Errorf("N = %d after overfilling, want %d", s.N, MaxShapes)
+	}
+}
+
+func TestFreeAndStranded(t *testing.T) {
+	l := testLayout(t)
+	tests := []struct {
+		name             string
+		shapes           []Vec
+		alloc, used, pod Vec
+		wantFree         Vec
+		wantStranded     Vec
+	}{
+		{
+			// Kubernetes Patterns, Figure 6-2: a CPU-heavy pod exhausts the
+			// node's CPU; the memory left over is unusable by any pod.
+			name:         "cpu exhausted strands all free memory",
+			shapes:       []Vec{vec(1000, 2, 0, 0)},
+			alloc:        vec(4000, 8, 10, 0),
+			used:         vec(2000, 2, 2, 0),
+			pod:          vec(2000, 1, 1, 0),
+			wantFree:     vec(0, 5, 7, 0),
+			wantStranded: vec(0, 5, 0, 0),
+		},
+		{
+			name:         "free vector is a multiple of the shape",
+			shapes:       []Vec{vec(1000, 2, 0, 0)},
+			alloc:        vec(4000, 8, 10, 0),
+			used:         vec(0, 3, 2, 0),
+			pod:          vec(2000, 1, 1, 0),
+			wantFree:     vec(2000, 4, 7, 0),
+			wantStranded: vec(0, 0, 0, 0),
+		},
+		{
+			// c = min(floor(2000/1000), floor(3/2)) = 1: the shape reaches
+			// 1000m and 2 GiB; 1000m and 1 GiB stay stranded.
+			name:         "partial fit strands the remainder",
+			shapes:       []Vec{vec(1000, 2, 0, 0)},
+			alloc:        vec(4000, 8, 10, 0),
+			used:         vec(0, 4, 2, 0),
+			pod:          vec(2000, 1, 1, 0),
+			wantFree:     vec(2000, 3, 7, 0),
+			wantStranded: vec(1000, 1, 0, 0),
+		},
+		{
+			// Two shapes: usable is the per-dimension max over shapes.
+			// cpu-heavy (4000,2): c = min(1, 4) = 1 -> (4000, 2)
+			// mem-heavy (1000,7): c = min(7, 1) = 1 -> (1000, 7)
+			// usable (4000, 7), stranded (3000, 2).
+			name:         "max over shapes",
+			shapes:       []Vec{vec(4000, 2, 0, 0), vec(1000, 7, 0, 0)},
+			alloc:        vec(8000, 16, 10, 0),
+			used:         vec(0, 0, 0, 0),
+			pod:          vec(1000, 7, 1, 0),
+			wantFree:     vec(7000, 9, 9, 0),
+			wantStranded: vec(3000, 2, 0, 0),
+		},
+		{
+			// No pod slot left: no shape fits, everything free is stranded.
+			name:         "pod slots exhausted",
+			shapes:       []Vec{vec(1000, 2, 0, 0)},
+			alloc:        vec(4000, 8, 3, 0),
+			used:         vec(1000, 2, 2, 0),
+			pod:          vec(1000, 2, 1, 0),
+			wantFree:     vec(2000, 4, 0, 0),
+			wantStranded: vec(2000, 4, 0, 0),
+		},
+		{
+			// Memory is not demanded by any shape, so it never strands.
+			name:         "undemanded dimension never strands",
+			shapes:       []Vec{vec(1000, 0, 0, 0)},
+			alloc:        vec(4000, 8, 10, 0),
+			used:         vec(0, 0, 0, 0),
+			pod:          vec(3500, 1, 1, 0),
+			wantFree:     vec(500, 7, 9, 0),
+			wantStranded: vec(500, 0, 0, 0),
+		},
+		{
+			name:         "overcommitted node clamps free at zero",
+			shapes:       []Vec{vec(1000, 2, 0, 0)},
+			alloc:        vec(4000, 8, 10, 0),
+			used:         vec(5000, 9, 2, 0),
+			pod:          vec(100, 1, 1, 0),
+			wantFree:     vec(0, 0, 7, 0),
+			wantStranded: vec(0, 0, 0, 0),
+		},
+		{
+			name:         "gpu shape strands free gpus once cpu is gone",
+			shapes:       []Vec{vec(1000, 2, 0, 1)},
+			alloc:        vec(4000, 16, 10, 4),
+			used:         vec(3000, 2, 1, 1),
+			pod:          vec(1000, 2, 1, 1),
+			wantFree:     vec(0, 12, 8, 2),
+			wantStranded: vec(0, 12, 0, 2),
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := shapesOf(l, tc.shapes...)
+			free := Free(l, &tc.alloc, &tc.used, &tc.pod)
+			if free != tc.wantFree {
+				t.Errorf("Free = %v, want %v", free[:l.N], tc.wantFree[:l.N])
+			}
+			if got := Stranded(l, s, &free); got != tc.wantStranded {
+				t.Errorf("Stranded = %v, want %v", got[:l.N], tc.wantStranded[:l.N])
+			}
+		})
+	}
+}
+
+func TestEvaluate(t *testing.T) {
+	l := testLayout(t)
+	// Shapes of the complementary-pods cases.
+	cpuHeavy, memHeavy := vec(4000, 2, 0, 0), vec(1000, 7, 0, 0)
+	tests := []struct {
+		name             string
+		shapes           []Vec
+		alloc, used, pod Vec
+		want             Eval
+	}{
+		{
+			// Figure 6-2, node 1: free (0, 5 GiB, 7 pods), stranded (0, 5).
+			// S = (0/4000 + 5/8)/2 = 0.3125
+			// P = (4000/4000 + 3/8 + 3/10)/3 = 1.675/3
+			// R = (P + 2(1-S))/3 = (0.558333 + 1.375)/3
+			name:   "fig 6-2: cpu-heavy pod exhausts cpu",
+			shapes: []Vec{vec(1000, 2, 0, 0)},
+			alloc:  vec(4000, 8, 10, 0), used: vec(2000, 2, 2, 0), pod: vec(2000, 1, 1, 0),
+			want: Eval{Packing: 1.675 / 3, Stranding: 0.3125, Score: (1.675/3 + 1.375) / 3},
+		},
+		{
+			// Figure 6-2, node 2: free (2000, 4 GiB) fits the shape twice.
+			// S = 0, P = (2000/4000 + 4/8 + 3/10)/3 = 1.3/3, R = (1.3/3 + 2)/3
+			name:   "fig 6-2: free vector still fits the shape",
+			shapes: []Vec{vec(1000, 2, 0, 0)},
+			alloc:  vec(4000, 8, 10, 0), used: vec(0, 3, 2, 0), pod: vec(2000, 1, 1, 0),
+			want: Eval{Packing: 1.3 / 3, Stranding: 0, Score: (1.3/3 + 2) / 3},
+		},
+		{
+			// Memory-heavy pod next to a cpu-heavy pod: free (3000, 7).
+			// cpu-heavy: c = min(0, 3) = 0; mem-heavy: c = min(3, 1) = 1 -> (1000, 7).
+			// stranded (2000, 0): S = (2000/8000 + 0)/2 = 0.125
+			// P = (5000/8000 + 9/16 + 2/10)/3 = 1.3875/3
+			// R = (0.4625 + 1.75)/3 = 0.7375
+			name:   "complementary: mem-heavy pod beside a cpu-heavy pod",
+			shapes: []Vec{cpuHeavy, memHeavy},
+			alloc:  vec(8000, 16, 10, 0), used: vec(4000, 2, 1, 0), pod: vec(1000, 7, 1, 0),
+			want: Eval{Packing: 0.4625, Stranding: 0.125, Score: 0.7375},
+		},
+		{
+			// Memory-heavy pod on an empty node: free (7000, 9).
+			// cpu-heavy c = min(1, 4) = 1 -> (4000, 2); mem-heavy c = min(7, 1) = 1 -> (1000, 7)
+			// usable (4000, 7), stranded (3000, 2): S = (3000/8000 + 2/16)/2 = 0.25
+			// P = (1000/8000 + 7/16 + 1/10)/3 = 0.6625/3
+			// R = (0.6625/3 + 1.5)/3
+			name:   "complementary: mem-heavy pod on an empty node",
+			shapes: []Vec{cpuHeavy, memHeavy},
+			alloc:  vec(8000, 16, 10, 0), used: vec(0, 0, 0, 0), pod: vec(1000, 7, 1, 0),
+			want: Eval{Packing: 0.6625 / 3, Stranding: 0.25, Score: (0.6625/3 + 1.5) / 3},
+		},
+		{
+			// Second cpu-heavy pod beside the first: free (0, 12), nothing fits.
+			// stranded (0, 12): S = (0 + 12/16)/2 = 0.375
+			// P = (8000/8000 + 4/16 + 2/10)/3 = 1.45/3
+			// R = (1.45/3 + 1.25)/3
+			name:   "complementary: second cpu-heavy pod strands memory",
+			shapes: []Vec{cpuHeavy, memHeavy},
+			alloc:  vec(8000, 16, 10, 0), used: vec(4000, 2, 1, 0), pod: vec(4000, 2, 1, 0),
+			want: Eval{Packing: 1.45 / 3, Stranding: 0.375, Score: (1.45/3 + 1.25) / 3},
+		},
+		{
+			// Second cpu-heavy pod on an empty node: free (4000, 14).
+			// cpu-heavy c = min(1, 7) = 1 -> (4000, 2); mem-heavy c = min(4, 2) = 2 -> (2000, 14)
+			// usable (4000, 14): S = 0
+			// P = (4000/8000 + 2/16 + 1/10)/3 = 0.725/3, R = (0.725/3 + 2)/3
+			name:   "complementary: second cpu-heavy pod on an empty node",
+			shapes: []Vec{cpuHeavy, memHeavy},
+			alloc:  vec(8000, 16, 10, 0), used: vec(0, 0, 0, 0), pod: vec(4000, 2, 1, 0),
+			want: Eval{Packing: 0.725 / 3, Stranding: 0, Score: (0.725/3 + 2) / 3},
+		},
+		{
+			// Without shapes nothing is demanded: S = 0 and P covers the
+			// dimensions the pod requests plus pods.
+			// P = (2000/4000 + 4/8 + 5/10)/3 = 0.5, R = (0.5 + 2)/3
+			name:  "no shapes: packing only",
+			alloc: vec(4000, 8, 10, 0), used: vec(1000, 2, 4, 0), pod: vec(1000, 2, 1, 0),
+			want: Eval{Packing: 0.5, Stranding: 0, Score: 2.5 / 3},
+		},
+		{
+			// The pod requests no memory and no shape demands it: memory is
+			// left out of P. P = (2000/4000 + 5/10)/2 = 0.5
+			name:   "unrequested, undemanded dimension is not packed",
+			shapes: []Vec{vec(1000, 0, 0, 0)},
+			alloc:  vec(4000, 8, 10, 0), used: vec(1000, 6, 4, 0), pod: vec(1000, 0, 1, 0),
+			want: Eval{Packing: 0.5, Stranding: 0, Score: 2.5 / 3},
+		},
+		{
+			// CPU-only pod on a GPU node with a free GPU.
+			// free (1000, 14, 8, 4); shape (1000, 2, 0, 1): c = min(1, 7, 8, 4) = 1
+			// usable (1000, 2, -, 1), stranded (0, 12, -, 3)
+			// S = (0 + 12/16 + 3/4)/3 = 0.5
+			// P = (3000/4000 + 2/16 + 2/10 + 0/4)/4 = 1.075/4
+			// R = (1.075/4 + 1)/3, scarce
+			name:   "cpu-only pod on a node with a free gpu",
+			shapes: []Vec{vec(1000, 2, 0, 1)},
+			alloc:  vec(4000, 16, 10, 4), used: vec(2000, 0, 1, 0), pod: vec(1000, 2, 1, 0),
+			want: Eval{Packing: 1.075 / 4, Stranding: 0.5, Score: (1.075/4 + 1) / 3, Scarce: true},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := Evaluate(l, shapesOf(l, tc.shapes...), defaultWeights, &tc.alloc, &tc.used, &tc.pod)
+			if !near(got.Packing, tc.want.Packing) || !near(got.Stranding, tc.want.Stranding) ||
+				!near(got.Score, tc.want.Score) || got.Scarce != tc.want.Scarce {
+				t.Errorf("Evaluate = %+v\nwant       %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestFigure6_2 is the Kubernetes Patterns stranding picture as a choice
+// between two nodes: the node where the pod exhausts CPU is fuller, but the
+// memory it leaves behind is stranded, so it must lose.
+func TestFigure6_2(t *testing.T) {
+	l := testLayout(t)
+	s := shapesOf(l, vec(1000, 2, 0, 0))
+	alloc := vec(4000, 8, 10, 0)
+	pod := vec(2000, 1, 1, 0)
+	exhaust, fits := vec(2000, 2, 2, 0), vec(0, 3, 2, 0)
+	e1 := Evaluate(l, s, defaultWeights, &alloc, &exhaust, &pod)
+	e2 := Evaluate(l, s, defaultWeights, &alloc, &fits, &pod)
+	if !(e1.Packing > e2.Packing) {
+		t.Errorf("packing: exhausting node %v should be fuller than %v", e1.Packing, e2.Packing)
+	}
+	if !(e1.Score < e2.Score) {
+		t.Errorf("R on the stranding node %v should be below R on the fitting node %v", e1.Score, e2.Score)
+	}
+	// With stranding switched off, pure packing picks the other node.
+	pk := Weights{Packing: 1}
+	if p1, p2 := Evaluate(l, s, pk, &alloc, &exhaust, &pod), Evaluate(l, s, pk, &alloc, &fits, &pod); !(p1.Score > p2.Score) {
+		t.Errorf("packing-only R: %v should beat %v", p1.Score, p2.Score)
+	}
+	if c1, c2 := Encode(0, e1.Score), Encode(0, e2.Score); !(c1 > c2) {
+		t.Errorf("cost of stranding node %d should exceed %d", c1, c2)
+	}
+}
+
+// TestComplementaryPods checks that the model pairs a memory-heavy pod with
+// a cpu-heavy one and keeps two cpu-heavy pods apart.
+func TestComplementaryPods(t *testing.T) {
+	l := testLayout(t)
+	s := shapesOf(l, vec(4000, 2, 0, 0), vec(1000, 7, 0, 0))
+	alloc := vec(8000, 16, 10, 0)
+	holdsCPUHeavy, empty := vec(4000, 2, 1, 0), vec(0, 0, 0, 0)
+	memPod, cpuPod := vec(1000, 7, 1, 0), vec(4000, 2, 1, 0)
+
+	// Hand-computed in TestEvaluate: 0.7375 vs 0.573611.
+	onFull := Evaluate(l, s, defaultWeights, &alloc, &holdsCPUHeavy, &memPod)
+	onEmpty := Evaluate(l, s, defaultWeights, &alloc, &empty, &memPod)
+	if !(onFull.Score > onEmpty.Score) {
+		t.Errorf("mem-heavy pod: R beside cpu-heavy pod %v should exceed R on empty node %v", onFull.Score, onEmpty.Score)
+	}
+	// Hand-computed in TestEvaluate: 0.577778 vs 0.747222.
+	onFull = Evaluate(l, s, defaultWeights, &alloc, &holdsCPUHeavy, &cpuPod)
+	onEmpty = Evaluate(l, s, defaultWeights, &alloc, &empty, &cpuPod)
+	if !(onEmpty.Score > onFull.Score) {
+		t.Errorf("cpu-heavy pod: R on empty node %v should exceed R beside cpu-heavy pod %v", onEmpty.Score, onFull.Score)
+	}
+	if !(onFull.Packing > onEmpty.Packing) {
+		t.Errorf("the stranding choice must be the fuller one, else the test proves nothing: %v <= %v", onFull.Packing, onEmpty.Packing)
+	}
+}
+
+func TestScarce(t *testing.T) {
+	l := testLayout(t)
+	s := shapesOf(l, vec(1000, 2, 0, 0), vec(1000, 2, 0, 1))
+	tests := []struct {
+		name        string
+		alloc, used Vec
+		pod         Vec
+		want        bool
+	}{
+		{"cpu pod, gpu free", vec(8000, 32, 10, 4), vec(0, 0, 0, 0), vec(1000, 2, 1, 0), true},
+		{"cpu pod, one gpu free", vec(8000, 32, 10, 4), vec(3000, 6, 3, 3), vec(1000, 2, 1, 0), true},
+		{"cpu pod, all gpus allocated", vec(8000, 32, 10, 4), vec(4000, 8, 4, 4), vec(1000, 2, 1, 0), false},
+		{"cpu pod, gpus overcommitted", vec(8000, 32, 10, 4), vec(4000, 8, 4, 5), vec(1000, 2, 1, 0), false},
+		{"cpu pod, node without gpus", vec(8000, 32, 10, 0), vec(0, 0, 0, 0), vec(1000, 2, 1, 0), false},
+		{"gpu pod, gpus left after placement", vec(8000, 32, 10, 4), vec(0, 0, 0, 0), vec(1000, 2, 1, 1), false},
+		{"gpu pod, takes the last gpu", vec(8000, 32, 10, 4), vec(3000, 6, 3, 3), vec(1000, 2, 1, 1), false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := Evaluate(l, s, defaultWeights, &tc.alloc, &tc.used, &tc.pod).Scarce; got != tc.want {
+				t.Errorf("Scarce = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestTier(t *testing.T) {
+	const step = 1 << 20
+	tests := []struct {
+		scarce    bool
+		violation int64
+		want      int64
+	}{
+		{false, 0, 0},
+		{false, 3, 3},
+		{false, -5, 0},
+		{false, step + 10, step - 1},
+		{true, 0, step},
+		{true, 2, step + 2},
+		{true, -1, step},
+		{true, math.MaxInt64, 2*step - 1},
+	}
+	for _, tc := range tests {
+		if got := Tier(tc.scarce, tc.violation); got != tc.want {
+			t.Errorf("Tier(%v, %d) = %d, want %d", tc.scarce, tc.violation, got, tc.want)
+		}
+	}
+	// Any scarce placement is worse than any non-scarce one.
+	if !(Tier(false, math.MaxInt64) < Tier(true, 0)) {
+		t.Errorf("Tier(false, max) = %d must be below Tier(true, 0) = %d", Tier(false, math.MaxInt64), Tier(true, 0))
+	}
+}
+
+func TestSpreadViolation(t *testing.T) {
+	tests := []struct {
+		count, min, maxSkew, want int64
+	}{
+		{0, 0, 1, 0}, // placing into the emptiest domain
+		{1, 0, 1, 1}, // skew becomes 2 > 1
+		{2, 0, 1, 2},
+		{1, 1, 1, 0},
+		{2, 0, 2, 1},
+		{1, 0, 2, 0},
+		{5, 2, 3, 1},
+		{0, 0, 0, 0}, // maxSkew < 1 is treated as 1
+		{1, 0, 0, 1},
+		{1, 0, -4, 1},
+		{0, 3, 1, 0}, // count below min (stale min) never goes negative
+	}
+	for _, tc := range tests {
+		if got := SpreadViolation(tc.count, tc.min, tc.maxSkew); got != tc.want {
+			t.Errorf("SpreadViolation(%d, %d, %d) = %d, want %d", tc.count, tc.min, tc.maxSkew, got, tc.want)
+		}
+	}
+}
+
+// TestSpreadBeatsPacking: a lower tier wins whatever R is; within a tier R decides.
+func TestSpreadBeatsPacking(t *testing.T) {
+	l := testLayout(t)
+	s := shapesOf(l, vec(1000, 2, 0, 0))
+	alloc := vec(4000, 8, 10, 0)
+	pod := vec(1000, 2, 1, 0)
+	full, half, empty := vec(2000, 4, 2, 0), vec(1000, 2, 1, 0), vec(0, 0, 0, 0)
+
+	// Zone A (count 1) holds the fuller node; zone B (count 0) the others.
+	rFull := Evaluate(l, s, defaultWeights, &alloc, &full, &pod).Score
+	rHalf := Evaluate(l, s, defaultWeights, &alloc, &half, &pod).Score
+	rEmpty := Evaluate(l, s, defaultWeights, &alloc, &empty, &pod).Score
+	if !(rFull > rHalf && rHalf > rEmpty) {
+		t.Fatalf("R must grow with packing: %v, %v, %v", rFull, rHalf, rEmpty)
+	}
+	vA, vB := SpreadViolation(1, 0, 1), SpreadViolation(0, 0, 1)
+	costs := []int64{
+		Encode(Tier(false, vA), rFull),
+		Encode(Tier(false, vB), rHalf),
+		Encode(Tier(false, vB), rEmpty),
+		Encode(Tier(true, vB), 1), // scarce: worst whatever its R
+	}
+	if !(costs[1] < costs[2] && costs[2] < costs[0] && costs[0] < costs[3]) {
+		t.Errorf("costs %v: want half < empty < full (violating) < scarce", costs)
+	}
+	Normalize(costs)
+	// half: 20 + round(80 R), R = (P + 2)/3 with P = (0.5 + 0.5 + 0.2)/3 = 0.4
+	// empty: P = (0.25 + 0.25 + 0.1)/3 = 0.2
+	// full (second tier): 1 + round(18 R), P = (0.75 + 0.75 + 0.3)/3 = 0.6
+	want := []int64{
+		1 + int64(math.Round(18*(0.6+2)/3)),
+		20 + int64(math.Round(80*(0.4+2)/3)),
+		20 + int64(math.Round(80*(0.2+2)/3)),
+		0,
+	}
+	if want[0] != 17 || want[1] != 84 || want[2] != 79 {
+		t.Fatalf("hand computation drifted: %v", want)
+	}
+	for i := range want {
+		if costs[i] != want[i] {
+			t.Errorf("Normalize = %v, want %v", costs, want)
+			break
+		}
+	}
+}
+
+func TestEncodeDecode(t *testing.T) {
+	const q = 1.0 / (rResolution - 1)
+	maxTier := int64(math.MaxInt64/rResolution - 1)
+	for _, tier := range []int64{0, 1, 2, 7, 1 << 20, 1<<20 + 3, 2<<20 - 1, maxTier} {
+		for _, r := range []float64{0, q, 0.25, 0.5, 0.123456789, 1 - q, 1} {
+			c := Encode(tier, r)
+			if c < 0 {
+				t.Fatalf("Encode(%d, %v) = %d < 0", tier, r, c)
+			}
+			gt, gr := Decode(c)
+			if gt != tier || math.Abs(gr-r) > q/2+1e-15 {
+				t.Errorf("Decode(Encode(%d, %v)) = (%d, %v)", tier, r, gt, gr)
+			}
+		}
+	}
+	clamped := []struct {
+		tier     int64
+		r        float64
+		wantTier int64
+		wantR    float64
+	}{
+		{-3, 0.5, 0, 0.5},
+		{0, -1, 0, 0},
+		{0, 2, 0, 1},
+		{0, math.NaN(), 0, 0},
+		{0, math.Inf(1), 0, 1},
+		{0, math.Inf(-1), 0, 0},
+		{math.MaxInt64, 1, maxTier, 1},
+	}
+	for _, tc := range clamped {
+		gt, gr := Decode(Encode(tc.tier, tc.r))
+		if gt != tc.wantTier || math.Abs(gr-tc.wantR) > q {
+			t.Errorf("Decode(Encode(%d, %v)) = (%d, %v), want (%d, %v)", tc.tier, tc.r, gt, gr, tc.wantTier, tc.wantR)
+		}
+	}
+	if gt, gr := Decode(-42); gt != 0 || gr != 1 {
+		t.Errorf("Decode(-42) = (%d, %v), want (0, 1)", gt, gr)
+	}
+	// Lower is better: higher R, lower tier => lower cost.
+	if !(Encode(0, 0.9) < Encode(0, 0.8)) || !(Encode(0, 0) < Encode(1, 1)) {
+		t.Errorf("Encode order broken")
+	}
+}
+
+func TestNormalize(t *testing.T) {
+	tests := []struct {
+		name  string
+		costs []int64
+		want  []int64
+	}{
+		{
+			name: "three tiers",
+			costs: []int64{
+				Encode(0, 0.5), Encode(0, 1), Encode(0, 0),
+				Encode(1, 1), Encode(1, 0), Encode(7, 1), Encode(1<<20, 1),
+			},
+			// best: 20 + round(80 r); second: 1 + round(18 r); rest: 0
+			want: []int64{60, 100, 20, 19, 1, 0, 0},
+		},
+		{
+			name:  "best tier need not be zero",
+			costs: []int64{Encode(1<<20+2, 0.25), Encode(1<<20, 0.75), Encode(1<<20, 0.25)},
+			want:  []int64{6, 80, 40},
+		},
+		{
+			name:  "gap between tiers",
+			costs: []int64{Encode(5, 0.5), Encode(2, 0.5), Encode(9, 0)},
+			want:  []int64{10, 60, 0},
+		},
+		{name: "single", costs: []int64{Encode(3, 0)}, want: []int64{20}},
+		{name: "empty", costs: []int64{}, want: []int64{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := append([]int64(nil), tc.costs...)
+			Normalize(got)
+			if len(got) != len(tc.want) {
+				t.Fatalf("len = %d", len(got))
+			}
+			for i := range got {
+				if got[i] != tc.want[i] {
+					t.Fatalf("Normalize(%v) = %v, want %v", tc.costs, got, tc.want)
+				}
+			}
+			checkNormalized(t, tc.costs, got)
+		})
+	}
+}
+
+// checkNormalized asserts the Normalize contract on costs and their scores:
+// range, order preservation, and the best tier >= bestFloor and strictly
+// above every other tier.
+func checkNormalized(t testing.TB, costs, scores []int64) {
+	t.Helper()
+	if len(costs) == 0 {
+		return
+	}
+	best := int64(math.MaxInt64)
+	for _, c := range costs {
+		if tier, _ := Decode(c); tier < best {
+			best = tier
+		}
+	}
+	minBest, maxOther := int64(MaxScore+1), int64(MinScore-1)
+	for i, s := range scores {
+		if s < MinScore || s > MaxScore {
+			t.Fatalf("score %d of cost %d out of [%d, %d]", s, costs[i], MinScore, MaxScore)
+		}
+		if tier, _ := Decode(costs[i]); tier == best {
+			minBest = min(minBest, s)
+		} else {
+			maxOther = max(maxOther, s)
+		}
+		for j := range scores {
+			if costs[i] < costs[j] && scores[i] < scores[j] {
+				t.Fatalf("order inverted: cost %d -> %d but cost %d -> %d", costs[i], s, costs[j], scores[j])
+			}
+		}
+	}
+	if minBest < bestFloor {
+		t.Fatalf("best tier score %d below %d", minBest, bestFloor)
+	}
+	if maxOther >= minBest {
+		t.Fatalf("other tier score %d not below best tier score %d", maxOther, minBest)
+	}
+}
+
+func TestRankerUnobserved(t *testing.T) {
+	// Observe/Score used separately, as NormalizeScore does.
+	var k Ranker
+	for _, c := range []int64{Encode(4, 0.5), Encode(2, 0.5), Encode(3, 1), Encode(2, 1)} {
+		k.Observe(c)
+	}
+	if got := k.Score(Encode(2, 1)); got != 100 {
+		t.Errorf("best = %d, want 100", got)
+	}
+	if got := k.Score(Encode(3, 1)); got != 19 {
+		t.Errorf("second = %d, want 19", got)
+	}
+	if got := k.Score(Encode(4, 0.5)); got != 0 {
+		t.Errorf("third = %d, want 0", got)
+	}
+}
