@@ -65,6 +65,12 @@ type Shapes struct {
 	V [MaxShapes]Vec
 	// Demanded marks dimensions some shape requests.
 	Demanded [MaxDims]bool
+
+	// Per shape, its nonzero dimensions and their reciprocals, so a fit
+	// count costs a few multiplications instead of a pass over all dims.
+	nnz [MaxShapes]uint8
+	nz  [MaxShapes][MaxDims]uint8
+	inv [MaxShapes][MaxDims]float64
 }
 
 // Add appends a shape (ignored when full or empty in this layout).
@@ -89,7 +95,15 @@ func (s *Shapes) Add(l *Layout, v Vec) {
 			s.Demanded[i] = true
 		}
 	}
-	s.V[s.N] = v
+	k := s.N
+	s.V[k] = v
+	for i := 0; i < l.N; i++ {
+		if v[i] > 0 {
+			s.nz[k][s.nnz[k]] = uint8(i)
+			s.inv[k][s.nnz[k]] = 1 / v[i]
+			s.nnz[k]++
+		}
+	}
 	s.N++
 }
 
@@ -110,22 +124,7 @@ func Free(l *Layout, alloc, used, pod *Vec) Vec {
 // Stranded returns, per dimension, the free capacity no known shape can use
 // (see the package doc). Dimensions no shape demands, and pods, are 0.
 func Stranded(l *Layout, s *Shapes, free *Vec) Vec {
-	var usable Vec
-	for k := 0; k < s.N; k++ {
-		shape := &s.V[k]
-		c := math.Inf(1)
-		for i := 0; i < l.N; i++ {
-			if shape[i] > 0 {
-				c = math.Min(c, math.Floor(free[i]/shape[i]))
-			}
-		}
-		if c <= 0 || math.IsInf(c, 1) {
-			continue
-		}
-		for i := 0; i < l.N; i++ {
-			usable[i] = math.Max(usable[i], math.Min(free[i], c*shape[i]))
-		}
-	}
+	usable := s.usable(free)
 	var out Vec
 	for i := 0; i < l.N; i++ {
 		if s.Demanded[i] && i != l.PodsDim {
@@ -133,6 +132,29 @@ func Stranded(l *Layout, s *Shapes, free *Vec) Vec {
 		}
 	}
 	return out
+}
+
+// usable returns, per dimension, the most of free that one shape repeated
+// can consume.
+func (s *Shapes) usable(free *Vec) Vec {
+	var usable Vec
+	for k := 0; k < s.N; k++ {
+		n := int(s.nnz[k])
+		nz, inv := &s.nz[k], &s.inv[k]
+		c := math.Inf(1)
+		for j := 0; j < n; j++ {
+			c = math.Min(c, math.Floor(free[nz[j]]*inv[j]))
+		}
+		if c <= 0 || math.IsInf(c, 1) {
+			continue
+		}
+		shape := &s.V[k]
+		for j := 0; j < n; j++ {
+			i := nz[j]
+			usable[i] = math.Max(usable[i], math.Min(free[i], c*shape[i]))
+		}
+	}
+	return usable
 }
 
 // Eval is the model's verdict on one placement.
@@ -144,28 +166,76 @@ type Eval struct {
 }
 
 // Evaluate judges placing pod on a node with allocatable alloc and requested
-// used. It allocates nothing.
+// used. It allocates nothing. For many nodes, build a Plan once instead.
 func Evaluate(l *Layout, s *Shapes, w Weights, alloc, used, pod *Vec) Eval {
-	free := Free(l, alloc, used, pod)
-	stranded := Stranded(l, s, &free)
-	var e Eval
-	var pw, pSum, sw, sSum float64
-	requestsScarce, freeScarce := false, false
+	p := NewPlan(l, s, w, pod)
+	return p.Evaluate(alloc, used)
+}
+
+// Plan is Evaluate with everything that depends only on the pod, the layout
+// and the shapes worked out once per scheduling cycle.
+type Plan struct {
+	l   *Layout
+	s   *Shapes
+	w   Weights
+	pod Vec
+
+	// packDims count towards P, strandDims towards S, scarceDims towards the tier.
+	packDims, strandDims, scarceDims [MaxDims]uint8
+	nPack, nStrand, nScarce          int
+	requestsScarce                   bool
+}
+
+// NewPlan prepares the evaluation of pod against many nodes.
+func NewPlan(l *Layout, s *Shapes, w Weights, pod *Vec) Plan {
+	p := Plan{l: l, s: s, w: w, pod: *pod}
 	for i := 0; i < l.N; i++ {
 		if l.Scarce[i] {
-			requestsScarce = requestsScarce || pod[i] > 0
-			freeScarce = freeScarce || free[i] > 0
+			p.scarceDims[p.nScarce] = uint8(i)
+			p.nScarce++
+			p.requestsScarce = p.requestsScarce || pod[i] > 0
 		}
-		if alloc[i] <= 0 || l.Weights[i] <= 0 {
+		if l.Weights[i] <= 0 {
 			continue
 		}
 		if pod[i] > 0 || s.Demanded[i] || i == l.PodsDim {
-			pw += l.Weights[i]
-			pSum += l.Weights[i] * math.Min(1, math.Max(0, (used[i]+pod[i])/alloc[i]))
+			p.packDims[p.nPack] = uint8(i)
+			p.nPack++
 		}
 		if s.Demanded[i] && i != l.PodsDim {
-			sw += l.Weights[i]
-			sSum += l.Weights[i] * math.Min(1, stranded[i]/alloc[i])
+			p.strandDims[p.nStrand] = uint8(i)
+			p.nStrand++
+		}
+	}
+	return p
+}
+
+// Evaluate judges placing the plan's pod on a node. It allocates nothing.
+func (p *Plan) Evaluate(alloc, used *Vec) Eval {
+	l := p.l
+	var free Vec
+	for i := 0; i < l.N; i++ {
+		free[i] = math.Max(0, alloc[i]-used[i]-p.pod[i])
+	}
+	var e Eval
+	var pw, pSum, sw, sSum float64
+	for j := 0; j < p.nPack; j++ {
+		i := p.packDims[j]
+		if alloc[i] > 0 {
+			w := l.Weights[i]
+			pw += w
+			pSum += w * math.Min(1, math.Max(0, (used[i]+p.pod[i])/alloc[i]))
+		}
+	}
+	if p.nStrand > 0 {
+		usable := p.s.usable(&free)
+		for j := 0; j < p.nStrand; j++ {
+			i := p.strandDims[j]
+			if alloc[i] > 0 {
+				w := l.Weights[i]
+				sw += w
+				sSum += w * math.Min(1, (free[i]-usable[i])/alloc[i])
+			}
 		}
 	}
 	if pw > 0 {
@@ -174,9 +244,16 @@ func Evaluate(l *Layout, s *Shapes, w Weights, alloc, used, pod *Vec) Eval {
 	if sw > 0 {
 		e.Stranding = sSum / sw
 	}
-	e.Scarce = freeScarce && !requestsScarce
-	if tw := w.Packing + w.Stranding; tw > 0 {
-		e.Score = (w.Packing*e.Packing + w.Stranding*(1-e.Stranding)) / tw
+	if !p.requestsScarce {
+		for j := 0; j < p.nScarce; j++ {
+			if free[p.scarceDims[j]] > 0 {
+				e.Scarce = true
+				break
+			}
+		}
+	}
+	if tw := p.w.Packing + p.w.Stranding; tw > 0 {
+		e.Score = (p.w.Packing*e.Packing + p.w.Stranding*(1-e.Stranding)) / tw
 	}
 	e.Score = clamp01(e.Score)
 	return e

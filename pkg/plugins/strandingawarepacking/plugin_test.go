@@ -489,7 +489,7 @@ func TestScoreStaticShapes(t *testing.T) {
 func shapeKeys(s []Shape) []string {
 	out := make([]string, len(s))
 	for i, sh := range s {
-		out[i] = sh.key()
+		out[i] = sh.String()
 	}
 	return out
 }
@@ -548,7 +548,8 @@ func TestShapeLearner(t *testing.T) {
 		}
 		l.Observe(pod(c), -1) // never seen: no negative ghost
 		l.Observe(pod(c), 1)
-		if got, want := shapeKeys(l.Snapshot()), []string{key(2000, gi), key(500, 4*gi)}; !slices.Equal(got, want) {
+		// Equal counts: ordered by bucket key (deterministic).
+		if got, want := shapeKeys(l.Snapshot()), []string{key(500, 4*gi), key(2000, gi)}; !slices.Equal(got, want) {
 			t.Fatalf("after unknown delete: Snapshot = %v, want %v", got, want)
 		}
 	})
@@ -613,7 +614,8 @@ func TestShapeLearner(t *testing.T) {
 		h.OnAdd(running, false)
 		h.OnAdd(pod(c), false)
 		h.OnAdd(failedB, false) // terminal: ignored
-		if got, want := shapeKeys(l.Snapshot()), []string{key(1000, gi), key(500, 4*gi)}; !slices.Equal(got, want) {
+		// Equal counts: ordered by bucket key (deterministic).
+		if got, want := shapeKeys(l.Snapshot()), []string{key(500, 4*gi), key(1000, gi)}; !slices.Equal(got, want) {
 			t.Fatalf("after adds: %v, want %v", got, want)
 		}
 		h.OnUpdate(running, done) // finished: leaves the histogram
@@ -702,5 +704,31 @@ func TestScoreWithoutPreScore(t *testing.T) {
 	ni := e.nodeInfos(t, "n1")[0]
 	if _, s := e.pl.Score(e.ctx, framework.NewCycleState(), makePod("p", "", res("1", "1Gi")), ni); s.IsSuccess() {
 		t.Fatal("Score without PreScore state succeeded")
+	}
+}
+
+func TestShapeLearnerBucketsAndIgnoredPods(t *testing.T) {
+	l := NewShapeLearner(config.ShapeSource{Mode: config.ShapeSourceLearned, MaxLearned: 16})
+	mk := func(cpu string) *corev1.Pod {
+		return &corev1.Pod{Spec: corev1.PodSpec{Containers: []corev1.Container{{Resources: corev1.ResourceRequirements{
+			Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpu)}}}}}}
+	}
+	// 1000m, 1010m and 1020m fall in one eighth-octave bucket ([960m,
+	// 1024m)); the first seen stays the representative, exactly.
+	for _, cpu := range []string{"1000m", "1010m", "1020m"} {
+		l.Observe(mk(cpu), 1)
+	}
+	l.Observe(mk("1500m"), 1)
+	ds := mk("100m")
+	ds.OwnerReferences = []metav1.OwnerReference{{Kind: "DaemonSet", Name: "proxy", Controller: func() *bool { b := true; return &b }()}}
+	mirror := mk("100m")
+	mirror.Annotations = map[string]string{corev1.MirrorPodAnnotationKey: "x"}
+	for i := 0; i < 10; i++ {
+		l.Observe(ds, 1)
+		l.Observe(mirror, 1)
+	}
+	got := shapeKeys(l.Snapshot())
+	if want := []string{"cpu=1000;", "cpu=1500;"}; !slices.Equal(got, want) {
+		t.Errorf("Snapshot = %v, want %v (bucketed, DaemonSet and mirror pods ignored)", got, want)
 	}
 }

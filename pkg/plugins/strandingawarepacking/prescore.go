@@ -18,10 +18,21 @@ type preScoreState struct {
 	layout stranding.Layout
 	shapes stranding.Shapes
 	pod    stranding.Vec
-	// scalar lists the layout dimensions read from NodeInfo scalar resources.
-	scalar []int
+	plan   stranding.Plan
+	// kinds says where nodeVectors reads each dimension from.
+	kinds  [stranding.MaxDims]dimKind
 	spread spreadState
 }
+
+type dimKind uint8
+
+const (
+	dimScalar dimKind = iota
+	dimCPU
+	dimMemory
+	dimEphemeral
+	dimPods
+)
 
 // Clone is shallow: the state is read-only after PreScore.
 func (s *preScoreState) Clone() fwk.StateData { return s }
@@ -32,7 +43,7 @@ func (s *preScoreState) Clone() fwk.StateData { return s }
 func (pl *Plugin) PreScore(ctx context.Context, cs fwk.CycleState, pod *corev1.Pod, nodes []fwk.NodeInfo) *fwk.Status {
 	s := &preScoreState{layout: stranding.NewLayout()}
 	pl.buildLayout(s, pod, nodes)
-	if err := pl.buildSpread(&s.spread, pod, nodes); err != nil {
+	if err := pl.buildSpread(ctx, &s.spread, pod, nodes); err != nil {
 		return fwk.AsStatus(err)
 	}
 	cs.Write(stateKey, s)
@@ -73,9 +84,16 @@ func (pl *Plugin) buildLayout(s *preScoreState, pod *corev1.Pod, nodes []fwk.Nod
 	}
 	for i := 0; i < l.N; i++ {
 		switch l.Names[i] {
-		case corev1.ResourceCPU, corev1.ResourceMemory, corev1.ResourceEphemeralStorage, corev1.ResourcePods:
+		case corev1.ResourceCPU:
+			s.kinds[i] = dimCPU
+		case corev1.ResourceMemory:
+			s.kinds[i] = dimMemory
+		case corev1.ResourceEphemeralStorage:
+			s.kinds[i] = dimEphemeral
+		case corev1.ResourcePods:
+			s.kinds[i] = dimPods
 		default:
-			s.scalar = append(s.scalar, i)
+			s.kinds[i] = dimScalar
 		}
 		s.pod[i] = float64(resourcemodel.Value(l.Names[i], requests))
 	}
@@ -91,6 +109,7 @@ func (pl *Plugin) buildLayout(s *preScoreState, pod *corev1.Pod, nodes []fwk.Nod
 		}
 		s.shapes.Add(l, v)
 	}
+	s.plan = stranding.NewPlan(l, &s.shapes, pl.weights, &s.pod)
 }
 
 // nodeVectors fills allocatable and requested vectors of a node. It
@@ -99,19 +118,17 @@ func (s *preScoreState) nodeVectors(ni fwk.NodeInfo, alloc, used *stranding.Vec)
 	a, u := ni.GetAllocatable(), ni.GetRequested()
 	l := &s.layout
 	for i := 0; i < l.N; i++ {
-		switch l.Names[i] {
-		case corev1.ResourceCPU:
+		switch s.kinds[i] {
+		case dimCPU:
 			alloc[i], used[i] = float64(a.GetMilliCPU()), float64(u.GetMilliCPU())
-		case corev1.ResourceMemory:
+		case dimMemory:
 			alloc[i], used[i] = float64(a.GetMemory()), float64(u.GetMemory())
-		case corev1.ResourceEphemeralStorage:
+		case dimEphemeral:
 			alloc[i], used[i] = float64(a.GetEphemeralStorage()), float64(u.GetEphemeralStorage())
-		case corev1.ResourcePods:
+		case dimPods:
 			alloc[i], used[i] = float64(a.GetAllowedPodNumber()), float64(len(ni.GetPods()))
+		default:
+			alloc[i], used[i] = float64(a.GetScalarResources()[l.Names[i]]), float64(u.GetScalarResources()[l.Names[i]])
 		}
-	}
-	as, us := a.GetScalarResources(), u.GetScalarResources()
-	for _, i := range s.scalar {
-		alloc[i], used[i] = float64(as[l.Names[i]]), float64(us[l.Names[i]])
 	}
 }

@@ -19,7 +19,7 @@ func (pl *Plugin) Score(ctx context.Context, cs fwk.CycleState, pod *corev1.Pod,
 	}
 	var alloc, used stranding.Vec
 	s.nodeVectors(ni, &alloc, &used)
-	e := stranding.Evaluate(&s.layout, &s.shapes, pl.weights, &alloc, &used, &s.pod)
+	e := s.plan.Evaluate(&alloc, &used)
 	return stranding.Encode(stranding.Tier(e.Scarce, s.spread.violation(ni.Node())), e.Score), nil
 }
 

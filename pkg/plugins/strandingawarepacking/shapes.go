@@ -1,6 +1,7 @@
 package strandingawarepacking
 
 import (
+	"math"
 	"slices"
 	"sort"
 	"strconv"
@@ -40,7 +41,8 @@ func shapeOfList(list corev1.ResourceList) Shape {
 	return s
 }
 
-func (s Shape) key() string {
+// String renders the exact shape, e.g. "cpu=1000;memory=1073741824;".
+func (s Shape) String() string {
 	var b strings.Builder
 	for _, q := range s {
 		b.WriteString(string(q.Name))
@@ -51,9 +53,39 @@ func (s Shape) key() string {
 	return b.String()
 }
 
+// key groups shapes whose quantities agree to within an eighth of an
+// octave (about 9%), so pods sized individually (e.g. by a vertical
+// autoscaler) still form frequent shapes instead of one shape per pod.
+func (s Shape) key() string {
+	var b strings.Builder
+	for _, q := range s {
+		frac, exp := math.Frexp(float64(q.Value))
+		b.WriteString(string(q.Name))
+		b.WriteByte('=')
+		b.WriteString(strconv.Itoa(exp*8 + int(frac*16) - 8))
+		b.WriteByte(';')
+	}
+	return b.String()
+}
+
+// ignored reports pods whose shape says nothing about future demand: a
+// DaemonSet or static (mirror) pod exists once per node, so however
+// frequent its shape, no more of them will arrive to use leftover capacity.
+func ignored(pod *corev1.Pod) bool {
+	if _, mirror := pod.Annotations[corev1.MirrorPodAnnotationKey]; mirror {
+		return true
+	}
+	for _, o := range pod.OwnerReferences {
+		if o.Controller != nil && *o.Controller && o.Kind == "DaemonSet" {
+			return true
+		}
+	}
+	return false
+}
+
 // ShapeLearner keeps a histogram of the shapes of the pods the scheduler
-// sees (pending and bound, not terminal) and serves the most frequent ones,
-// after the operator's static shapes. Updates are O(1) under a mutex;
+// sees (pending and bound, not terminal; DaemonSet and static pods are left
+// out) and serves the most frequent ones, after the operator's static shapes. Updates are O(1) under a mutex;
 // readers get an immutable snapshot rebuilt at most once per change batch.
 type ShapeLearner struct {
 	static     []Shape
@@ -65,6 +97,8 @@ type ShapeLearner struct {
 	current atomic.Pointer[[]Shape]
 }
 
+// shapeCount is a bucket of similar shapes; shape is the first pod's exact
+// shape, so round requests (1 cpu, 4Gi) stay exact.
 type shapeCount struct {
 	shape Shape
 	n     int
@@ -88,7 +122,7 @@ func NewShapeLearner(src config.ShapeSource) *ShapeLearner {
 
 // Observe adds delta pods of the given pod's shape.
 func (l *ShapeLearner) Observe(pod *corev1.Pod, delta int) {
-	if l.maxLearned == 0 || pod == nil {
+	if l.maxLearned == 0 || pod == nil || ignored(pod) {
 		return
 	}
 	shape := ShapeOf(pod)

@@ -1,7 +1,9 @@
 package strandingawarepacking
 
 import (
+	"context"
 	"fmt"
+	"sync/atomic"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -20,7 +22,7 @@ type softConstraint struct {
 	maxSkew  int64
 	selector labels.Selector
 	honorAff bool
-	counts   map[string]int64
+	counts   map[string]*int64 // filled in parallel by PreScore
 	min      int64
 }
 
@@ -40,14 +42,18 @@ func (s *spreadState) violation(node *corev1.Node) int64 {
 			v++
 			continue
 		}
-		v += stranding.SpreadViolation(c.counts[val], c.min, c.maxSkew)
+		if n := c.counts[val]; n != nil {
+			v += stranding.SpreadViolation(*n, c.min, c.maxSkew)
+		} else {
+			v++ // a domain with no feasible node: cannot happen for a feasible node
+		}
 	}
 	return v
 }
 
 // buildSpread collects the pod's soft constraints (its own, or the default
 // constraints with its owner's selector) and counts matching pods per domain.
-func (pl *Plugin) buildSpread(s *spreadState, pod *corev1.Pod, feasible []fwk.NodeInfo) error {
+func (pl *Plugin) buildSpread(ctx context.Context, s *spreadState, pod *corev1.Pod, feasible []fwk.NodeInfo) error {
 	var err error
 	if len(pod.Spec.TopologySpreadConstraints) > 0 {
 		s.constraints, err = softConstraints(pod, pod.Spec.TopologySpreadConstraints)
@@ -66,10 +72,10 @@ func (pl *Plugin) buildSpread(s *spreadState, pod *corev1.Pod, feasible []fwk.No
 	}
 	kept := s.constraints[:0]
 	for _, c := range s.constraints {
-		c.counts = map[string]int64{}
+		c.counts = map[string]*int64{}
 		for _, ni := range feasible {
-			if v, ok := ni.Node().Labels[c.key]; ok {
-				c.counts[v] = 0
+			if v, ok := ni.Node().Labels[c.key]; ok && c.counts[v] == nil {
+				c.counts[v] = new(int64)
 			}
 		}
 		if len(c.counts) > 0 { // no feasible node takes part: nothing to spread over
@@ -85,15 +91,18 @@ func (pl *Plugin) buildSpread(s *spreadState, pod *corev1.Pod, feasible []fwk.No
 		return err
 	}
 	required := nodeaffinity.GetRequiredNodeAffinity(pod)
-	for _, ni := range all {
-		node := ni.Node()
+	// Counting walks every pod of every node: spread it over the
+	// scheduler's workers, as upstream PodTopologySpread does.
+	pl.handle.Parallelizer().Until(ctx, len(all), func(n int) {
+		node := all[n].Node()
 		for i := range s.constraints {
 			c := &s.constraints[i]
 			val, ok := node.Labels[c.key]
 			if !ok {
 				continue
 			}
-			if _, counted := c.counts[val]; !counted {
+			cnt := c.counts[val]
+			if cnt == nil {
 				continue
 			}
 			if c.honorAff {
@@ -101,15 +110,17 @@ func (pl *Plugin) buildSpread(s *spreadState, pod *corev1.Pod, feasible []fwk.No
 					continue
 				}
 			}
-			c.counts[val] += int64(countMatching(ni.GetPods(), c.selector, pod.Namespace))
+			if k := countMatching(all[n].GetPods(), c.selector, pod.Namespace); k > 0 {
+				atomic.AddInt64(cnt, int64(k))
+			}
 		}
-	}
+	}, Name)
 	for i := range s.constraints {
 		c := &s.constraints[i]
 		first := true
 		for _, n := range c.counts {
-			if first || n < c.min {
-				c.min, first = n, false
+			if first || *n < c.min {
+				c.min, first = *n, false
 			}
 		}
 	}

@@ -19,7 +19,9 @@ type StrandingAwarePackingArgs struct {
 	Resources []ResourceWeight `json:"resources,omitempty"`
 	// ExtendedResourceWeight weighs extended resources (nvidia.com/gpu, ...)
 	// that the pod requests or the node exposes but Resources does not list.
-	// 0 ignores them. Default 1.
+	// 0 leaves them out of packing and stranding (they still bound how many
+	// shapes fit); whether pods avoid them is scarceResources' business.
+	// Default 1.
 	ExtendedResourceWeight *int64 `json:"extendedResourceWeight,omitempty"`
 	// PackingWeight weighs how full the node is after placement. Default 1.
 	PackingWeight *int64 `json:"packingWeight,omitempty"`
