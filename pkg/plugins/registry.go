@@ -8,6 +8,7 @@ import (
 	frameworkruntime "k8s.io/kubernetes/pkg/scheduler/framework/runtime"
 
 	"github.com/snug-sched/snug/pkg/plugins/predictabledemands"
+	"github.com/snug-sched/snug/pkg/plugins/qosawarepreemption"
 	"github.com/snug-sched/snug/pkg/plugins/strandingawarepacking"
 )
 
@@ -16,6 +17,7 @@ func Registry() frameworkruntime.Registry {
 	return frameworkruntime.Registry{
 		strandingawarepacking.Name: strandingawarepacking.New,
 		predictabledemands.Name:    predictabledemands.New,
+		qosawarepreemption.Name:    qosawarepreemption.New,
 	}
 }
 

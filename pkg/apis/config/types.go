@@ -116,3 +116,27 @@ type OvercommitCaps struct {
 	// stay within Ratio x allocatable. Empty disables the caps.
 	Caps []ResourceRatio
 }
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// QoSAwarePreemptionArgs configures the QoSAwarePreemption plugin.
+type QoSAwarePreemptionArgs struct {
+	metav1.TypeMeta
+
+	// PDBMode is Respect (never violate a PodDisruptionBudget) or Prefer.
+	PDBMode PDBMode
+	// MinCandidateNodesPercentage and MinCandidateNodesAbsolute bound the
+	// dry run as in DefaultPreemptionArgs.
+	MinCandidateNodesPercentage int32
+	MinCandidateNodesAbsolute   int32
+}
+
+// PDBMode says how preemption treats PodDisruptionBudgets.
+type PDBMode string
+
+const (
+	// PDBRespect never chooses victims that would violate a PDB.
+	PDBRespect PDBMode = "Respect"
+	// PDBPrefer avoids violations when it can, as upstream does.
+	PDBPrefer PDBMode = "Prefer"
+)

@@ -89,3 +89,17 @@ func DefaultOvercommitCaps() []ResourceRatio {
 		{Resource: corev1.ResourceCPU, Ratio: resource.MustParse("4")},
 	}
 }
+
+// SetDefaults_QoSAwarePreemptionArgs fills unset fields; the candidate
+// bounds are upstream DefaultPreemption's.
+func SetDefaults_QoSAwarePreemptionArgs(obj *QoSAwarePreemptionArgs) {
+	if obj.PDBMode == "" {
+		obj.PDBMode = "Respect"
+	}
+	if obj.MinCandidateNodesPercentage == nil {
+		obj.MinCandidateNodesPercentage = ptr.To[int32](10)
+	}
+	if obj.MinCandidateNodesAbsolute == nil {
+		obj.MinCandidateNodesAbsolute = ptr.To[int32](100)
+	}
+}

@@ -20,6 +20,7 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 	scheme.AddKnownTypes(SchemeGroupVersion,
 		&StrandingAwarePackingArgs{},
 		&PredictableDemandsArgs{},
+		&QoSAwarePreemptionArgs{},
 	)
 	return nil
 }

@@ -144,3 +144,23 @@ type OvercommitCaps struct {
 	// +listMapKey=resource
 	Caps []ResourceRatio `json:"caps,omitempty"`
 }
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// QoSAwarePreemptionArgs configures the QoSAwarePreemption plugin, which
+// replaces DefaultPreemption.
+type QoSAwarePreemptionArgs struct {
+	metav1.TypeMeta `json:",inline"`
+
+	// PDBMode is Respect (never violate a PodDisruptionBudget: the preemptor
+	// stays pending instead) or Prefer (upstream: avoid violations when
+	// possible). Default Respect.
+	PDBMode PDBMode `json:"pdbMode,omitempty"`
+	// MinCandidateNodesPercentage of nodes to dry-run, 0 to 100. Default 10.
+	MinCandidateNodesPercentage *int32 `json:"minCandidateNodesPercentage,omitempty"`
+	// MinCandidateNodesAbsolute nodes to dry-run at least. Default 100.
+	MinCandidateNodesAbsolute *int32 `json:"minCandidateNodesAbsolute,omitempty"`
+}
+
+// PDBMode says how preemption treats PodDisruptionBudgets: Respect or Prefer.
+type PDBMode string

@@ -30,12 +30,17 @@ import (
 // All generated defaulters are covering - they call all nested defaulters.
 func RegisterDefaults(scheme *runtime.Scheme) error {
 	scheme.AddTypeDefaultingFunc(&PredictableDemandsArgs{}, func(obj interface{}) { SetObjectDefaults_PredictableDemandsArgs(obj.(*PredictableDemandsArgs)) })
+	scheme.AddTypeDefaultingFunc(&QoSAwarePreemptionArgs{}, func(obj interface{}) { SetObjectDefaults_QoSAwarePreemptionArgs(obj.(*QoSAwarePreemptionArgs)) })
 	scheme.AddTypeDefaultingFunc(&StrandingAwarePackingArgs{}, func(obj interface{}) { SetObjectDefaults_StrandingAwarePackingArgs(obj.(*StrandingAwarePackingArgs)) })
 	return nil
 }
 
 func SetObjectDefaults_PredictableDemandsArgs(in *PredictableDemandsArgs) {
 	SetDefaults_PredictableDemandsArgs(in)
+}
+
+func SetObjectDefaults_QoSAwarePreemptionArgs(in *QoSAwarePreemptionArgs) {
+	SetDefaults_QoSAwarePreemptionArgs(in)
 }
 
 func SetObjectDefaults_StrandingAwarePackingArgs(in *StrandingAwarePackingArgs) {

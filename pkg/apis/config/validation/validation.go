@@ -173,3 +173,22 @@ func validateRatios(path *field.Path, ratios []config.ResourceRatio, min int64) 
 	}
 	return errs
 }
+
+// ValidateQoSAwarePreemptionArgs validates the args of the QoSAwarePreemption
+// plugin; path is the args' own path.
+func ValidateQoSAwarePreemptionArgs(path *field.Path, args *config.QoSAwarePreemptionArgs) error {
+	var errs field.ErrorList
+	if args.PDBMode != config.PDBRespect && args.PDBMode != config.PDBPrefer {
+		errs = append(errs, field.NotSupported(path.Child("pdbMode"), args.PDBMode,
+			[]string{string(config.PDBRespect), string(config.PDBPrefer)}))
+	}
+	errs = append(errs, validateRange(path.Child("minCandidateNodesPercentage"), int64(args.MinCandidateNodesPercentage), 0, 100)...)
+	if args.MinCandidateNodesAbsolute < 0 {
+		errs = append(errs, field.Invalid(path.Child("minCandidateNodesAbsolute"), args.MinCandidateNodesAbsolute, "must not be negative"))
+	}
+	if args.MinCandidateNodesPercentage == 0 && args.MinCandidateNodesAbsolute == 0 {
+		errs = append(errs, field.Invalid(path.Child("minCandidateNodesAbsolute"), 0,
+			"minCandidateNodesPercentage and minCandidateNodesAbsolute cannot both be 0"))
+	}
+	return errs.ToAggregate()
+}

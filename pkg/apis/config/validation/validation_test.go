@@ -96,3 +96,131 @@ func TestValidateStrandingAwarePackingArgs(t *testing.T) {
 		})
 	}
 }
+
+// defaultedPredictableDemands returns internal PredictableDemandsArgs with v1
+// defaults applied, as the scheduler sees them.
+func defaultedPredictableDemands(t *testing.T) config.PredictableDemandsArgs {
+	t.Helper()
+	v1 := &configv1.PredictableDemandsArgs{}
+	kubeschedulerscheme.Scheme.Default(v1)
+	var out config.PredictableDemandsArgs
+	if err := kubeschedulerscheme.Scheme.Convert(v1, &out, nil); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestValidatePredictableDemandsArgs(t *testing.T) {
+	ratio := func(r corev1.ResourceName, q string) config.ResourceRatio {
+		return config.ResourceRatio{Resource: r, Ratio: resource.MustParse(q)}
+	}
+	tests := []struct {
+		name   string
+		mutate func(a *config.PredictableDemandsArgs)
+		want   []string // substrings of the error; empty means valid
+		not    []string // substrings the error must not contain
+	}{
+		{name: "defaults are valid", mutate: func(*config.PredictableDemandsArgs) {}},
+		{name: "zero cap ratio", mutate: func(a *config.PredictableDemandsArgs) { a.OvercommitCaps.Caps[0].Ratio = resource.MustParse("0") },
+			want: []string{"args.overcommitCaps.caps[0].ratio", "must be greater than 0"}},
+		{name: "negative cap ratio", mutate: func(a *config.PredictableDemandsArgs) { a.OvercommitCaps.Caps[1].Ratio = resource.MustParse("-2") },
+			want: []string{"args.overcommitCaps.caps[1].ratio", `"-2"`, "must be greater than 0"},
+			not:  []string{"caps[0]"}},
+		{name: "fractional cap ratio below 1 is valid", mutate: func(a *config.PredictableDemandsArgs) {
+			a.OvercommitCaps.Caps[0].Ratio = resource.MustParse("0.8")
+		}},
+		{name: "unknown cap resource", mutate: func(a *config.PredictableDemandsArgs) {
+			a.OvercommitCaps.Caps = append(a.OvercommitCaps.Caps, ratio("cpus", "2"))
+		}, want: []string{"args.overcommitCaps.caps[2].resource", "cpus"}},
+		{name: "duplicate cap", mutate: func(a *config.PredictableDemandsArgs) {
+			a.OvercommitCaps.Caps = append(a.OvercommitCaps.Caps, ratio(corev1.ResourceMemory, "2"))
+		}, want: []string{"args.overcommitCaps.caps[2].resource", "Duplicate", "memory"}, not: []string{"caps[0]"}},
+		{name: "extended resource cap is valid", mutate: func(a *config.PredictableDemandsArgs) {
+			a.OvercommitCaps.Caps = append(a.OvercommitCaps.Caps, ratio("nvidia.com/gpu", "1"))
+		}},
+		{name: "empty caps are valid", mutate: func(a *config.PredictableDemandsArgs) { a.OvercommitCaps.Caps = []config.ResourceRatio{} }},
+		{name: "unknown declared resource", mutate: func(a *config.PredictableDemandsArgs) {
+			a.DeclaredDemands.Resources = append(a.DeclaredDemands.Resources, "kubernetes.io/gpu")
+		}, want: []string{"args.declaredDemands.resources[2]", "kubernetes.io/gpu"}},
+		{name: "malformed namespace selector: bad operator", mutate: func(a *config.PredictableDemandsArgs) {
+			a.DeclaredDemands.NamespaceSelector = &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
+				{Key: "team", Operator: "Equals", Values: []string{"a"}}}}
+		}, want: []string{"args.declaredDemands.namespaceSelector.matchExpressions[0].operator", "Equals"}},
+		{name: "malformed namespace selector: In without values", mutate: func(a *config.PredictableDemandsArgs) {
+			a.DeclaredDemands.NamespaceSelector = &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
+				{Key: "team", Operator: metav1.LabelSelectorOpIn}}}
+		}, want: []string{"args.declaredDemands.namespaceSelector.matchExpressions[0].values"}},
+		{name: "malformed namespace selector: bad label value", mutate: func(a *config.PredictableDemandsArgs) {
+			a.DeclaredDemands.NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"team": "a b"}}
+		}, want: []string{"args.declaredDemands.namespaceSelector.matchLabels"}},
+		{name: "empty namespace selector is valid", mutate: func(a *config.PredictableDemandsArgs) {
+			a.DeclaredDemands.NamespaceSelector = &metav1.LabelSelector{}
+		}},
+		{name: "imagePullSecrets without secrets", mutate: func(a *config.PredictableDemandsArgs) { a.DependencyGate.ImagePullSecrets = true },
+			want: []string{"args.dependencyGate.imagePullSecrets", "dependencyGate.secrets: true"}},
+		{name: "imagePullSecrets with secrets is valid", mutate: func(a *config.PredictableDemandsArgs) {
+			a.DependencyGate.ImagePullSecrets, a.DependencyGate.Secrets = true, true
+		}},
+		{name: "maxLimitRequestRatio below 1", mutate: func(a *config.PredictableDemandsArgs) {
+			a.DeclaredDemands.MaxLimitRequestRatio = []config.ResourceRatio{ratio(corev1.ResourceCPU, "0.5")}
+		}, want: []string{"args.declaredDemands.maxLimitRequestRatio[0].ratio", "must be at least 1"}},
+		{name: "maxLimitRequestRatio 999m is below 1", mutate: func(a *config.PredictableDemandsArgs) {
+			a.DeclaredDemands.MaxLimitRequestRatio = []config.ResourceRatio{ratio(corev1.ResourceMemory, "1"), ratio(corev1.ResourceCPU, "999m")}
+		}, want: []string{"args.declaredDemands.maxLimitRequestRatio[1].ratio"}, not: []string{"maxLimitRequestRatio[0]"}},
+		{name: "maxLimitRequestRatio of exactly 1 is valid", mutate: func(a *config.PredictableDemandsArgs) {
+			a.DeclaredDemands.MaxLimitRequestRatio = []config.ResourceRatio{ratio(corev1.ResourceMemory, "1"), ratio(corev1.ResourceCPU, "1.5")}
+		}},
+		{name: "maxLimitRequestRatio duplicate and unknown resource", mutate: func(a *config.PredictableDemandsArgs) {
+			a.DeclaredDemands.MaxLimitRequestRatio = []config.ResourceRatio{ratio(corev1.ResourceCPU, "2"), ratio(corev1.ResourceCPU, "3"), ratio("cores", "2")}
+		}, want: []string{"args.declaredDemands.maxLimitRequestRatio[1].resource", "Duplicate", "args.declaredDemands.maxLimitRequestRatio[2].resource"}},
+		{name: "several errors are all reported", mutate: func(a *config.PredictableDemandsArgs) {
+			a.DependencyGate.ImagePullSecrets = true
+			a.OvercommitCaps.Caps[0].Ratio = resource.MustParse("0")
+		}, want: []string{"args.dependencyGate.imagePullSecrets", "args.overcommitCaps.caps[0].ratio"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			args := defaultedPredictableDemands(t)
+			tc.mutate(&args)
+			err := ValidatePredictableDemandsArgs(field.NewPath("args"), &args)
+			if len(tc.want) == 0 {
+				if err != nil {
+					t.Fatalf("unexpected error: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("want error containing %q", tc.want)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+			for _, n := range tc.not {
+				if strings.Contains(err.Error(), n) {
+					t.Errorf("error %q should not mention %q", err, n)
+				}
+			}
+		})
+	}
+}
+
+func TestPredictableDemandsDefaults(t *testing.T) {
+	a := defaultedPredictableDemands(t)
+	g := a.DependencyGate
+	if !g.Enabled || !g.ConfigMaps || g.Secrets || g.ImagePullSecrets || !g.PVCs {
+		t.Errorf("dependency gate defaults: %+v", g)
+	}
+	if a.DeclaredDemands.NamespaceSelector != nil {
+		t.Errorf("namespace selector defaults to %v, want nil (enforced nowhere)", a.DeclaredDemands.NamespaceSelector)
+	}
+	if got := a.DeclaredDemands.Resources; len(got) != 2 || got[0] != corev1.ResourceCPU || got[1] != corev1.ResourceMemory {
+		t.Errorf("declared resources default: %v", got)
+	}
+	caps := a.OvercommitCaps.Caps
+	if len(caps) != 2 || caps[0].Resource != corev1.ResourceMemory || caps[0].Ratio.String() != "1" ||
+		caps[1].Resource != corev1.ResourceCPU || caps[1].Ratio.String() != "4" {
+		t.Errorf("caps default: %v", caps)
+	}
+}

@@ -1,0 +1,129 @@
+// Package qosawarepreemption is the QoSAwarePreemption PostFilter plugin. It
+// replaces DefaultPreemption and reuses upstream's preemption machinery
+// (preemption.Evaluator and Executor, DefaultPreemption's candidate
+// sampling, nomination and async preemption), changing what upstream leaves
+// to plugins:
+//
+//   - Eligible victims: lower priority than the preemptor and never a
+//     DaemonSet pod, a mirror (static) pod or a pod already terminating:
+//     evicting those frees nothing.
+//   - Victim order on a node: lower priority first; within a priority
+//     BestEffort, then Burstable, then Guaranteed (the kubelet's eviction
+//     order); then bigger pods first, so fewer victims free the room; then
+//     the most recently started.
+//   - PodDisruptionBudgets: in Respect mode a victim that would violate a
+//     PDB is never chosen (the preemptor stays pending, saying so); Prefer
+//     is upstream's behaviour.
+//   - Node choice: fewest PDB violations, lowest highest-victim priority,
+//     lowest victim QoS, fewest victims, least stranded capacity left once
+//     the preemptor runs there (pkg/stranding), latest start time.
+package qosawarepreemption
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	utilfeature "k8s.io/apiserver/pkg/util/feature"
+	fwk "k8s.io/kube-scheduler/framework"
+	schedconfig "k8s.io/kubernetes/pkg/scheduler/apis/config"
+	"k8s.io/kubernetes/pkg/scheduler/framework/plugins/defaultpreemption"
+	"k8s.io/kubernetes/pkg/scheduler/framework/plugins/feature"
+	"k8s.io/kubernetes/pkg/scheduler/framework/preemption"
+
+	"github.com/snug-sched/snug/pkg/apis/config"
+	"github.com/snug-sched/snug/pkg/apis/config/validation"
+	"github.com/snug-sched/snug/pkg/plugins/strandingawarepacking"
+)
+
+// Name is the plugin's name in the registry and in KubeSchedulerConfiguration.
+const Name = "QoSAwarePreemption"
+
+// Plugin implements PostFilter (and PreEnqueue for async preemption) and is
+// the preemption.Interface of its own Evaluator.
+type Plugin struct {
+	// DefaultPreemption provides candidate sampling, victim maps and
+	// nomination checks; its hooks are set to snug's eligibility and order.
+	*defaultpreemption.DefaultPreemption
+
+	fh        fwk.Handle
+	args      config.QoSAwarePreemptionArgs
+	evaluator *preemption.Evaluator
+	shapes    *strandingawarepacking.ShapeLearner
+	blocked   *pdbBlocked
+}
+
+var (
+	_ fwk.PostFilterPlugin  = &Plugin{}
+	_ fwk.PreEnqueuePlugin  = &Plugin{}
+	_ fwk.EnqueueExtensions = &Plugin{}
+	_ preemption.Interface  = &Plugin{}
+)
+
+// Name returns the plugin name.
+func (pl *Plugin) Name() string { return Name }
+
+// New builds the plugin from validated args.
+func New(ctx context.Context, obj runtime.Object, fh fwk.Handle) (fwk.Plugin, error) {
+	args, ok := obj.(*config.QoSAwarePreemptionArgs)
+	if !ok {
+		return nil, fmt.Errorf("%s: want args of type QoSAwarePreemptionArgs, got %T", Name, obj)
+	}
+	if err := validation.ValidateQoSAwarePreemptionArgs(field.NewPath(Name+"Args"), args); err != nil {
+		return nil, err
+	}
+	fts := feature.NewSchedulerFeaturesFromGates(utilfeature.DefaultFeatureGate)
+	dp, err := defaultpreemption.New(ctx, &schedconfig.DefaultPreemptionArgs{
+		MinCandidateNodesPercentage: args.MinCandidateNodesPercentage,
+		MinCandidateNodesAbsolute:   args.MinCandidateNodesAbsolute,
+	}, fh, fts)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", Name, err)
+	}
+	dp.IsEligiblePod = eligibleVictim
+	dp.MoreImportantPod = moreImportant
+	pl := &Plugin{
+		DefaultPreemption: dp,
+		fh:                fh,
+		args:              *args.DeepCopy(),
+		shapes:            strandingawarepacking.NewShapeLearner(config.ShapeSource{Mode: config.ShapeSourceLearned, MaxLearned: 16}),
+	}
+	// The same Executor as DefaultPreemption, so its PreEnqueue (async
+	// preemption in flight) sees the preemptions this Evaluator starts.
+	pl.evaluator = preemption.NewEvaluator(Name, fh, pl, dp.Executor)
+	if f := fh.SharedInformerFactory(); f != nil {
+		if _, err := f.Core().V1().Pods().Informer().AddEventHandler(pl.shapes.EventHandler()); err != nil {
+			return nil, fmt.Errorf("%s: watching pod shapes: %w", Name, err)
+		}
+	}
+	pl.blocked = newPDBBlocked(fh)
+	if err := pl.blocked.watch(fh); err != nil {
+		return nil, fmt.Errorf("%s: %w", Name, err)
+	}
+	registerMetrics()
+	return pl, nil
+}
+
+// PostFilter preempts lower-priority pods so that pod fits.
+func (pl *Plugin) PostFilter(ctx context.Context, state fwk.CycleState, pod *corev1.Pod, m fwk.NodeToStatusReader) (*fwk.PostFilterResult, *fwk.Status) {
+	call := &preemptionCall{preemptor: pod, victims: map[string][]*corev1.Pod{}}
+	ctx = context.WithValue(ctx, callKey{}, call)
+	attempts.Inc()
+	result, status := pl.evaluator.Preempt(ctx, state, pod, m)
+	if status.IsSuccess() && result != nil && result.NominatingInfo != nil {
+		recordVictims(call.victimsOn(result.NominatingInfo.NominatedNodeName))
+		return result, status
+	}
+	failures.Inc()
+	if call.pdbBlocked.Load() {
+		// Retry as soon as a PDB's budget grows: no scheduler event
+		// covers PDB status, and waiting for the periodic flush takes minutes.
+		pl.blocked.add(pod)
+	}
+	if msg := status.Message(); msg != "" {
+		return result, fwk.NewStatus(status.Code(), "preemption: "+msg)
+	}
+	return result, status
+}

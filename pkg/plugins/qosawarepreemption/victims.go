@@ -1,0 +1,242 @@
+package qosawarepreemption
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"sync/atomic"
+
+	corev1 "k8s.io/api/core/v1"
+	policy "k8s.io/api/policy/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	corev1helpers "k8s.io/component-helpers/scheduling/corev1"
+	"k8s.io/klog/v2"
+	fwk "k8s.io/kube-scheduler/framework"
+	"k8s.io/kubernetes/pkg/apis/core/v1/helper/qos"
+	"k8s.io/kubernetes/pkg/scheduler/util"
+
+	"github.com/snug-sched/snug/pkg/apis/config"
+	"github.com/snug-sched/snug/pkg/resourcemodel"
+)
+
+// eligibleVictim excludes pods whose eviction frees nothing: a DaemonSet pod
+// comes straight back, a mirror pod is restarted by its kubelet, and a
+// terminating pod is already leaving.
+func eligibleVictim(_ fwk.NodeInfo, victim fwk.PodInfo, _ *corev1.Pod) bool {
+	p := victim.GetPod()
+	if p.DeletionTimestamp != nil {
+		return false
+	}
+	if _, mirror := p.Annotations[corev1.MirrorPodAnnotationKey]; mirror {
+		return false
+	}
+	if c := metav1.GetControllerOf(p); c != nil && c.Kind == "DaemonSet" {
+		return false
+	}
+	return true
+}
+
+// qosRank orders QoS classes by the protection the kubelet gives them.
+func qosRank(p *corev1.Pod) int {
+	switch qos.GetPodQOS(p) {
+	case corev1.PodQOSGuaranteed:
+		return 2
+	case corev1.PodQOSBurstable:
+		return 1
+	}
+	return 0
+}
+
+// size is a scalar for "bigger pod": cores plus GiB of memory requested.
+func size(p *corev1.Pod) float64 {
+	r := resourcemodel.Requests(p)
+	return float64(resourcemodel.Value(corev1.ResourceCPU, r))/1000 +
+		float64(resourcemodel.Value(corev1.ResourceMemory, r))/(1<<30)
+}
+
+// moreImportant orders pods from most to least protected: priority, QoS,
+// smaller size (so bigger pods go first and fewer victims suffice), then
+// earlier start. Victims are taken from the least important end.
+func moreImportant(a, b *corev1.Pod) bool {
+	if pa, pb := corev1helpers.PodPriority(a), corev1helpers.PodPriority(b); pa != pb {
+		return pa > pb
+	}
+	if qa, qb := qosRank(a), qosRank(b); qa != qb {
+		return qa > qb
+	}
+	if sa, sb := size(a), size(b); sa != sb {
+		return sa < sb
+	}
+	return util.GetPodStartTime(a).Before(util.GetPodStartTime(b))
+}
+
+// SelectVictimsOnNode finds the victims on one node: remove every eligible
+// lower-priority pod (in Respect mode, only those whose eviction keeps every
+// PDB within budget), check the pod fits, then reprieve pods from the most
+// important down while it still fits.
+func (pl *Plugin) SelectVictimsOnNode(ctx context.Context, state fwk.CycleState, pod *corev1.Pod,
+	nodeInfo fwk.NodeInfo, pdbs []*policy.PodDisruptionBudget) ([]*corev1.Pod, int, *fwk.Status) {
+	logger := klog.FromContext(ctx)
+	var potential []fwk.PodInfo
+	for _, pi := range nodeInfo.GetPods() {
+		if corev1helpers.PodPriority(pi.GetPod()) < corev1helpers.PodPriority(pod) && eligibleVictim(nodeInfo, pi, pod) {
+			potential = append(potential, pi)
+		}
+	}
+	if len(potential) == 0 {
+		return nil, 0, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, "No preemption victims found for incoming pod")
+	}
+	// Least important first: PDB budgets are spent on the pods we would evict first.
+	sort.SliceStable(potential, func(i, j int) bool { return moreImportant(potential[j].GetPod(), potential[i].GetPod()) })
+	violating, nonViolating := filterPodsWithPDBViolation(potential, pdbs)
+	protected := 0 // pods only a PDB keeps from being victims
+	if pl.args.PDBMode == config.PDBRespect {
+		potential, protected, violating = nonViolating, len(violating), nil
+		if len(potential) == 0 {
+			markPDBBlocked(ctx)
+			return nil, 0, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, pdbMessage)
+		}
+	}
+	remove := func(pi fwk.PodInfo) error {
+		if err := nodeInfo.RemovePod(logger, pi.GetPod()); err != nil {
+			return err
+		}
+		return pl.fh.RunPreFilterExtensionRemovePod(ctx, state, pod, pi, nodeInfo).AsError()
+	}
+	add := func(pi fwk.PodInfo) error {
+		nodeInfo.AddPodInfo(pi)
+		return pl.fh.RunPreFilterExtensionAddPod(ctx, state, pod, pi, nodeInfo).AsError()
+	}
+	for _, pi := range potential {
+		if err := remove(pi); err != nil {
+			return nil, 0, fwk.AsStatus(err)
+		}
+	}
+	if status := pl.fh.RunFilterPluginsWithNominatedPods(ctx, state, pod, nodeInfo); !status.IsSuccess() {
+		if protected > 0 {
+			markPDBBlocked(ctx)
+			return nil, 0, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, pdbMessage)
+		}
+		return nil, 0, status
+	}
+	var victims []*corev1.Pod
+	numViolating := 0
+	reprieve := func(pi fwk.PodInfo) (bool, error) {
+		if err := add(pi); err != nil {
+			return false, err
+		}
+		if pl.fh.RunFilterPluginsWithNominatedPods(ctx, state, pod, nodeInfo).IsSuccess() {
+			return true, nil
+		}
+		if err := remove(pi); err != nil {
+			return false, err
+		}
+		victims = append(victims, pi.GetPod())
+		return false, nil
+	}
+	// Most important first: in Prefer mode PDB-violating pods are reprieved
+	// before the others, as upstream does.
+	byImportance := func(ps []fwk.PodInfo) []fwk.PodInfo {
+		out := append([]fwk.PodInfo(nil), ps...)
+		sort.SliceStable(out, func(i, j int) bool { return moreImportant(out[i].GetPod(), out[j].GetPod()) })
+		return out
+	}
+	if pl.args.PDBMode == config.PDBPrefer {
+		for _, pi := range byImportance(violating) {
+			fits, err := reprieve(pi)
+			if err != nil {
+				return nil, 0, fwk.AsStatus(err)
+			}
+			if !fits {
+				numViolating++
+			}
+		}
+		potential = nonViolating
+	}
+	for _, pi := range byImportance(potential) {
+		if _, err := reprieve(pi); err != nil {
+			return nil, 0, fwk.AsStatus(err)
+		}
+	}
+	sort.SliceStable(victims, func(i, j int) bool { return moreImportant(victims[i], victims[j]) })
+	if call, ok := ctx.Value(callKey{}).(*preemptionCall); ok {
+		call.record(nodeInfo.Node().Name, victims)
+	}
+	return victims, numViolating, nil
+}
+
+// pdbMessage explains a node rejected in Respect mode.
+const pdbMessage = "preempting enough pods here would violate a PodDisruptionBudget (pdbMode Respect)"
+
+// filterPodsWithPDBViolation splits pods, in the given order, into those
+// whose eviction would exceed a PDB's DisruptionsAllowed and the rest
+// (upstream's accounting: pods already in DisruptedPods are not counted).
+func filterPodsWithPDBViolation(pods []fwk.PodInfo, pdbs []*policy.PodDisruptionBudget) (violating, nonViolating []fwk.PodInfo) {
+	allowed := make([]int32, len(pdbs))
+	for i, pdb := range pdbs {
+		allowed[i] = pdb.Status.DisruptionsAllowed
+	}
+	for _, pi := range pods {
+		p := pi.GetPod()
+		violates := false
+		if len(p.Labels) != 0 {
+			for i, pdb := range pdbs {
+				if pdb.Namespace != p.Namespace {
+					continue
+				}
+				sel, err := metav1.LabelSelectorAsSelector(pdb.Spec.Selector)
+				if err != nil || sel.Empty() || !sel.Matches(labels.Set(p.Labels)) {
+					continue
+				}
+				if _, done := pdb.Status.DisruptedPods[p.Name]; done {
+					continue
+				}
+				allowed[i]--
+				if allowed[i] < 0 {
+					violates = true
+				}
+			}
+		}
+		if violates {
+			violating = append(violating, pi)
+		} else {
+			nonViolating = append(nonViolating, pi)
+		}
+	}
+	return violating, nonViolating
+}
+
+// preemptionCall carries the preemptor and the victims chosen per node
+// through one Preempt call (the Evaluator's hooks do not receive them).
+type preemptionCall struct {
+	preemptor  *corev1.Pod
+	pdbBlocked atomic.Bool // some node was rejected only because of a PDB
+	mu         sync.Mutex
+	victims    map[string][]*corev1.Pod
+}
+
+type callKey struct{}
+
+func markPDBBlocked(ctx context.Context) {
+	if call, ok := ctx.Value(callKey{}).(*preemptionCall); ok {
+		call.pdbBlocked.Store(true)
+	}
+}
+
+func (c *preemptionCall) record(node string, victims []*corev1.Pod) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.victims[node] = victims
+}
+
+func (c *preemptionCall) victimsOn(node string) []*corev1.Pod {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.victims[node]
+}
+
+func (c *preemptionCall) String() string {
+	return fmt.Sprintf("preemption of %s", klog.KObj(c.preemptor))
+}
