@@ -32,7 +32,7 @@ func Requests(pod *corev1.Pod) corev1.ResourceList {
 
 // Limits returns the pod's effective limits. A resource that some container
 // leaves unlimited is absent or understated here; callers that need a bound
-// decide how to count unlimited containers (see HasUnlimitedContainer).
+// decide how to count unlimited containers (see BoundedLimits).
 func Limits(pod *corev1.Pod) corev1.ResourceList {
 	return resourcehelper.PodLimits(pod, options)
 }
@@ -74,11 +74,18 @@ func BoundedLimits(pod *corev1.Pod) corev1.ResourceList {
 	}
 	fill(p.Spec.InitContainers)
 	fill(p.Spec.Containers)
-	if pr := p.Spec.Resources; pr != nil {
+	if pr := p.Spec.Resources; pr != nil && len(pr.Requests) > 0 {
+		// A pod-level request without a pod-level limit bounds the pod by
+		// that request, but never below its containers' own (bounded)
+		// limits: a pod-level limit would replace those in PodLimits.
+		containers := resourcehelper.AggregateContainerLimits(p, options)
 		for name, q := range pr.Requests {
 			if _, ok := pr.Limits[name]; !ok {
 				if pr.Limits == nil {
 					pr.Limits = corev1.ResourceList{}
+				}
+				if c, ok := containers[name]; ok && c.Cmp(q) > 0 {
+					q = c
 				}
 				pr.Limits[name] = q
 			}

@@ -32,7 +32,7 @@ func undeclared(pod *corev1.Pod, resources []corev1.ResourceName, ratios []ratio
 				}
 				return fmt.Sprintf("%s %q sets a %s limit without a request (maxLimitRequestRatio %s)", kind, c.Name, rr.resource, rr.text)
 			}
-			if float64(lim.MilliValue()) > rr.ratio*float64(req.MilliValue()) {
+			if rr.ratio.exceeds(lim.MilliValue(), req.MilliValue()) {
 				return fmt.Sprintf("%s %q %s limit/request %s/%s exceeds maxLimitRequestRatio %s",
 					kind, c.Name, rr.resource, lim.String(), req.String(), rr.text)
 			}
@@ -62,14 +62,14 @@ func podLevel(pod *corev1.Pod, r corev1.ResourceName) bool {
 
 type ratioSpec struct {
 	resource corev1.ResourceName
-	ratio    float64
+	ratio    exactRatio
 	text     string
 }
 
 func (pl *Plugin) ratios() []ratioSpec {
 	var out []ratioSpec
 	for _, r := range pl.args.DeclaredDemands.MaxLimitRequestRatio {
-		out = append(out, ratioSpec{resource: r.Resource, ratio: r.Ratio.AsApproximateFloat64(), text: r.Ratio.String()})
+		out = append(out, ratioSpec{resource: r.Resource, ratio: newExactRatio(r.Ratio), text: r.Ratio.String()})
 	}
 	return out
 }

@@ -30,9 +30,26 @@ func (pl *Plugin) EventsToRegister(context.Context) ([]fwk.ClusterEventWithHint,
 			fwk.ClusterEventWithHint{Event: fwk.ClusterEvent{Resource: fwk.Node, ActionType: fwk.Add | fwk.UpdateNodeAllocatable}},
 		)
 	}
-	// Declared demands: only an update of the pod itself can fix it, which
-	// the scheduling queue handles without registration.
+	// Declared demands (and a pod over a cap) can be fixed by an update of
+	// the pod itself, e.g. a resize that adds requests. A changed namespace
+	// label takes effect at the queue's periodic flush.
+	if len(pl.caps) > 0 || pl.nsSelector != nil {
+		events = append(events, fwk.ClusterEventWithHint{
+			Event: fwk.ClusterEvent{Resource: fwk.Pod, ActionType: fwk.Update}, QueueingHintFn: isSelf,
+		})
+	}
 	return events, nil
+}
+
+func isSelf(logger klog.Logger, pod *corev1.Pod, oldObj, newObj interface{}) (fwk.QueueingHint, error) {
+	_, updated, err := util.As[*corev1.Pod](oldObj, newObj)
+	if err != nil {
+		return fwk.Queue, err
+	}
+	if updated != nil && updated.UID == pod.UID {
+		return fwk.Queue, nil
+	}
+	return fwk.QueueSkip, nil
 }
 
 func isBoundPod(logger klog.Logger, pod *corev1.Pod, oldObj, newObj interface{}) (fwk.QueueingHint, error) {

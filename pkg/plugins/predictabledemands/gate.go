@@ -10,6 +10,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/metadata/metadatainformer"
 	"k8s.io/client-go/tools/cache"
@@ -100,7 +101,7 @@ func newGate(ctx context.Context, h fwk.Handle, args config.DependencyGate) (*ga
 	_, _ = h.SharedInformerFactory().Core().V1().Pods().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		DeleteFunc: func(obj interface{}) {
 			if m, err := meta(obj); err == nil {
-				g.forgetPod(m.GetNamespace() + "/" + m.GetName())
+				g.forgetPod(m.GetNamespace()+"/"+m.GetName(), m.GetUID())
 			}
 		},
 	})
@@ -212,12 +213,19 @@ func (g *gate) activateWhenSynced(ctx context.Context) {
 	}
 }
 
-func (g *gate) forgetPod(podKey string) {
+// forgetPod drops the deleted pod uid. Entries under the same key but
+// another UID belong to a newer pod of the same name (a StatefulSet's): the
+// old pod's delete can reach this handler after the new pod's PreEnqueue.
+func (g *gate) forgetPod(podKey string, uid types.UID) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	delete(g.unsynced, podKey)
+	if p, ok := g.unsynced[podKey]; ok && p.UID == uid {
+		delete(g.unsynced, podKey)
+	}
 	for k, pods := range g.waiting {
-		delete(pods, podKey)
+		if p, ok := pods[podKey]; ok && p.UID == uid {
+			delete(pods, podKey)
+		}
 		if len(pods) == 0 {
 			delete(g.waiting, k)
 		}

@@ -3,10 +3,13 @@ package predictabledemands
 import (
 	"context"
 	"fmt"
+	"math"
+	"math/bits"
 	"sync"
 	"sync/atomic"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	fwk "k8s.io/kube-scheduler/framework"
 
 	"github.com/snug-sched/snug/pkg/resourcemodel"
@@ -19,8 +22,52 @@ const stateKey fwk.StateKey = Name + "/prefilter"
 
 type capSpec struct {
 	resource corev1.ResourceName
-	ratio    float64
+	ratio    exactRatio
 	reason   string
+}
+
+// exactRatio is a ratio num/den taken exactly from its decimal Quantity, so
+// that x == ratio*y is never rejected by float rounding (1.16*100 is
+// 115.99999999999999 in float64). den == 0 means the ratio does not fit and
+// approx is used instead.
+type exactRatio struct {
+	num, den uint64
+	approx   float64
+}
+
+func newExactRatio(q resource.Quantity) exactRatio {
+	r := exactRatio{approx: q.AsApproximateFloat64()}
+	d := q.AsDec() // q is a copy
+	u := d.UnscaledBig()
+	if u.Sign() < 0 || !u.IsUint64() {
+		return r
+	}
+	num, den := u.Uint64(), uint64(1)
+	for s := d.Scale(); s > 0; s-- {
+		if den > math.MaxUint64/10 {
+			return r
+		}
+		den *= 10
+	}
+	for s := d.Scale(); s < 0; s++ {
+		if num > math.MaxUint64/10 {
+			return r
+		}
+		num *= 10
+	}
+	r.num, r.den = num, den
+	return r
+}
+
+// exceeds reports whether x > ratio*y, exactly for x, y >= 0.
+func (r exactRatio) exceeds(x, y int64) bool {
+	if r.den == 0 || x < 0 || y < 0 {
+		return float64(x) > r.approx*float64(y)
+	}
+	// x*den > num*y in 128 bits.
+	xh, xl := bits.Mul64(uint64(x), r.den)
+	yh, yl := bits.Mul64(r.num, uint64(y))
+	return xh > yh || (xh == yh && xl > yl)
 }
 
 // preFilterState holds the incoming pod's bounded limits per cap.
@@ -87,7 +134,7 @@ func (pl *Plugin) Filter(ctx context.Context, cs fwk.CycleState, pod *corev1.Pod
 		if s.pod[i] == 0 {
 			continue
 		}
-		if float64(sum[i]+s.pod[i]) > c.ratio*float64(allocatable(alloc, c.resource)) {
+		if c.ratio.exceeds(sum[i]+s.pod[i], allocatable(alloc, c.resource)) {
 			return fwk.NewStatus(fwk.Unschedulable, c.reason)
 		}
 	}

@@ -85,7 +85,7 @@ func New(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, err
 		}
 	}
 	for _, c := range args.OvercommitCaps.Caps {
-		pl.caps = append(pl.caps, capSpec{resource: c.Resource, ratio: c.Ratio.AsApproximateFloat64(),
+		pl.caps = append(pl.caps, capSpec{resource: c.Resource, ratio: newExactRatio(c.Ratio),
 			reason: fmt.Sprintf("node(s) would exceed the %s limit cap (%s x allocatable)", c.Resource, c.Ratio.String())})
 	}
 	if len(pl.caps) > maxCaps {

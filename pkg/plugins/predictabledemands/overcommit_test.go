@@ -1,0 +1,353 @@
+package predictabledemands
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/klog/v2"
+	fwk "k8s.io/kube-scheduler/framework"
+	"k8s.io/kubernetes/pkg/scheduler/framework"
+
+	"github.com/snug-sched/snug/pkg/apis/config"
+)
+
+const (
+	memCapReason = "node(s) would exceed the memory limit cap (1 x allocatable)"
+	cpuCapReason = "node(s) would exceed the cpu limit cap (4 x allocatable)"
+)
+
+// limPod is a bound-or-incoming pod with one container with these limits
+// (requests equal to limits, as API defaulting would set them).
+func limPod(name string, kv ...string) *corev1.Pod {
+	return podWith("ns", name, nil, ctr("app", rl(kv...), rl(kv...)))
+}
+
+// reqPod has one container with requests and no limits.
+func reqPod(name string, kv ...string) *corev1.Pod {
+	return podWith("ns", name, nil, ctr("app", rl(kv...), nil))
+}
+
+func capsArgs(t testing.TB, caps ...config.ResourceRatio) *config.PredictableDemandsArgs {
+	args := defaultArgs(t)
+	if caps != nil {
+		args.OvercommitCaps.Caps = caps
+	}
+	return args
+}
+
+func capOf(r corev1.ResourceName, ratio string) config.ResourceRatio {
+	return config.ResourceRatio{Resource: r, Ratio: resource.MustParse(ratio)}
+}
+
+// filter runs PreFilter and Filter of pl directly.
+func filter(t testing.TB, pl *Plugin, pod *corev1.Pod, ni fwk.NodeInfo) *fwk.Status {
+	t.Helper()
+	state := framework.NewCycleState()
+	if _, s := pl.PreFilter(context.Background(), state, pod, nil); !s.IsSuccess() {
+		t.Fatalf("PreFilter: %v", s)
+	}
+	return pl.Filter(context.Background(), state, pod, ni)
+}
+
+func TestFilterOvercommitCaps(t *testing.T) {
+	alloc := rl("cpu", "4", "memory", "8Gi", "pods", "110", "nvidia.com/gpu", "4")
+	tests := []struct {
+		name     string
+		caps     []config.ResourceRatio // nil: defaults memory 1, cpu 4
+		alloc    corev1.ResourceList
+		existing []*corev1.Pod
+		incoming *corev1.Pod
+		want     string // "" fits, else the Unschedulable reason
+	}{
+		{name: "empty node, exactly the memory cap fits",
+			incoming: limPod("in", "memory", "8Gi")},
+		{name: "empty node, one byte over the memory cap",
+			incoming: limPod("in", "memory", "8589934593"), want: memCapReason},
+		{name: "sum with existing pods exactly at the cap fits",
+			existing: []*corev1.Pod{limPod("a", "memory", "6Gi"), limPod("b", "memory", "1Gi")},
+			incoming: limPod("in", "memory", "1Gi")},
+		{name: "at the cap, any more memory is rejected",
+			existing: []*corev1.Pod{limPod("a", "memory", "8Gi")},
+			incoming: limPod("in", "memory", "1Mi"), want: memCapReason},
+		{name: "cpu cap is 4x allocatable: 16 cpu fits",
+			existing: []*corev1.Pod{limPod("a", "cpu", "10"), limPod("b", "cpu", "5")},
+			incoming: limPod("in", "cpu", "1")},
+		{name: "cpu cap is 4x allocatable: 16001m rejected",
+			existing: []*corev1.Pod{limPod("a", "cpu", "10"), limPod("b", "cpu", "5")},
+			incoming: limPod("in", "cpu", "1001m"), want: cpuCapReason},
+		{name: "memory checked before cpu",
+			existing: []*corev1.Pod{limPod("a", "cpu", "16", "memory", "8Gi")},
+			incoming: limPod("in", "cpu", "1", "memory", "1"), want: memCapReason},
+		{name: "a cap the pod adds nothing to is not checked",
+			existing: []*corev1.Pod{limPod("a", "memory", "9Gi")},
+			incoming: limPod("in", "cpu", "1")},
+		{name: "existing pod without limits counts its requests",
+			existing: []*corev1.Pod{reqPod("a", "memory", "7Gi")},
+			incoming: limPod("in", "memory", "1025Mi"), want: memCapReason},
+		{name: "incoming pod without limits counts its requests",
+			existing: []*corev1.Pod{limPod("a", "memory", "7Gi")},
+			incoming: reqPod("in", "memory", "1Gi")},
+		{name: "best-effort existing pods count 0",
+			existing: []*corev1.Pod{podWith("ns", "be1", nil, ctr("app", nil, nil)), podWith("ns", "be2", nil, ctr("app", nil, nil))},
+			incoming: limPod("in", "memory", "8Gi")},
+		{name: "existing pod's init container limit exceeds its app sum",
+			existing: []*corev1.Pod{podWith("ns", "a", []corev1.Container{ctr("init", rl("memory", "6Gi"), rl("memory", "6Gi"))},
+				ctr("app", rl("memory", "1Gi"), rl("memory", "1Gi")))},
+			incoming: limPod("in", "memory", "2049Mi"), want: memCapReason},
+		{name: "existing pod's init container limit: exactly at the cap fits",
+			existing: []*corev1.Pod{podWith("ns", "a", []corev1.Container{ctr("init", rl("memory", "6Gi"), rl("memory", "6Gi"))},
+				ctr("app", rl("memory", "1Gi"), rl("memory", "1Gi")))},
+			incoming: limPod("in", "memory", "2Gi", "cpu", "1")},
+		{name: "existing pod's sidecar without a limit counts its request",
+			existing: []*corev1.Pod{podWith("ns", "a", []corev1.Container{sidecar("proxy", rl("memory", "2Gi"), nil)},
+				ctr("app", rl("memory", "5Gi"), rl("memory", "5Gi")))},
+			incoming: limPod("in", "memory", "1025Mi"), want: memCapReason},
+		{name: "incoming pod's sidecar counts",
+			existing: []*corev1.Pod{limPod("a", "memory", "5121Mi")},
+			incoming: podWith("ns", "in", []corev1.Container{sidecar("proxy", rl("memory", "1Gi"), rl("memory", "2Gi"))},
+				ctr("app", rl("memory", "1Gi"), rl("memory", "1Gi"))),
+			want: memCapReason},
+		{name: "incoming pod's overhead counts",
+			existing: []*corev1.Pod{limPod("a", "memory", "7Gi")},
+			incoming: func() *corev1.Pod {
+				p := limPod("in", "memory", "1Gi")
+				p.Spec.Overhead = rl("memory", "1Mi")
+				return p
+			}(),
+			want: memCapReason},
+		{name: "extended resource cap: at the cap fits",
+			caps:     []config.ResourceRatio{capOf(gpu, "1")},
+			existing: []*corev1.Pod{limPod("a", "nvidia.com/gpu", "3")},
+			incoming: limPod("in", "nvidia.com/gpu", "1")},
+		{name: "extended resource cap: over the cap",
+			caps:     []config.ResourceRatio{capOf(gpu, "1")},
+			existing: []*corev1.Pod{limPod("a", "nvidia.com/gpu", "3")},
+			incoming: limPod("in", "nvidia.com/gpu", "2"),
+			want:     "node(s) would exceed the nvidia.com/gpu limit cap (1 x allocatable)"},
+		{name: "extended resource cap on a node without the resource",
+			caps:     []config.ResourceRatio{capOf(gpu, "1")},
+			alloc:    rl("cpu", "4", "memory", "8Gi"),
+			incoming: limPod("in", "nvidia.com/gpu", "1"),
+			want:     "node(s) would exceed the nvidia.com/gpu limit cap (1 x allocatable)"},
+		{name: "pods cap counts nothing for a pod (pods is not a limit)",
+			caps:     []config.ResourceRatio{capOf(corev1.ResourcePods, "1"), capOf(corev1.ResourceMemory, "1")},
+			existing: []*corev1.Pod{limPod("a", "memory", "1Gi")},
+			incoming: limPod("in", "memory", "1Gi")},
+		{name: "fractional cap exactly reached fits (no float rounding)",
+			caps:     []config.ResourceRatio{capOf(corev1.ResourceCPU, "1.16")},
+			alloc:    rl("cpu", "100m", "memory", "1Gi"),
+			existing: []*corev1.Pod{limPod("a", "cpu", "16m")},
+			incoming: limPod("in", "cpu", "100m")},
+		{name: "fractional cap exceeded by 1m",
+			caps:     []config.ResourceRatio{capOf(corev1.ResourceCPU, "1.16")},
+			alloc:    rl("cpu", "100m", "memory", "1Gi"),
+			existing: []*corev1.Pod{limPod("a", "cpu", "17m")},
+			incoming: limPod("in", "cpu", "100m"),
+			want:     "node(s) would exceed the cpu limit cap (1160m x allocatable)"},
+		{name: "cap below 1",
+			caps:     []config.ResourceRatio{capOf(corev1.ResourceMemory, "0.5")},
+			incoming: limPod("in", "memory", "4Gi")},
+		{name: "cap below 1 exceeded",
+			caps:     []config.ResourceRatio{capOf(corev1.ResourceMemory, "0.5")},
+			incoming: limPod("in", "memory", "4097Mi"),
+			want:     "node(s) would exceed the memory limit cap (500m x allocatable)"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			pl := newPlugin(t, capsArgs(t, tc.caps...))
+			a := alloc
+			if tc.alloc != nil {
+				a = tc.alloc
+			}
+			var bound []*corev1.Pod
+			for _, p := range tc.existing {
+				bound = append(bound, onNode(p, "n1"))
+			}
+			s := filter(t, pl, tc.incoming, nodeInfo("n1", a, bound...))
+			if tc.want == "" {
+				if !s.IsSuccess() {
+					t.Errorf("Filter = %v, want success", s)
+				}
+				return
+			}
+			if s.Code() != fwk.Unschedulable || s.Message() != tc.want {
+				t.Errorf("Filter = %v %q, want Unschedulable %q", s.Code(), s.Message(), tc.want)
+			}
+		})
+	}
+}
+
+func TestPreFilterSkipsPodsAddingNothing(t *testing.T) {
+	pl := newPlugin(t, defaultArgs(t))
+	tests := []struct {
+		name string
+		pod  *corev1.Pod
+		skip bool
+		want [maxCaps]int64 // memory, cpu
+	}{
+		{name: "best effort", pod: podWith("ns", "p", nil, ctr("app", nil, nil)), skip: true},
+		{name: "only uncapped resources", pod: limPod("p", "ephemeral-storage", "1Gi"), skip: true},
+		{name: "zero requests", pod: reqPod("p", "cpu", "0", "memory", "0"), skip: true},
+		{name: "cpu request only", pod: reqPod("p", "cpu", "250m"), want: [maxCaps]int64{0, 250}},
+		{name: "limits", pod: limPod("p", "cpu", "2", "memory", "1Gi"), want: [maxCaps]int64{1 << 30, 2000}},
+		{name: "init container only", pod: podWith("ns", "p", []corev1.Container{ctr("i", rl("memory", "1Mi"), nil)}, ctr("app", nil, nil)),
+			want: [maxCaps]int64{1 << 20, 0}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			state := framework.NewCycleState()
+			_, s := pl.PreFilter(context.Background(), state, tc.pod, nil)
+			if tc.skip {
+				if !s.IsSkip() {
+					t.Errorf("PreFilter = %v, want Skip", s)
+				}
+				return
+			}
+			if !s.IsSuccess() {
+				t.Fatalf("PreFilter = %v, want success", s)
+			}
+			d, err := state.Read(stateKey)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := d.(*preFilterState).pod; got != tc.want {
+				t.Errorf("state = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestFilterWithoutPreFilterState(t *testing.T) {
+	pl := newPlugin(t, defaultArgs(t))
+	s := pl.Filter(context.Background(), framework.NewCycleState(), limPod("p", "cpu", "1"), nodeInfo("n1", rl("cpu", "4")))
+	if s.Code() != fwk.Error || !strings.Contains(s.Message(), `reading "PredictableDemands/prefilter" from cycle state`) {
+		t.Errorf("Filter = %v, want an Error about the missing cycle state", s)
+	}
+}
+
+func TestNodeSumCacheFollowsGeneration(t *testing.T) {
+	pl := newPlugin(t, defaultArgs(t))
+	alloc := rl("cpu", "4", "memory", "8Gi")
+	a := onNode(limPod("a", "memory", "4Gi", "cpu", "1"), "n1")
+	b := onNode(reqPod("b", "memory", "2Gi", "cpu", "500m"), "n1")
+	ni := nodeInfo("n1", alloc, a)
+
+	first := pl.nodeSum(ni)
+	if first[0] != 4<<30 || first[1] != 1000 {
+		t.Fatalf("sum = %v, want [4Gi 1000m]", first[:2])
+	}
+	if again := pl.nodeSum(ni); again != first {
+		t.Error("same generation recomputed the sum")
+	}
+	incoming := limPod("in", "memory", "3Gi")
+	if s := filter(t, pl, incoming, ni); !s.IsSuccess() {
+		t.Fatalf("Filter with 4Gi+3Gi of 8Gi = %v, want success", s)
+	}
+
+	// A pod added to the node: new generation, sum recomputed.
+	gen := ni.GetGeneration()
+	ni.AddPod(b)
+	if ni.GetGeneration() == gen {
+		t.Fatal("AddPod did not change the generation")
+	}
+	if got := pl.nodeSum(ni); got[0] != 6<<30 || got[1] != 1500 {
+		t.Errorf("sum after AddPod = %v, want [6Gi 1500m]", got[:2])
+	}
+	if s := filter(t, pl, incoming, ni); s.Code() != fwk.Unschedulable || s.Message() != memCapReason {
+		t.Errorf("Filter after AddPod = %v, want Unschedulable %q", s, memCapReason)
+	}
+
+	// A preemption dry run: a clone with a pod removed fits, the original
+	// NodeInfo still does not.
+	clone := ni.Snapshot().(*framework.NodeInfo)
+	if clone.GetGeneration() != ni.GetGeneration() {
+		t.Fatal("a clone should start at the same generation")
+	}
+	if err := clone.RemovePod(klog.Background(), a); err != nil {
+		t.Fatal(err)
+	}
+	if got := pl.nodeSum(clone); got[0] != 2<<30 || got[1] != 500 {
+		t.Errorf("sum of the clone = %v, want [2Gi 500m]", got[:2])
+	}
+	if s := filter(t, pl, incoming, clone); !s.IsSuccess() {
+		t.Errorf("Filter on the clone without a = %v, want success", s)
+	}
+	if s := filter(t, pl, incoming, ni); s.Code() != fwk.Unschedulable {
+		t.Errorf("Filter on the original after the dry run = %v, want Unschedulable", s)
+	}
+	if got := pl.nodeSum(ni); got[0] != 6<<30 {
+		t.Errorf("sum of the original after the dry run = %v, want 6Gi", got[:2])
+	}
+
+	// Removing the pod for real.
+	if err := ni.RemovePod(klog.Background(), b); err != nil {
+		t.Fatal(err)
+	}
+	if got := pl.nodeSum(ni); got[0] != 4<<30 || got[1] != 1000 {
+		t.Errorf("sum after RemovePod = %v, want [4Gi 1000m]", got[:2])
+	}
+}
+
+// Through a real framework: the status names the plugin and the cap.
+func TestFilterThroughFramework(t *testing.T) {
+	e := newEnv(t, defaultArgs(t))
+	ni := nodeInfo("n1", rl("cpu", "2", "memory", "4Gi"), onNode(limPod("a", "memory", "3Gi"), "n1"))
+	for _, tc := range []struct {
+		pod  *corev1.Pod
+		want fwk.Code
+	}{
+		{limPod("fits", "memory", "1Gi"), fwk.Success},
+		{limPod("over", "memory", "1025Mi"), fwk.Unschedulable},
+		{limPod("cpu-fits", "cpu", "8"), fwk.Success},
+		{limPod("cpu-over", "cpu", "8001m"), fwk.Unschedulable},
+	} {
+		state := framework.NewCycleState()
+		if _, s, _ := e.fw.RunPreFilterPlugins(e.ctx, state, tc.pod); !s.IsSuccess() {
+			t.Fatalf("%s: PreFilter = %v", tc.pod.Name, s)
+		}
+		s := e.fw.RunFilterPlugins(e.ctx, state, tc.pod, ni)
+		if s.Code() != tc.want {
+			t.Errorf("%s: Filter = %v, want %v", tc.pod.Name, s, tc.want)
+		}
+		if tc.want == fwk.Unschedulable && s.Plugin() != Name {
+			t.Errorf("%s: plugin = %q, want %q", tc.pod.Name, s.Plugin(), Name)
+		}
+	}
+}
+
+func TestExactRatio(t *testing.T) {
+	tests := []struct {
+		ratio string
+		x, y  int64
+		want  bool
+	}{
+		{"1", 10, 10, false},
+		{"1", 11, 10, true},
+		{"4", 16000, 4000, false},
+		{"4", 16001, 4000, true},
+		{"1.16", 116, 100, false},
+		{"1.16", 117, 100, true},
+		{"1160m", 116, 100, false},
+		{"0.5", 1, 2, false},
+		{"0.5", 2, 3, true},
+		{"2e3", 2000, 1, false},
+		{"2e3", 2001, 1, true},
+		{"1", 1 << 62, 1 << 62, false},    // 128-bit products
+		{"1.5", 3 << 60, 1 << 61, false},  // x*den and num*y overflow int64
+		{"1.5", 3<<60 + 1, 1 << 61, true}, // ...and still compare exactly
+		{"1", 1, 0, true},                 // nothing allocatable
+		{"1", 0, 0, false},                // nothing asked
+	}
+	for _, tc := range tests {
+		r := newExactRatio(resource.MustParse(tc.ratio))
+		if r.den == 0 {
+			t.Errorf("ratio %s fell back to float", tc.ratio)
+		}
+		if got := r.exceeds(tc.x, tc.y); got != tc.want {
+			t.Errorf("%d > %s*%d = %v, want %v", tc.x, tc.ratio, tc.y, got, tc.want)
+		}
+	}
+}
