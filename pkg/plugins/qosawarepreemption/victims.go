@@ -240,3 +240,13 @@ func (c *preemptionCall) victimsOn(node string) []*corev1.Pod {
 func (c *preemptionCall) String() string {
 	return fmt.Sprintf("preemption of %s", klog.KObj(c.preemptor))
 }
+
+// ContextWithPreemptor lets callers outside PostFilter (the simulator)
+// run SelectVictimsOnNode and OrderedScoreFuncs with the preemptor known,
+// so the stranding term of the node order applies.
+func ContextWithPreemptor(ctx context.Context, pod *corev1.Pod) context.Context {
+	return context.WithValue(ctx, callKey{}, &preemptionCall{preemptor: pod, victims: map[string][]*corev1.Pod{}})
+}
+
+// ObservePod feeds the shape learner (simulator without informers).
+func (pl *Plugin) ObservePod(pod *corev1.Pod, delta int) { pl.shapes.Observe(pod, delta) }

@@ -15,6 +15,7 @@ import (
 	"context"
 	"fmt"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	appslisters "k8s.io/client-go/listers/apps/v1"
@@ -94,3 +95,7 @@ func (pl *Plugin) EventsToRegister(context.Context) ([]fwk.ClusterEventWithHint,
 
 // ScoreExtensions returns the plugin itself: NormalizeScore is required.
 func (pl *Plugin) ScoreExtensions() fwk.ScoreExtensions { return pl }
+
+// ObservePod feeds the shape learner; the simulator calls it for the pods it
+// places, binds or sees pending, as the scheduler's informer would.
+func (pl *Plugin) ObservePod(pod *corev1.Pod, delta int) { pl.shapes.Observe(pod, delta) }

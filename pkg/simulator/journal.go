@@ -1,0 +1,53 @@
+package simulator
+
+import corev1 "k8s.io/api/core/v1"
+
+type opKind int
+
+const (
+	opAddNode opKind = iota
+	opAddPod
+	opPlace
+	opRemovePod
+	opObserve
+)
+
+// op is one undoable change.
+type op struct {
+	kind  opKind
+	node  string
+	pod   *corev1.Pod
+	delta int
+}
+
+// Mark is a point in the simulator's history.
+type Mark int
+
+// Fork returns a mark to Revert to. Forks nest: reverting to an earlier
+// mark also undoes later ones.
+func (s *Simulator) Fork() Mark { return Mark(len(s.journal)) }
+
+// Revert undoes every change made since m, newest first.
+func (s *Simulator) Revert(m Mark) error {
+	for i := len(s.journal) - 1; i >= int(m); i-- {
+		o := s.journal[i]
+		switch o.kind {
+		case opAddNode:
+			s.snap.removeNode(o.node)
+		case opAddPod, opPlace:
+			if err := s.snap.removePod(o.pod); err != nil {
+				return err
+			}
+			delete(s.pods, key(o.pod))
+		case opRemovePod:
+			if err := s.snap.addPod(o.pod); err != nil {
+				return err
+			}
+			s.pods[key(o.pod)] = o.pod
+		case opObserve:
+			s.setSeen(o.pod, o.delta < 0)
+		}
+	}
+	s.journal = s.journal[:m]
+	return nil
+}

@@ -1,0 +1,75 @@
+package simulator
+
+import (
+	"fmt"
+	"os"
+
+	schedconfig "k8s.io/kubernetes/pkg/scheduler/apis/config"
+	"k8s.io/kubernetes/pkg/scheduler/apis/config/latest"
+	"k8s.io/kubernetes/pkg/scheduler/apis/config/scheme"
+	"k8s.io/kubernetes/pkg/scheduler/apis/config/validation"
+
+	"github.com/snug-sched/snug/manifests"
+	_ "github.com/snug-sched/snug/pkg/apis/config/scheme" // snug's plugin args
+)
+
+// DecodeConfig decodes a KubeSchedulerConfiguration strictly, with defaults,
+// as the kube-scheduler does.
+func DecodeConfig(data []byte) (*schedconfig.KubeSchedulerConfiguration, error) {
+	obj, gvk, err := scheme.Codecs.UniversalDecoder().Decode(data, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	cfg, ok := obj.(*schedconfig.KubeSchedulerConfiguration)
+	if !ok {
+		return nil, fmt.Errorf("got %s, want KubeSchedulerConfiguration", gvk)
+	}
+	if err := validation.ValidateKubeSchedulerConfiguration(cfg); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// LoadProfile returns the named profile of a KubeSchedulerConfiguration
+// file ("" picks the only profile).
+func LoadProfile(path, name string) (*schedconfig.KubeSchedulerProfile, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := DecodeConfig(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return pickProfile(cfg, name, path)
+}
+
+// SnugProfile is the shipped snug-scheduler profile (manifests/).
+func SnugProfile() (*schedconfig.KubeSchedulerProfile, error) {
+	cfg, err := DecodeConfig(manifests.SchedulerConfig)
+	if err != nil {
+		return nil, fmt.Errorf("shipped scheduler config: %w", err)
+	}
+	return pickProfile(cfg, manifests.SchedulerName, "manifests/scheduler-config.yaml")
+}
+
+// DefaultProfile is kube-scheduler's default profile (default-scheduler).
+func DefaultProfile() (*schedconfig.KubeSchedulerProfile, error) {
+	cfg, err := latest.Default()
+	if err != nil {
+		return nil, err
+	}
+	return &cfg.Profiles[0], nil
+}
+
+func pickProfile(cfg *schedconfig.KubeSchedulerConfiguration, name, source string) (*schedconfig.KubeSchedulerProfile, error) {
+	if name == "" && len(cfg.Profiles) == 1 {
+		return &cfg.Profiles[0], nil
+	}
+	for i := range cfg.Profiles {
+		if cfg.Profiles[i].SchedulerName == name {
+			return &cfg.Profiles[i], nil
+		}
+	}
+	return nil, fmt.Errorf("%s: no profile %q", source, name)
+}

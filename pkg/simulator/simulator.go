@@ -1,0 +1,413 @@
+// Package simulator places pods on a cluster snapshot in-process, with the
+// real kube-scheduler framework (in-tree plugins plus snug's) and any
+// KubeSchedulerConfiguration profile, without an API server.
+//
+// A scheduling cycle is the scheduler's, made deterministic:
+//
+//	PreFilter → Filter (every node, in name order) → [PostFilter] →
+//	PreScore → Score → NormalizeScore → highest total score, ties to the
+//	first node by name → Reserve → the pod is added to the node (assumed).
+//
+// Unlike kube-scheduler it scores every feasible node (no
+// percentageOfNodesToScore sampling) and never breaks ties at random, so
+// the same input always gives the same placement. Permit, PreBind and Bind
+// do not run: nothing is written anywhere.
+//
+// Pods the simulator sees (placed, bound or pending) are reported to
+// plugins that learn from the cluster (PodObserver), as the scheduler's
+// informers would report them.
+//
+// Fork and Revert undo every change since a mark, in O(changes).
+package simulator
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes/fake"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/klog/v2"
+	fwk "k8s.io/kube-scheduler/framework"
+	schedconfig "k8s.io/kubernetes/pkg/scheduler/apis/config"
+	"k8s.io/kubernetes/pkg/scheduler/framework"
+	frameworkplugins "k8s.io/kubernetes/pkg/scheduler/framework/plugins"
+	"k8s.io/kubernetes/pkg/scheduler/framework/preemption"
+	frameworkruntime "k8s.io/kubernetes/pkg/scheduler/framework/runtime"
+	schedmetrics "k8s.io/kubernetes/pkg/scheduler/metrics"
+
+	"github.com/snug-sched/snug/pkg/plugins"
+)
+
+var klogDiscard = klog.Background().V(10)
+
+// PodObserver is implemented by plugins that learn from the pods in the
+// cluster (e.g. StrandingAwarePacking's shape learner).
+type PodObserver interface {
+	ObservePod(pod *corev1.Pod, delta int)
+}
+
+// Options of a simulator.
+type Options struct {
+	// Preemption runs the profile's PostFilter plugins when a pod fits
+	// nowhere and applies the victims they choose.
+	Preemption bool
+	// Parallelism of Filter and Score; 0 means 16, as the scheduler's default.
+	Parallelism int
+	// Registry adds plugins to the in-tree and snug registries (benchmarks'
+	// reference heuristics, tests).
+	Registry frameworkruntime.Registry
+}
+
+// Simulator is a cluster snapshot and a framework built from one profile.
+// It is not safe for concurrent use.
+type Simulator struct {
+	fw        framework.Framework
+	preemptor preemption.Interface // the profile's PostFilter plugin, when Options.Preemption
+	snap      *snapshot
+	observers []PodObserver
+	journal   []op
+	pods      map[string]*corev1.Pod // placed or bound pods by namespace/name
+	seen      map[string]bool        // pods reported to observers
+	client    *fake.Clientset
+	cancel    context.CancelFunc
+}
+
+// Result of scheduling one pod.
+type Result struct {
+	// Node the pod was placed on; "" if it fits nowhere.
+	Node string
+	// Reason the pod did not fit (the scheduler's FitError message).
+	Reason string
+	// Victims evicted by preemption to make room.
+	Victims []*corev1.Pod
+}
+
+// New builds a simulator for profile (an internal, defaulted profile, e.g.
+// from LoadProfile).
+func New(ctx context.Context, profile *schedconfig.KubeSchedulerProfile, opts Options) (*Simulator, error) {
+	schedmetrics.Register() // the framework instruments plugins with the scheduler's metrics
+	ctx, cancel := context.WithCancel(ctx)
+	s := &Simulator{snap: newSnapshot(), pods: map[string]*corev1.Pod{}, seen: map[string]bool{}, cancel: cancel}
+	var capture func(frameworkruntime.PluginFactory) frameworkruntime.PluginFactory
+	capture = func(f frameworkruntime.PluginFactory) frameworkruntime.PluginFactory {
+		return func(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, error) {
+			p, err := f(ctx, obj, h)
+			if err != nil {
+				return p, err
+			}
+			if o, ok := p.(PodObserver); ok {
+				s.observers = append(s.observers, o)
+			}
+			if pi, ok := p.(preemption.Interface); ok && opts.Preemption {
+				s.preemptor = pi
+			}
+			return p, err
+		}
+	}
+	registry := frameworkplugins.NewInTreeRegistry()
+	// Wrap in-tree factories too: DefaultPreemption is the preemption
+	// plugin of upstream profiles.
+	for name, f := range registry {
+		registry[name] = capture(f)
+	}
+	for _, extra := range []frameworkruntime.Registry{plugins.Registry(), opts.Registry} {
+		for name, f := range extra {
+			if err := registry.Register(name, capture(f)); err != nil {
+				cancel()
+				return nil, err
+			}
+		}
+	}
+	parallelism := opts.Parallelism
+	if parallelism == 0 {
+		parallelism = 16
+	}
+	s.client = fake.NewClientset()
+	factory := informers.NewSharedInformerFactory(s.client, 0)
+	fw, err := frameworkruntime.NewFramework(ctx, registry, withoutDRA(profile),
+		frameworkruntime.WithClientSet(s.client),
+		frameworkruntime.WithInformerFactory(factory),
+		frameworkruntime.WithSnapshotSharedLister(s.snap),
+		frameworkruntime.WithPodNominator(noNominations{}),
+		frameworkruntime.WithPodActivator(noActivation{}),
+		frameworkruntime.WithEventRecorder(events.NewFakeRecorder(0)),
+		frameworkruntime.WithParallelism(parallelism),
+	)
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("profile %q: %w", profile.SchedulerName, err)
+	}
+	factory.Start(ctx.Done())
+	factory.WaitForCacheSync(ctx.Done())
+	s.fw = fw
+	return s, nil
+}
+
+// Close stops the framework's informers.
+func (s *Simulator) Close() { s.cancel() }
+
+// AddNode adds a node.
+func (s *Simulator) AddNode(node *corev1.Node) error {
+	if err := s.snap.addNode(node); err != nil {
+		return err
+	}
+	s.journal = append(s.journal, op{kind: opAddNode, node: node.Name})
+	return nil
+}
+
+// AddPod adds a pod already bound to spec.nodeName (no plugins run).
+func (s *Simulator) AddPod(pod *corev1.Pod) error {
+	if pod.Spec.NodeName == "" {
+		return fmt.Errorf("pod %s/%s is not bound; use Schedule", pod.Namespace, pod.Name)
+	}
+	if err := s.snap.addPod(pod); err != nil {
+		return err
+	}
+	s.pods[key(pod)] = pod
+	s.journal = append(s.journal, op{kind: opAddPod, pod: pod})
+	s.see(pod)
+	return nil
+}
+
+// RemovePod removes a bound or placed pod (e.g. it finished or was evicted).
+func (s *Simulator) RemovePod(pod *corev1.Pod) error {
+	bound, ok := s.pods[key(pod)]
+	if !ok {
+		return fmt.Errorf("pod %s/%s is not on any node", pod.Namespace, pod.Name)
+	}
+	if err := s.snap.removePod(bound); err != nil {
+		return err
+	}
+	delete(s.pods, key(pod))
+	s.journal = append(s.journal, op{kind: opRemovePod, pod: bound})
+	s.unsee(bound)
+	return nil
+}
+
+// Observe reports pending pods to learning plugins, as the scheduler's
+// informers report pods as soon as they are created. Schedule and AddPod
+// report a pod themselves if it was not reported yet; RemovePod withdraws
+// it. Undone by Revert.
+func (s *Simulator) Observe(pods []*corev1.Pod) {
+	for _, p := range pods {
+		s.see(p)
+	}
+}
+
+// Forget withdraws pending pods reported by Observe or Schedule that will
+// not be scheduled (e.g. deleted while pending).
+func (s *Simulator) Forget(pods []*corev1.Pod) {
+	for _, p := range pods {
+		s.unsee(p)
+	}
+}
+
+func (s *Simulator) see(p *corev1.Pod) {
+	if !s.seen[key(p)] {
+		s.setSeen(p, true)
+		s.journal = append(s.journal, op{kind: opObserve, pod: p, delta: 1})
+	}
+}
+
+func (s *Simulator) unsee(p *corev1.Pod) {
+	if s.seen[key(p)] {
+		s.setSeen(p, false)
+		s.journal = append(s.journal, op{kind: opObserve, pod: p, delta: -1})
+	}
+}
+
+func (s *Simulator) setSeen(p *corev1.Pod, seen bool) {
+	delta := 1
+	if seen {
+		s.seen[key(p)] = true
+	} else {
+		delete(s.seen, key(p))
+		delta = -1
+	}
+	for _, o := range s.observers {
+		o.ObservePod(p, delta)
+	}
+}
+
+// Pod returns the placed or bound pod by namespace and name.
+func (s *Simulator) Pod(namespace, name string) (*corev1.Pod, bool) {
+	p, ok := s.pods[namespace+"/"+name]
+	return p, ok
+}
+
+// Nodes returns the node infos in name order (read-only).
+func (s *Simulator) Nodes() []fwk.NodeInfo { return s.snap.list }
+
+// Schedule runs one scheduling cycle for pod (which must not be bound) and,
+// if a node fits, places a copy of it there.
+func (s *Simulator) Schedule(ctx context.Context, pod *corev1.Pod) (Result, error) {
+	if pod.Spec.NodeName != "" {
+		return Result{}, fmt.Errorf("pod %s/%s is already bound to %s", pod.Namespace, pod.Name, pod.Spec.NodeName)
+	}
+	if _, dup := s.pods[key(pod)]; dup {
+		return Result{}, fmt.Errorf("pod %s/%s is already placed", pod.Namespace, pod.Name)
+	}
+	s.see(pod)
+	s.snap.refreshAffinity()
+	state := framework.NewCycleState()
+	feasible, diagnosis, err := s.filter(ctx, state, pod)
+	if err != nil {
+		return Result{}, err
+	}
+	var victims []*corev1.Pod
+	if len(feasible) == 0 {
+		fitErr := &framework.FitError{Pod: pod, NumAllNodes: len(s.snap.list), Diagnosis: diagnosis}
+		if !s.preemptionOK() {
+			return Result{Reason: fitErr.Error()}, nil
+		}
+		node, v, err := s.preempt(ctx, state, pod, diagnosis)
+		if err != nil || node == "" {
+			return Result{Reason: fitErr.Error()}, err
+		}
+		victims = v
+		// Retry on the nominated node, as the scheduler does after the victims are gone.
+		ni, _ := s.snap.Get(node)
+		state = framework.NewCycleState()
+		if _, st, _ := s.fw.RunPreFilterPlugins(ctx, state, pod); !st.IsSuccess() {
+			return Result{Reason: st.Message(), Victims: victims}, nil
+		}
+		if st := s.fw.RunFilterPlugins(ctx, state, pod, ni); !st.IsSuccess() {
+			return Result{Reason: st.Message(), Victims: victims}, nil
+		}
+		feasible = []fwk.NodeInfo{ni}
+	}
+	node, err := s.pick(ctx, state, pod, feasible)
+	if err != nil {
+		return Result{}, err
+	}
+	if st := s.fw.RunReservePluginsReserve(ctx, state, pod, node); !st.IsSuccess() {
+		s.fw.RunReservePluginsUnreserve(ctx, state, pod, node)
+		return Result{Reason: st.Message(), Victims: victims}, nil
+	}
+	placed := pod.DeepCopy()
+	placed.Spec.NodeName = node
+	placed.Status.Phase = corev1.PodRunning
+	if err := s.snap.addPod(placed); err != nil {
+		return Result{}, err
+	}
+	s.pods[key(placed)] = placed
+	s.journal = append(s.journal, op{kind: opPlace, pod: placed})
+	return Result{Node: node, Victims: victims}, nil
+}
+
+func (s *Simulator) preemptionOK() bool { return s.preemptor != nil }
+
+// filter runs PreFilter and Filter over every node (in name order).
+func (s *Simulator) filter(ctx context.Context, state fwk.CycleState, pod *corev1.Pod) ([]fwk.NodeInfo, framework.Diagnosis, error) {
+	diagnosis := framework.Diagnosis{NodeToStatus: framework.NewDefaultNodeToStatus()}
+	pre, st, unschedulable := s.fw.RunPreFilterPlugins(ctx, state, pod)
+	diagnosis.UnschedulablePlugins = unschedulable
+	if !st.IsSuccess() {
+		if !st.IsRejected() {
+			return nil, diagnosis, st.AsError()
+		}
+		diagnosis.NodeToStatus.SetAbsentNodesStatus(st)
+		diagnosis.PreFilterMsg = st.Message()
+		diagnosis.AddPluginStatus(st)
+		return nil, diagnosis, nil
+	}
+	nodes := s.snap.list
+	if !pre.AllNodes() {
+		nodes = nil
+		for _, ni := range s.snap.list {
+			if pre.NodeNames.Has(ni.Node().Name) {
+				nodes = append(nodes, ni)
+			}
+		}
+		diagnosis.NodeToStatus.SetAbsentNodesStatus(fwk.NewStatus(fwk.UnschedulableAndUnresolvable, "node(s) didn't satisfy a PreFilter result"))
+	}
+	statuses := make([]*fwk.Status, len(nodes))
+	s.fw.Parallelizer().Until(ctx, len(nodes), func(i int) {
+		statuses[i] = s.fw.RunFilterPluginsWithNominatedPods(ctx, state, pod, nodes[i])
+	}, "Filter")
+	var feasible []fwk.NodeInfo
+	for i, st := range statuses {
+		switch {
+		case st.IsSuccess():
+			feasible = append(feasible, nodes[i])
+		case st.IsRejected():
+			diagnosis.NodeToStatus.Set(nodes[i].Node().Name, st)
+			diagnosis.AddPluginStatus(st)
+		default:
+			return nil, diagnosis, st.AsError()
+		}
+	}
+	return feasible, diagnosis, nil
+}
+
+// pick scores the feasible nodes and returns the best, ties to the first by name.
+func (s *Simulator) pick(ctx context.Context, state fwk.CycleState, pod *corev1.Pod, feasible []fwk.NodeInfo) (string, error) {
+	if len(feasible) == 1 || !s.fw.HasScorePlugins() {
+		return feasible[0].Node().Name, nil
+	}
+	if st := s.fw.RunPreScorePlugins(ctx, state, pod, feasible); !st.IsSuccess() {
+		return "", st.AsError()
+	}
+	scores, st := s.fw.RunScorePlugins(ctx, state, pod, feasible)
+	if !st.IsSuccess() {
+		return "", st.AsError()
+	}
+	best := 0
+	for i := range scores {
+		if scores[i].TotalScore > scores[best].TotalScore {
+			best = i
+		}
+	}
+	return scores[best].Name, nil
+}
+
+func key(p *corev1.Pod) string { return p.Namespace + "/" + p.Name }
+
+// sortedPods returns the pods on a node in name order.
+func sortedPods(ni fwk.NodeInfo) []*corev1.Pod {
+	var out []*corev1.Pod
+	for _, p := range ni.GetPods() {
+		out = append(out, p.GetPod())
+	}
+	sort.Slice(out, func(i, j int) bool { return key(out[i]) < key(out[j]) })
+	return out
+}
+
+type noNominations struct{}
+
+func (noNominations) AddNominatedPod(klog.Logger, fwk.PodInfo, *fwk.NominatingInfo) {}
+func (noNominations) DeleteNominatedPodIfExists(*corev1.Pod)                        {}
+func (noNominations) UpdateNominatedPod(klog.Logger, *corev1.Pod, fwk.PodInfo)      {}
+func (noNominations) NominatedPodsForNode(string) []fwk.PodInfo                     { return nil }
+
+type noActivation struct{}
+
+func (noActivation) Activate(klog.Logger, map[string]*corev1.Pod) {}
+
+// withoutDRA returns a copy of profile without the DynamicResources plugin:
+// the simulator models no ResourceClaims or ResourceSlices, and the plugin
+// needs the scheduler's DRA manager.
+func withoutDRA(p *schedconfig.KubeSchedulerProfile) *schedconfig.KubeSchedulerProfile {
+	const dra = "DynamicResources"
+	out := p.DeepCopy()
+	if out.Plugins == nil {
+		return out
+	}
+	for _, set := range []*schedconfig.PluginSet{&out.Plugins.PreEnqueue, &out.Plugins.QueueSort, &out.Plugins.PreFilter,
+		&out.Plugins.Filter, &out.Plugins.PostFilter, &out.Plugins.PreScore, &out.Plugins.Score, &out.Plugins.Reserve,
+		&out.Plugins.Permit, &out.Plugins.PreBind, &out.Plugins.Bind, &out.Plugins.PostBind, &out.Plugins.MultiPoint} {
+		kept := set.Enabled[:0]
+		for _, pl := range set.Enabled {
+			if pl.Name != dra {
+				kept = append(kept, pl)
+			}
+		}
+		set.Enabled = kept
+	}
+	out.Plugins.MultiPoint.Disabled = append(out.Plugins.MultiPoint.Disabled, schedconfig.Plugin{Name: dra})
+	return out
+}

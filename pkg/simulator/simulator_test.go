@@ -1,0 +1,161 @@
+package simulator
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	schedconfig "k8s.io/kubernetes/pkg/scheduler/apis/config"
+)
+
+func node(name, cpu, mem string) *corev1.Node {
+	rl := corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpu), corev1.ResourceMemory: resource.MustParse(mem),
+		corev1.ResourcePods: resource.MustParse("110")}
+	return &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{corev1.LabelHostname: name}},
+		Status: corev1.NodeStatus{Capacity: rl, Allocatable: rl}}
+}
+
+func pod(name, cpu, mem string) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default", UID: types.UID("uid-" + name)},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Resources: corev1.ResourceRequirements{
+			Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpu), corev1.ResourceMemory: resource.MustParse(mem)}}}}},
+	}
+}
+
+func newSim(t *testing.T, profile func() (*schedconfig.KubeSchedulerProfile, error), opts Options, nodes ...*corev1.Node) *Simulator {
+	t.Helper()
+	p, err := profile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(t.Context(), p, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	for _, n := range nodes {
+		if err := s.AddNode(n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return s
+}
+
+func schedule(t *testing.T, s *Simulator, pods ...*corev1.Pod) []string {
+	t.Helper()
+	var out []string
+	for _, p := range pods {
+		r, err := s.Schedule(context.Background(), p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, r.Node)
+	}
+	return out
+}
+
+// Hand-checked: the default profile (LeastAllocated) spreads three small
+// pods over three empty nodes; snug's profile packs them onto one.
+func TestDefaultSpreadsSnugPacks(t *testing.T) {
+	nodes := func() []*corev1.Node {
+		return []*corev1.Node{node("n1", "4", "8Gi"), node("n2", "4", "8Gi"), node("n3", "4", "8Gi")}
+	}
+	pods := func() []*corev1.Pod {
+		return []*corev1.Pod{pod("a", "1", "1Gi"), pod("b", "1", "1Gi"), pod("c", "1", "1Gi")}
+	}
+	def := schedule(t, newSim(t, DefaultProfile, Options{}, nodes()...), pods()...)
+	if def[0] == def[1] || def[1] == def[2] || def[0] == def[2] {
+		t.Errorf("default profile placed %v, want three different nodes", def)
+	}
+	snug := schedule(t, newSim(t, SnugProfile, Options{}, nodes()...), pods()...)
+	if snug[0] != "n1" || snug[1] != "n1" || snug[2] != "n1" {
+		t.Errorf("snug profile placed %v, want all on n1 (packing, ties to the first name)", snug)
+	}
+}
+
+func TestUnschedulableReason(t *testing.T) {
+	s := newSim(t, DefaultProfile, Options{}, node("n1", "1", "1Gi"), node("n2", "2", "1Gi"))
+	r, err := s.Schedule(context.Background(), pod("big", "3", "512Mi"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Node != "" || !strings.Contains(r.Reason, "0/2 nodes are available") || !strings.Contains(r.Reason, "Insufficient cpu") {
+		t.Errorf("result %+v, want no node and an Insufficient cpu reason", r)
+	}
+}
+
+func TestForkRevert(t *testing.T) {
+	s := newSim(t, SnugProfile, Options{}, node("n1", "4", "8Gi"), node("n2", "4", "8Gi"))
+	schedule(t, s, pod("a", "3", "1Gi"))
+	m := s.Fork()
+	got := schedule(t, s, pod("b", "3", "1Gi"), pod("c", "1", "1Gi"))
+	if err := s.AddNode(node("n3", "8", "8Gi")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RemovePod(pod("a", "3", "1Gi")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Revert(m); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Nodes()) != 2 {
+		t.Fatalf("after revert %d nodes, want 2", len(s.Nodes()))
+	}
+	if _, ok := s.Pod("default", "a"); !ok {
+		t.Error("pod a lost by revert")
+	}
+	if _, ok := s.Pod("default", "b"); ok {
+		t.Error("pod b survived revert")
+	}
+	used := map[string]int64{}
+	for _, ni := range s.Nodes() {
+		used[ni.Node().Name] = ni.GetRequested().GetMilliCPU()
+	}
+	if used["n1"]+used["n2"] != 3000 {
+		t.Errorf("requested cpu after revert %v, want only pod a's 3000m", used)
+	}
+	// Same input, same answer: replaying gives the same placement.
+	if again := schedule(t, s, pod("b", "3", "1Gi"), pod("c", "1", "1Gi")); fmt.Sprint(again) != fmt.Sprint(got) {
+		t.Errorf("replay after revert placed %v, first run %v", again, got)
+	}
+}
+
+func TestPreemptionInSimulator(t *testing.T) {
+	low, high := int32(10), int32(1000)
+	victim := pod("victim", "3", "1Gi")
+	victim.Spec.Priority = &low
+	victim.Spec.NodeName = "n1"
+	preemptor := pod("preemptor", "3", "1Gi")
+	preemptor.Spec.Priority = &high
+	for _, tc := range []struct {
+		name    string
+		preempt bool
+		want    string
+	}{{"off", false, ""}, {"on", true, "n1"}} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newSim(t, SnugProfile, Options{Preemption: tc.preempt}, node("n1", "4", "8Gi"))
+			if err := s.AddPod(victim.DeepCopy()); err != nil {
+				t.Fatal(err)
+			}
+			r, err := s.Schedule(context.Background(), preemptor.DeepCopy())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Node != tc.want {
+				t.Fatalf("placed on %q (%s), want %q", r.Node, r.Reason, tc.want)
+			}
+			if tc.preempt && (len(r.Victims) != 1 || r.Victims[0].Name != "victim") {
+				t.Errorf("victims %v, want [victim]", r.Victims)
+			}
+			if _, still := s.Pod("default", "victim"); still == tc.preempt {
+				t.Errorf("victim still placed = %v with preemption %v", still, tc.preempt)
+			}
+		})
+	}
+}
