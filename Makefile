@@ -51,3 +51,19 @@ demo: build controlplane
 
 clean:
 	rm -rf $(BIN)
+
+## bench-throughput: upstream's scheduler_perf workloads under the default
+## profile and snug's shipped profile (test/benchmark/throughput, ~20 min;
+## not part of make test), then the table in docs/benchmarks.md, section
+## Throughput. BENCH_LABELS selects workloads (scheduler_perf labels).
+BENCH_OUT    ?= $(BIN)/bench-throughput
+BENCH_LABELS ?= throughput
+BENCH_BUILD   = $(GO) test -c -o $(BENCH_OUT)/throughput.test ./test/benchmark/throughput/
+BENCH_RUN     = SNUG_CONTROLPLANE_BIN=$(abspath $(CP_BIN)) test/benchmark/throughput/bench.sh $(BENCH_OUT)/throughput.test $(BENCH_OUT) $(BENCH_LABELS)
+
+.PHONY: bench-throughput
+bench-throughput: $(CP_BIN)/etcd
+	rm -rf $(BENCH_OUT) && mkdir -p $(BENCH_OUT)
+	$(BENCH_BUILD)
+	$(BENCH_RUN)
+	$(GO) run ./test/benchmark/throughput/report -data-dir $(BENCH_OUT) -doc docs/benchmarks.md -command "make bench-throughput" -expanded "$(BENCH_BUILD) && $(BENCH_RUN)"

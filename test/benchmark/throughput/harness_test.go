@@ -16,6 +16,7 @@ import (
 	schedconfig "k8s.io/kubernetes/pkg/scheduler/apis/config"
 	schedscheme "k8s.io/kubernetes/pkg/scheduler/apis/config/scheme"
 	frameworkruntime "k8s.io/kubernetes/pkg/scheduler/framework/runtime"
+	schedmetrics "k8s.io/kubernetes/pkg/scheduler/metrics"
 	perf "k8s.io/kubernetes/test/integration/scheduler_perf"
 	"sigs.k8s.io/yaml"
 
@@ -121,7 +122,8 @@ func runProfile(b *testing.B, profile string) {
 
 // generateConfig writes the scheduler_perf config of one profile into dir
 // and returns its path. Both profiles get the test cases of configFiles
-// with absolute template paths. The snug profile also gets
+// with absolute template paths and, unless a test case sets its own,
+// metricsCollectorConfig collectedMetrics. The snug profile also gets
 //   - schedulerConfigPath: manifests.SchedulerConfig written unchanged, so
 //     the scheduler runs the shipped profile, snug-scheduler, exactly;
 //   - copies of the pod templates with `schedulerName: snug-scheduler`
@@ -171,10 +173,33 @@ type generator struct {
 	rewritten map[string]string
 }
 
+// collectedMetrics is the metricsCollectorConfig of every test case that
+// sets none: scheduler_perf's default without the per-plugin histograms.
+// The default config also asks for every plugin x extension point and
+// plugin x cluster event combination, about a thousand, and gathers the
+// whole metrics registry (the in-process apiserver's included) for each
+// after every workload: 10-15 s per workload on two cores, after the
+// measurement, which the smoke test cannot afford. The per-plugin metrics
+// would not cover snug's plugins anyway (scheduler_perf.PluginNames).
+func collectedMetrics() map[string]any {
+	return map[string]any{"metrics": map[string]any{
+		"scheduler_framework_extension_point_duration_seconds": []any{
+			map[string]any{"label": "extension_point", "values": schedmetrics.ExtensionPoints},
+		},
+		"scheduler_scheduling_attempt_duration_seconds": []any{
+			map[string]any{"label": "result", "values": []string{schedmetrics.ScheduledResult, schedmetrics.UnschedulableResult, schedmetrics.ErrorResult}},
+		},
+		"scheduler_pod_scheduling_duration_seconds": nil,
+	}}
+}
+
 func (g *generator) testCase(v any) error {
 	tc, ok := v.(map[string]any)
 	if !ok {
 		return fmt.Errorf("test case is a %T, not a map", v)
+	}
+	if _, set := tc["metricsCollectorConfig"]; !set {
+		tc["metricsCollectorConfig"] = collectedMetrics()
 	}
 	if g.snug {
 		if _, set := tc["schedulerConfigPath"]; set {
