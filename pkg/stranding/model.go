@@ -135,23 +135,40 @@ func Stranded(l *Layout, s *Shapes, free *Vec) Vec {
 }
 
 // usable returns, per dimension, the most of free that one shape repeated
-// can consume.
+// can consume. Plain comparisons instead of math.Min/Max: the inputs are
+// finite, and this loop is the Score hot path.
 func (s *Shapes) usable(free *Vec) Vec {
 	var usable Vec
 	for k := 0; k < s.N; k++ {
 		n := int(s.nnz[k])
 		nz, inv := &s.nz[k], &s.inv[k]
-		c := math.Inf(1)
+		c := math.MaxFloat64
 		for j := 0; j < n; j++ {
-			c = math.Min(c, math.Floor(free[nz[j]]*inv[j]))
+			if q := free[nz[j]] * inv[j]; q < c {
+				c = q
+				if c < 1 {
+					break // does not fit even once
+				}
+			}
 		}
-		if c <= 0 || math.IsInf(c, 1) {
+		if c < 1 || n == 0 {
 			continue
+		}
+		if c < 1<<62 {
+			c = float64(int64(c)) // floor of a positive number
+		} else {
+			c = math.Floor(c)
 		}
 		shape := &s.V[k]
 		for j := 0; j < n; j++ {
 			i := nz[j]
-			usable[i] = math.Max(usable[i], math.Min(free[i], c*shape[i]))
+			u := c * shape[i]
+			if u > free[i] {
+				u = free[i]
+			}
+			if u > usable[i] {
+				usable[i] = u
+			}
 		}
 	}
 	return usable
@@ -215,7 +232,9 @@ func (p *Plan) Evaluate(alloc, used *Vec) Eval {
 	l := p.l
 	var free Vec
 	for i := 0; i < l.N; i++ {
-		free[i] = math.Max(0, alloc[i]-used[i]-p.pod[i])
+		if f := alloc[i] - used[i] - p.pod[i]; f > 0 {
+			free[i] = f
+		}
 	}
 	var e Eval
 	var pw, pSum, sw, sSum float64
@@ -224,7 +243,11 @@ func (p *Plan) Evaluate(alloc, used *Vec) Eval {
 		if alloc[i] > 0 {
 			w := l.Weights[i]
 			pw += w
-			pSum += w * math.Min(1, math.Max(0, (used[i]+p.pod[i])/alloc[i]))
+			if u := (used[i] + p.pod[i]) / alloc[i]; u >= 1 {
+				pSum += w
+			} else if u > 0 {
+				pSum += w * u
+			}
 		}
 	}
 	if p.nStrand > 0 {
@@ -234,7 +257,11 @@ func (p *Plan) Evaluate(alloc, used *Vec) Eval {
 			if alloc[i] > 0 {
 				w := l.Weights[i]
 				sw += w
-				sSum += w * math.Min(1, (free[i]-usable[i])/alloc[i])
+				if st := (free[i] - usable[i]) / alloc[i]; st >= 1 {
+					sSum += w
+				} else {
+					sSum += w * st
+				}
 			}
 		}
 	}
