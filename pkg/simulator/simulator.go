@@ -23,7 +23,6 @@ package simulator
 import (
 	"context"
 	"fmt"
-	"sort"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -92,8 +91,7 @@ func New(ctx context.Context, profile *schedconfig.KubeSchedulerProfile, opts Op
 	schedmetrics.Register() // the framework instruments plugins with the scheduler's metrics
 	ctx, cancel := context.WithCancel(ctx)
 	s := &Simulator{snap: newSnapshot(), pods: map[string]*corev1.Pod{}, seen: map[string]bool{}, cancel: cancel}
-	var capture func(frameworkruntime.PluginFactory) frameworkruntime.PluginFactory
-	capture = func(f frameworkruntime.PluginFactory) frameworkruntime.PluginFactory {
+	capture := func(f frameworkruntime.PluginFactory) frameworkruntime.PluginFactory {
 		return func(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, error) {
 			p, err := f(ctx, obj, h)
 			if err != nil {
@@ -366,16 +364,6 @@ func (s *Simulator) pick(ctx context.Context, state fwk.CycleState, pod *corev1.
 }
 
 func key(p *corev1.Pod) string { return p.Namespace + "/" + p.Name }
-
-// sortedPods returns the pods on a node in name order.
-func sortedPods(ni fwk.NodeInfo) []*corev1.Pod {
-	var out []*corev1.Pod
-	for _, p := range ni.GetPods() {
-		out = append(out, p.GetPod())
-	}
-	sort.Slice(out, func(i, j int) bool { return key(out[i]) < key(out[j]) })
-	return out
-}
 
 type noNominations struct{}
 
