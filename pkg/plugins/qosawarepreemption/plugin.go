@@ -88,15 +88,17 @@ func New(ctx context.Context, obj runtime.Object, fh fwk.Handle) (fwk.Plugin, er
 		DefaultPreemption: dp,
 		fh:                fh,
 		args:              *args.DeepCopy(),
-		shapes:            strandingawarepacking.NewShapeLearner(config.ShapeSource{Mode: config.ShapeSourceLearned, MaxLearned: 16}),
+		shapes:            strandingawarepacking.NewShapeLearner(strandingawarepacking.DefaultShapeSource),
 	}
 	// The same Executor as DefaultPreemption, so its PreEnqueue (async
 	// preemption in flight) sees the preemptions this Evaluator starts.
 	pl.evaluator = preemption.NewEvaluator(Name, fh, pl, dp.Executor)
 	if f := fh.SharedInformerFactory(); f != nil {
-		if _, err := f.Core().V1().Pods().Informer().AddEventHandler(pl.shapes.EventHandler()); err != nil {
+		shared, err := strandingawarepacking.SharedLearner(f)
+		if err != nil {
 			return nil, fmt.Errorf("%s: watching pod shapes: %w", Name, err)
 		}
+		pl.shapes = shared
 	}
 	pl.blocked = newPDBBlocked(fh)
 	if err := pl.blocked.watch(fh); err != nil {

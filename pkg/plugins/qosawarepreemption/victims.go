@@ -60,16 +60,50 @@ func size(p *corev1.Pod) float64 {
 // smaller size (so bigger pods go first and fewer victims suffice), then
 // earlier start. Victims are taken from the least important end.
 func moreImportant(a, b *corev1.Pod) bool {
-	if pa, pb := corev1helpers.PodPriority(a), corev1helpers.PodPriority(b); pa != pb {
-		return pa > pb
+	return importanceOf(a).moreThan(importanceOf(b))
+}
+
+// importance is moreImportant's sort key, computed once per pod: QoS and
+// size need the pod's resources, too costly to recompute per comparison.
+type importance struct {
+	priority int32
+	qos      int
+	size     float64
+	start    int64
+}
+
+func importanceOf(p *corev1.Pod) importance {
+	return importance{priority: corev1helpers.PodPriority(p), qos: qosRank(p), size: size(p),
+		start: util.GetPodStartTime(p).UnixNano()}
+}
+
+func (a importance) moreThan(b importance) bool {
+	if a.priority != b.priority {
+		return a.priority > b.priority
 	}
-	if qa, qb := qosRank(a), qosRank(b); qa != qb {
-		return qa > qb
+	if a.qos != b.qos {
+		return a.qos > b.qos
 	}
-	if sa, sb := size(a), size(b); sa != sb {
-		return sa < sb
+	if a.size != b.size {
+		return a.size < b.size
 	}
-	return util.GetPodStartTime(a).Before(util.GetPodStartTime(b))
+	return a.start < b.start
+}
+
+// sortByImportance sorts pods in place, most important first (or least
+// important first when reverse), computing each key once.
+func sortByImportance(pods []fwk.PodInfo, reverse bool) {
+	keys := make(map[*corev1.Pod]importance, len(pods))
+	for _, pi := range pods {
+		keys[pi.GetPod()] = importanceOf(pi.GetPod())
+	}
+	sort.SliceStable(pods, func(i, j int) bool {
+		a, b := keys[pods[i].GetPod()], keys[pods[j].GetPod()]
+		if reverse {
+			return b.moreThan(a)
+		}
+		return a.moreThan(b)
+	})
 }
 
 // SelectVictimsOnNode finds the victims on one node: remove every eligible
@@ -89,7 +123,7 @@ func (pl *Plugin) SelectVictimsOnNode(ctx context.Context, state fwk.CycleState,
 		return nil, 0, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, "No preemption victims found for incoming pod")
 	}
 	// Least important first: PDB budgets are spent on the pods we would evict first.
-	sort.SliceStable(potential, func(i, j int) bool { return moreImportant(potential[j].GetPod(), potential[i].GetPod()) })
+	sortByImportance(potential, true)
 	violating, nonViolating := filterPodsWithPDBViolation(potential, pdbs)
 	protected := 0 // pods only a PDB keeps from being victims
 	if pl.args.PDBMode == config.PDBRespect {
@@ -121,7 +155,7 @@ func (pl *Plugin) SelectVictimsOnNode(ctx context.Context, state fwk.CycleState,
 		}
 		return nil, 0, status
 	}
-	var victims []*corev1.Pod
+	var victimInfos []fwk.PodInfo
 	numViolating := 0
 	reprieve := func(pi fwk.PodInfo) (bool, error) {
 		if err := add(pi); err != nil {
@@ -133,14 +167,14 @@ func (pl *Plugin) SelectVictimsOnNode(ctx context.Context, state fwk.CycleState,
 		if err := remove(pi); err != nil {
 			return false, err
 		}
-		victims = append(victims, pi.GetPod())
+		victimInfos = append(victimInfos, pi)
 		return false, nil
 	}
 	// Most important first: in Prefer mode PDB-violating pods are reprieved
 	// before the others, as upstream does.
 	byImportance := func(ps []fwk.PodInfo) []fwk.PodInfo {
 		out := append([]fwk.PodInfo(nil), ps...)
-		sort.SliceStable(out, func(i, j int) bool { return moreImportant(out[i].GetPod(), out[j].GetPod()) })
+		sortByImportance(out, false)
 		return out
 	}
 	if pl.args.PDBMode == config.PDBPrefer {
@@ -160,7 +194,11 @@ func (pl *Plugin) SelectVictimsOnNode(ctx context.Context, state fwk.CycleState,
 			return nil, 0, fwk.AsStatus(err)
 		}
 	}
-	sort.SliceStable(victims, func(i, j int) bool { return moreImportant(victims[i], victims[j]) })
+	sortByImportance(victimInfos, false)
+	victims := make([]*corev1.Pod, 0, len(victimInfos))
+	for _, pi := range victimInfos {
+		victims = append(victims, pi.GetPod())
+	}
 	if call, ok := ctx.Value(callKey{}).(*preemptionCall); ok {
 		call.record(nodeInfo.Node().Name, victims)
 	}

@@ -14,6 +14,7 @@ package strandingawarepacking
 import (
 	"context"
 	"fmt"
+	"reflect"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -74,7 +75,15 @@ func New(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, err
 		pl.replCtrls = f.Core().V1().ReplicationControllers().Lister()
 		pl.replicaSets = f.Apps().V1().ReplicaSets().Lister()
 		pl.statefulSets = f.Apps().V1().StatefulSets().Lister()
-		if args.Shapes.Mode == config.ShapeSourceLearned {
+		switch {
+		case reflect.DeepEqual(args.Shapes, DefaultShapeSource):
+			// Share the profile's default learner (one pod watch for all plugins).
+			shared, err := SharedLearner(f)
+			if err != nil {
+				return nil, fmt.Errorf("%s: watching pod shapes: %w", Name, err)
+			}
+			pl.shapes = shared
+		case args.Shapes.Mode == config.ShapeSourceLearned:
 			if _, err := f.Core().V1().Pods().Informer().AddEventHandler(pl.shapes.EventHandler()); err != nil {
 				return nil, fmt.Errorf("%s: watching pod shapes: %w", Name, err)
 			}

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 
 	corev1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/client-go/informers"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/snug-sched/snug/pkg/apis/config"
@@ -192,6 +194,9 @@ func (l *ShapeLearner) EventHandler() cache.ResourceEventHandler {
 			if !ok1 || !ok2 {
 				return
 			}
+			if terminal(o) == terminal(n) && sameResources(o, n) {
+				return // bindings and status updates: the shape is unchanged
+			}
 			if !terminal(o) {
 				l.Observe(o, -1)
 			}
@@ -210,6 +215,56 @@ func (l *ShapeLearner) EventHandler() cache.ResourceEventHandler {
 	}
 }
 
+// sameResources reports whether nothing that resourcemodel.Requests reads
+// differs, without allocating.
+func sameResources(a, b *corev1.Pod) bool {
+	eq := apiequality.Semantic.DeepEqual
+	if len(a.Spec.Containers) != len(b.Spec.Containers) || len(a.Spec.InitContainers) != len(b.Spec.InitContainers) ||
+		len(a.Status.ContainerStatuses) != len(b.Status.ContainerStatuses) {
+		return false
+	}
+	for i := range a.Spec.Containers {
+		if !eq(a.Spec.Containers[i].Resources, b.Spec.Containers[i].Resources) {
+			return false
+		}
+	}
+	for i := range a.Spec.InitContainers {
+		if !eq(a.Spec.InitContainers[i].Resources, b.Spec.InitContainers[i].Resources) {
+			return false
+		}
+	}
+	for i := range a.Status.ContainerStatuses {
+		if !eq(a.Status.ContainerStatuses[i].Resources, b.Status.ContainerStatuses[i].Resources) {
+			return false
+		}
+	}
+	return eq(a.Spec.Resources, b.Spec.Resources) && eq(a.Spec.Overhead, b.Spec.Overhead)
+}
+
 func terminal(p *corev1.Pod) bool {
 	return p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed
+}
+
+// sharedLearners holds one default learner per informer factory, so that
+// several plugins of a profile (packing, preemption) watch pods once.
+var sharedLearners sync.Map // informers.SharedInformerFactory -> *ShapeLearner
+
+// DefaultShapeSource is the learner of plugins without their own shape args.
+var DefaultShapeSource = config.ShapeSource{Mode: config.ShapeSourceLearned, MaxLearned: 16}
+
+// SharedLearner returns the default learner fed by factory's pod informer,
+// creating and registering it on first use.
+func SharedLearner(factory informers.SharedInformerFactory) (*ShapeLearner, error) {
+	if v, ok := sharedLearners.Load(factory); ok {
+		return v.(*ShapeLearner), nil
+	}
+	l := NewShapeLearner(DefaultShapeSource)
+	if v, loaded := sharedLearners.LoadOrStore(factory, l); loaded {
+		return v.(*ShapeLearner), nil
+	}
+	if _, err := factory.Core().V1().Pods().Informer().AddEventHandler(l.EventHandler()); err != nil {
+		sharedLearners.Delete(factory)
+		return nil, err
+	}
+	return l, nil
 }
