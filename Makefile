@@ -12,9 +12,9 @@ UNIT_PKGS    = $(shell $(GO) list ./... | grep -v /test/integration)
 
 all: build
 
-## build: bin/scheduler and bin/descheduler
+## build: bin/scheduler, bin/descheduler and bin/capacity-planner
 build:
-	$(GO) build -o $(BIN)/ ./cmd/scheduler ./cmd/descheduler
+	$(GO) build -o $(BIN)/ ./cmd/scheduler ./cmd/descheduler ./cmd/capacity-planner
 
 ## controlplane: the real control-plane binaries the tests run, built from the
 ## versions pinned by the tool lines in go.mod (no downloads)
@@ -45,9 +45,12 @@ lint:
 generate:
 	./hack/update-codegen.sh
 
-## demo: local control plane, snug's scheduler, a mixed node pool, workloads
+## demo: local control plane, snug's scheduler, a mixed node pool, workloads;
+## then the capacity planner on Kubernetes Patterns' Table 2-2 (default
+## profile beside snug's, in-process simulation)
 demo: build controlplane
 	SNUG_CONTROLPLANE_BIN=$(abspath $(CP_BIN)) $(GO) run ./hack/demo --bin $(abspath $(BIN))
+	$(BIN)/capacity-planner --example kubernetes-patterns-table-2-2
 
 clean:
 	rm -rf $(BIN)
@@ -64,6 +67,34 @@ BENCH_RUN     = SNUG_CONTROLPLANE_BIN=$(abspath $(CP_BIN)) test/benchmark/throug
 .PHONY: bench-throughput
 bench-throughput: $(CP_BIN)/etcd
 	rm -rf $(BENCH_OUT) && mkdir -p $(BENCH_OUT)
+	git rev-parse --short HEAD > $(BENCH_OUT)/revision 2>/dev/null || true
 	$(BENCH_BUILD)
 	$(BENCH_RUN)
 	$(GO) run ./test/benchmark/throughput/report -data-dir $(BENCH_OUT) -doc docs/benchmarks.md -command "make bench-throughput" -expanded "$(BENCH_BUILD) && $(BENCH_RUN)"
+
+## bench-quality: placement quality of eight policies (upstream profiles,
+## reference heuristics, snug's) on the Alibaba openb trace in the simulator
+## (test/benchmark/quality; tens of minutes on two cores; not part of make
+## test), then the Placement quality section of docs/benchmarks.md and
+## docs/quality-protocol-a.svg. SNUG_OPENB_DIR is the trace directory (never
+## copied into the repository); BENCH_QUALITY_FLAGS adds flags, e.g. -quick
+## (every 4th node and pod; the hand-written analysis is then left out).
+SNUG_OPENB_DIR      ?= ../shared/data/alibaba-openb
+BENCH_QUALITY_OUT   ?= $(BIN)/bench-quality
+BENCH_QUALITY_FLAGS ?=
+BENCH_QUALITY_RUN    = $(GO) run ./test/benchmark/quality/cmd/bench-quality -openb $(SNUG_OPENB_DIR) -json $(BENCH_QUALITY_OUT)/results.json -doc docs/benchmarks.md -svg docs/quality-protocol-a.svg $(BENCH_QUALITY_FLAGS)
+
+.PHONY: bench-quality
+bench-quality:
+	mkdir -p $(BENCH_QUALITY_OUT) docs
+	$(BENCH_QUALITY_RUN) -command "make bench-quality$(if $(BENCH_QUALITY_FLAGS), BENCH_QUALITY_FLAGS='$(BENCH_QUALITY_FLAGS)')" $(if $(BENCH_QUALITY_FLAGS),,-analysis test/benchmark/quality/analysis.md)
+
+## bench-plugins: Go micro-benchmarks of snug's plugins (Score/PreScore against
+## upstream NodeResourcesFit, Filter, PreEnqueue); raw output to docs/bench/
+bench-plugins:
+	@mkdir -p docs/bench
+	$(GO) test -run '^$$' -bench . -benchmem -count=6 ./pkg/plugins/strandingawarepacking ./pkg/plugins/predictabledemands | tee docs/bench/plugins.txt
+
+## bench-simulator: 10,000 openb trace pods on the 1,523 openb nodes with snug's profile
+bench-simulator:
+	SNUG_TRACE_SCALE=1 $(GO) test -count=1 -run TestTraceScale -v ./pkg/simulator | grep -E 'pods on|ok|FAIL'
