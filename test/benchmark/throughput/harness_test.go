@@ -122,8 +122,9 @@ func runProfile(b *testing.B, profile string) {
 
 // generateConfig writes the scheduler_perf config of one profile into dir
 // and returns its path. Both profiles get the test cases of configFiles
-// with absolute template paths and, unless a test case sets its own,
-// metricsCollectorConfig collectedMetrics. The snug profile also gets
+// with absolute template paths, a drainPause after the last op and, unless
+// a test case sets its own, metricsCollectorConfig collectedMetrics. The
+// snug profile also gets
 //   - schedulerConfigPath: manifests.SchedulerConfig written unchanged, so
 //     the scheduler runs the shipped profile, snug-scheduler, exactly;
 //   - copies of the pod templates with `schedulerName: snug-scheduler`
@@ -173,6 +174,9 @@ type generator struct {
 	rewritten map[string]string
 }
 
+// drainPause is the sleep appended to every workload (see testCase).
+const drainPause = "2s"
+
 // collectedMetrics is the metricsCollectorConfig of every test case that
 // sets none: scheduler_perf's default without the per-plugin histograms.
 // The default config also asks for every plugin x extension point and
@@ -200,6 +204,14 @@ func (g *generator) testCase(v any) error {
 	}
 	if _, set := tc["metricsCollectorConfig"]; !set {
 		tc["metricsCollectorConfig"] = collectedMetrics()
+	}
+	// After the last op, scheduler_perf checks that the scheduling queue
+	// holds no in-flight events. That check races with the queue's cleanup
+	// (kubernetes/kubernetes#140751) once gathering fewer metrics no longer
+	// delays it, and fails a workload whose pods were all scheduled. A
+	// pause after the measurement lets the queue drain; both profiles get it.
+	if ops, ok := tc["workloadTemplate"].([]any); ok {
+		tc["workloadTemplate"] = append(ops, map[string]any{"opcode": "sleep", "duration": drainPause})
 	}
 	if g.snug {
 		if _, set := tc["schedulerConfigPath"]; set {

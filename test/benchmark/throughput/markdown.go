@@ -21,9 +21,16 @@ type Meta struct {
 	Memory            string
 	GoVersion         string
 	KubernetesVersion string
+	// Revision is the commit the benchmark was built from (working tree
+	// changes not included), empty if unknown.
+	Revision string
 	// Command is what was run (make bench-throughput), Expanded what it ran.
 	Command, Expanded string
-	DataFiles         []string
+	// Failed lists the runs that failed (scheduler_perf keeps only their logs).
+	Failed []string
+	// DataDir holds the DataFiles scheduler_perf wrote.
+	DataDir   string
+	DataFiles []string
 }
 
 // Render returns the Throughput section, heading included, ending in a newline.
@@ -37,7 +44,9 @@ func Render(rows []Row, m Meta) string {
 	p("kube-apiserver and the scheduler under test; nodes and pods are created through the API and\n")
 	p("no kubelet runs. SchedulingThroughput is sampled every second while the measured pods are\n")
 	p("scheduled, in pods/s; Average, Perc50 and Perc99 are over those samples. Each workload starts\n")
-	p("a fresh etcd, apiserver and scheduler. One run per workload and profile, default first.\n\n")
+	p("a fresh etcd, apiserver and scheduler. One run per workload and profile; the two profiles run\n")
+	p("each test case back to back, alternating which goes first, so that load changes on the machine\n")
+	p("hit both alike.\n\n")
 	p("- **default**: scheduler_perf's default configuration (one profile, `default-scheduler`, upstream defaults).\n")
 	p("- **snug**: `manifests/scheduler-config.yaml` byte for byte (written from `manifests.SchedulerConfig`\n")
 	p("  at run time, its only profile `snug-scheduler`), with snug's plugin registry. Pods select it as\n")
@@ -82,18 +91,40 @@ func Render(rows []Row, m Meta) string {
 	} else {
 		p("Below target (or not measured): %s.\n\n", strings.Join(missed, ", "))
 	}
+	if len(m.Failed) > 0 {
+		p("**Failed runs** (logs in `%s/logs`): %s. A failure after the measurement (such as\n", m.DataDir, strings.Join(m.Failed, ", "))
+		p("scheduler_perf's in-flight events check) still leaves the numbers above; a failure before it\n")
+		p("leaves n/a.\n\n")
+	}
 	p("Upstream workloads come from `test/benchmark/throughput/config/upstream.yaml` (copied from\n")
 	p("scheduler_perf's misc and topology_spreading configs), snug's (`Snug*`) from `config/snug.yaml`:\n")
 	p("mixed pod shapes, one in ten requesting an `nvidia.com/gpu`, on a mixed CPU and GPU node pool\n")
 	p("over three zones, and ten services spread over zones with a `ScheduleAnyway` constraint.\n\n")
-	p("Machine: %d CPUs (`nproc`), %s, %s memory; %s; measured %s.\n\n", m.CPUs, m.CPUModel, m.Memory, m.GoVersion, m.Date)
-	p("Command (from the repository root; `make controlplane` builds the etcd it needs):\n\n")
+	p("Machine: %d CPUs (`nproc`), %s, %s memory; %s; measured %s", m.CPUs, m.CPUModel, m.Memory, m.GoVersion, m.Date)
+	if m.Revision != "" {
+		p(" at commit %s (plus any uncommitted changes)", m.Revision)
+	}
+	p(".\n\n")
+	p("Command (from the repository root; it builds `bin/controlplane/etcd` if missing):\n\n")
 	p("```sh\n%s\n```\n\n", m.Command)
 	if m.Expanded != "" {
 		p("which runs\n\n```sh\n%s\n```\n\n", m.Expanded)
 	}
+	p("Both profiles collect the same scheduler metrics, fewer than scheduler_perf's default set (no\n")
+	p("per-plugin histograms; gathering those takes 10-15 s after every workload on two cores).\n")
+	p("`go test ./test/benchmark/throughput/` runs a few-hundred-node version of every workload\n")
+	p("under both profiles (TestThroughputSmoke) and checks only that all pods get scheduled.\n\n")
+	p("CPU and allocation profiles of one workload under one profile:\n\n")
+	p("```sh\n")
+	p("go test ./test/benchmark/throughput/ -run='^$' -benchtime=1x -timeout=60m \\\n")
+	p("  -bench='^BenchmarkPerfSchedulingSnug$/^SchedulingBasic$/^5000Nodes_10000Pods_QueueingHintsEnabled$' \\\n")
+	p("  -cpuprofile=cpu.out -memprofile=mem.out -o=throughput.test \\\n")
+	p("  -args -perf-scheduling-label-filter=throughput -data-items-dir=$PWD/bin/prof\n")
+	p("go tool pprof -top -cum throughput.test cpu.out\n")
+	p("```\n\n")
 	if len(m.DataFiles) > 0 {
-		p("Raw scheduler_perf data: %s.\n", strings.Join(m.DataFiles, ", "))
+		p("Raw data: %d scheduler_perf JSON files (`BenchmarkPerfScheduling_benchmark_<profile>_<time>.json`)\n", len(m.DataFiles))
+		p("in `%s`, not committed.\n", m.DataDir)
 	}
 	return b.String()
 }

@@ -46,7 +46,7 @@ func run(dataDir, doc, command, expanded, goMod string) error {
 	for _, it := range items {
 		if !files[it.File] {
 			files[it.File] = true
-			fileList = append(fileList, "`"+it.File+"`")
+			fileList = append(fileList, it.File)
 		}
 	}
 	m := throughput.Meta{
@@ -56,8 +56,11 @@ func run(dataDir, doc, command, expanded, goMod string) error {
 		Memory:            memTotal(),
 		GoVersion:         goVersion(),
 		KubernetesVersion: moduleVersion(goMod, "k8s.io/kubernetes"),
+		Revision:          revision(filepath.Join(dataDir, "revision")),
 		Command:           command,
 		Expanded:          expanded,
+		Failed:            failedRuns(filepath.Join(dataDir, "logs")),
+		DataDir:           dataDir,
 		DataFiles:         fileList,
 	}
 	old, err := os.ReadFile(doc)
@@ -83,6 +86,26 @@ func avg(t *throughput.Throughput) string {
 		return "     n/a"
 	}
 	return fmt.Sprintf("%8.1f", t.Average)
+}
+
+// failedRuns names the runs whose logs scheduler_perf kept: it removes a
+// workload's $ARTIFACTS/<test name>.log when the workload passes.
+func failedRuns(logs string) []string {
+	files, _ := filepath.Glob(filepath.Join(logs, "BenchmarkPerfScheduling*.log"))
+	var out []string
+	for _, f := range files {
+		out = append(out, "`"+strings.TrimSuffix(filepath.Base(f), ".log")+"`")
+	}
+	return out
+}
+
+// revision is the commit the Makefile recorded before building the benchmark.
+func revision(path string) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(data))
 }
 
 func nproc() int {
