@@ -71,6 +71,9 @@ type Shapes struct {
 	nnz [MaxShapes]uint8
 	nz  [MaxShapes][MaxDims]uint8
 	inv [MaxShapes][MaxDims]float64
+	// podsDim is the layout's pod-count dimension (every shape takes one
+	// slot), or -1.
+	podsDim int
 }
 
 // Add appends a shape (ignored when full or empty in this layout).
@@ -97,8 +100,9 @@ func (s *Shapes) Add(l *Layout, v Vec) {
 	}
 	k := s.N
 	s.V[k] = v
+	s.podsDim = l.PodsDim
 	for i := 0; i < l.N; i++ {
-		if v[i] > 0 {
+		if v[i] > 0 && i != l.PodsDim { // pod slots are checked once per node in usable
 			s.nz[k][s.nnz[k]] = uint8(i)
 			s.inv[k][s.nnz[k]] = 1 / v[i]
 			s.nnz[k]++
@@ -139,10 +143,14 @@ func Stranded(l *Layout, s *Shapes, free *Vec) Vec {
 // finite, and this loop is the Score hot path.
 func (s *Shapes) usable(free *Vec) Vec {
 	var usable Vec
+	slots := math.MaxFloat64 // every shape takes one pod slot
+	if s.N > 0 && s.podsDim >= 0 {
+		slots = free[s.podsDim]
+	}
 	for k := 0; k < s.N; k++ {
 		n := int(s.nnz[k])
 		nz, inv := &s.nz[k], &s.inv[k]
-		c := math.MaxFloat64
+		c := slots
 		for j := 0; j < n; j++ {
 			if q := free[nz[j]] * inv[j]; q < c {
 				c = q
