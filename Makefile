@@ -69,20 +69,23 @@ bench-throughput: $(CP_BIN)/etcd
 	rm -rf $(BENCH_OUT) && mkdir -p $(BENCH_OUT)
 	git rev-parse --short HEAD > $(BENCH_OUT)/revision 2>/dev/null || true
 	$(BENCH_BUILD)
-	$(BENCH_RUN)
-	$(GO) run ./test/benchmark/throughput/report -data-dir $(BENCH_OUT) -doc docs/benchmarks.md -command "make bench-throughput" -expanded "$(BENCH_BUILD) && $(BENCH_RUN)"
+	status=0; $(BENCH_RUN) || status=$$?; \
+	$(GO) run ./test/benchmark/throughput/report -data-dir $(BENCH_OUT) -doc docs/benchmarks.md -command "make bench-throughput" -expanded "$(BENCH_BUILD) && $(BENCH_RUN)" && exit $$status
 
 ## bench-quality: placement quality of eight policies (upstream profiles,
 ## reference heuristics, snug's) on the Alibaba openb trace in the simulator
-## (test/benchmark/quality; tens of minutes on two cores; not part of make
+## (test/benchmark/quality; about 50 minutes on two cores; not part of make
 ## test), then the Placement quality section of docs/benchmarks.md and
 ## docs/quality-protocol-a.svg. SNUG_OPENB_DIR is the trace directory (never
-## copied into the repository); BENCH_QUALITY_FLAGS adds flags, e.g. -quick
-## (every 4th node and pod; the hand-written analysis is then left out).
+## copied into the repository). BENCH_QUALITY_FLAGS adds flags, e.g. -quick
+## (every 4th node and pod, under ten minutes); with flags the report goes to
+## $(BENCH_QUALITY_OUT)/ instead of docs/, without the hand-written analysis.
 SNUG_OPENB_DIR      ?= ../shared/data/alibaba-openb
 BENCH_QUALITY_OUT   ?= $(BIN)/bench-quality
 BENCH_QUALITY_FLAGS ?=
-BENCH_QUALITY_RUN    = $(GO) run ./test/benchmark/quality/cmd/bench-quality -openb $(SNUG_OPENB_DIR) -json $(BENCH_QUALITY_OUT)/results.json -doc docs/benchmarks.md -svg docs/quality-protocol-a.svg $(BENCH_QUALITY_FLAGS)
+BENCH_QUALITY_DOC    = $(if $(BENCH_QUALITY_FLAGS),$(BENCH_QUALITY_OUT)/benchmarks.md,docs/benchmarks.md)
+BENCH_QUALITY_SVG    = $(if $(BENCH_QUALITY_FLAGS),$(BENCH_QUALITY_OUT)/quality-protocol-a.svg,docs/quality-protocol-a.svg)
+BENCH_QUALITY_RUN    = $(GO) run ./test/benchmark/quality/cmd/bench-quality -openb $(SNUG_OPENB_DIR) -json $(BENCH_QUALITY_OUT)/results.json -doc $(BENCH_QUALITY_DOC) -svg $(BENCH_QUALITY_SVG) $(BENCH_QUALITY_FLAGS)
 
 .PHONY: bench-quality
 bench-quality:

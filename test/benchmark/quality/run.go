@@ -1,0 +1,312 @@
+package quality
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"sort"
+	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/snug-sched/snug/pkg/workload"
+)
+
+// Trace files in the openb directory.
+const (
+	NodeFile = "openb_node_list_all_node.csv"
+	PodFile  = "openb_pod_list_default.csv"
+)
+
+// Trace is the input of a run.
+type Trace struct {
+	Nodes []*corev1.Node
+	// Pods in creation order (stable).
+	Pods []*corev1.Pod
+}
+
+// LoadTrace reads the openb node and pod lists from dir; every > 1 keeps
+// every n-th node and pod (quick mode).
+func LoadTrace(dir string, every int) (*Trace, error) {
+	nodes, err := workload.LoadNodes(filepath.Join(dir, NodeFile))
+	if err != nil {
+		return nil, err
+	}
+	pods, err := workload.LoadPods(filepath.Join(dir, PodFile))
+	if err != nil {
+		return nil, err
+	}
+	return NewTrace(nodes, pods, every), nil
+}
+
+// NewTrace keeps every n-th node and pod and orders pods by creation time.
+func NewTrace(nodes []*corev1.Node, pods []*corev1.Pod, every int) *Trace {
+	if every < 1 {
+		every = 1
+	}
+	t := &Trace{}
+	for i := 0; i < len(nodes); i += every {
+		t.Nodes = append(t.Nodes, nodes[i])
+	}
+	for i := 0; i < len(pods); i += every {
+		t.Pods = append(t.Pods, pods[i])
+	}
+	sort.SliceStable(t.Pods, func(i, j int) bool {
+		ci, _, _ := workload.Times(t.Pods[i])
+		cj, _, _ := workload.Times(t.Pods[j])
+		return ci < cj
+	})
+	return t
+}
+
+// Options of a run.
+type Options struct {
+	// Protocols to run: any of "A", "B", "C".
+	Protocols []string
+	// Policies to run by name; empty means all.
+	Policies []string
+	// Seed of the random policy.
+	Seed uint64
+	// MaxShapes of the stranding model (64).
+	MaxShapes int
+	// Compression of protocol B; 0 picks it with ChooseCompression(TargetPeak).
+	Compression, TargetPeak float64
+	// Shape, MaxFactor and ExactFactor of protocol C.
+	Shape                  NodeShape
+	MaxFactor, ExactFactor float64
+	// Parallel runs this many (protocol, policy) jobs at once.
+	Parallel int
+	// Log receives progress lines (may be nil).
+	Log func(format string, args ...any)
+	// Done, if set, is called after every (protocol, policy) job with the
+	// results so far (nil where a job has not finished), never concurrently.
+	Done func(*Results)
+}
+
+// DefaultOptions are the benchmark's.
+func DefaultOptions() Options {
+	return Options{Protocols: []string{"A", "B", "C"}, Seed: 1, MaxShapes: 64, TargetPeak: 1.0,
+		Shape: DefaultNodeShape, MaxFactor: 2, ExactFactor: 1.1, Parallel: 1}
+}
+
+// PolicyInfo names a policy and its source in the results.
+type PolicyInfo struct {
+	Name, Source string
+	Heuristic    bool
+}
+
+// TraceInfo summarises the input.
+type TraceInfo struct {
+	Nodes, Pods int
+	// Allocatable totals of the cluster (cpu millicores, memory bytes, GPUs)
+	// and requested totals of one pass of the pod list.
+	Allocatable, Demand Vec3
+	// Shapes of the stranding model, the distinct vectors of the trace and
+	// the pods the model's shapes cover.
+	Shapes, Distinct, Covered int
+}
+
+// BInfo is protocol B's time line, shared by all policies.
+type BInfo struct {
+	K       float64
+	Zero    int
+	Offered OfferedLoad
+}
+
+// CInfo is protocol C's setup.
+type CInfo struct {
+	Shape      NodeShape
+	LowerBound LowerBound
+	Pods       int
+	// Oversize pods fit no node of the shape and are left out.
+	Oversize []string
+	// OversizeVecs are their request vectors.
+	OversizeVecs []Vec3
+	MaxFactor    float64
+	ExactFactor  float64
+}
+
+// Results of a run.
+type Results struct {
+	Trace    TraceInfo
+	Policies []PolicyInfo
+	A        []*AResult `json:",omitempty"`
+	B        []*BResult `json:",omitempty"`
+	BInfo    *BInfo     `json:",omitempty"`
+	C        []*CResult `json:",omitempty"`
+	CInfo    *CInfo     `json:",omitempty"`
+	Seconds  float64
+}
+
+// Run runs the protocols for the policies on a trace.
+func Run(ctx context.Context, tr *Trace, opts Options) (*Results, error) {
+	logf := opts.Log
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	all, err := Policies(opts.Seed)
+	if err != nil {
+		return nil, err
+	}
+	var pols []Policy
+	for _, p := range all {
+		if len(opts.Policies) == 0 || contains(opts.Policies, p.Name) {
+			pols = append(pols, p)
+		}
+	}
+	if len(pols) == 0 {
+		return nil, fmt.Errorf("no policy matches %v", opts.Policies)
+	}
+	model := NewModel(tr.Pods, opts.MaxShapes)
+	res := &Results{}
+	res.Trace = TraceInfo{Nodes: len(tr.Nodes), Pods: len(tr.Pods), Shapes: len(model.List), Distinct: model.Distinct, Covered: model.Covered}
+	for _, n := range tr.Nodes {
+		for i, r := range ResourceNames {
+			q := n.Status.Allocatable[r]
+			if i == CPU {
+				res.Trace.Allocatable[i] += float64(q.MilliValue())
+			} else {
+				res.Trace.Allocatable[i] += float64(q.Value())
+			}
+		}
+	}
+	for _, p := range tr.Pods {
+		v := PodVec(p)
+		for i := range v {
+			res.Trace.Demand[i] += v[i]
+		}
+	}
+	for _, p := range pols {
+		res.Policies = append(res.Policies, PolicyInfo{Name: p.Name, Source: p.Source, Heuristic: p.Heuristic})
+	}
+
+	type job struct {
+		proto string
+		i     int
+		pol   Policy
+	}
+	var jobs []job
+	var bcfg BConfig
+	var ccfg CConfig
+	for _, proto := range opts.Protocols {
+		switch proto {
+		case "A":
+			res.A = make([]*AResult, len(pols))
+		case "B":
+			k := opts.Compression
+			if k == 0 {
+				if k, err = ChooseCompression(tr.Pods, res.Trace.Allocatable[GPU], opts.TargetPeak); err != nil {
+					return nil, err
+				}
+			}
+			rp, err := NewReplay(tr.Pods, k, res.Trace.Allocatable[GPU])
+			if err != nil {
+				return nil, err
+			}
+			res.BInfo = &BInfo{K: k, Zero: rp.Zero, Offered: rp.Offered}
+			bcfg = BConfig{Nodes: tr.Nodes, Pods: tr.Pods, Model: model, Replay: rp}
+			res.B = make([]*BResult, len(pols))
+			logf("protocol B: compression %g, peak offered GPU load %.1f%%", k, 100*rp.Offered.Peak)
+		case "C":
+			fit, over := SplitOversize(tr.Pods, opts.Shape)
+			ci := &CInfo{Shape: opts.Shape, Pods: len(fit), LowerBound: ComputeLowerBound(fit, opts.Shape), MaxFactor: opts.MaxFactor, ExactFactor: opts.ExactFactor}
+			for _, p := range over {
+				ci.Oversize = append(ci.Oversize, p.Name)
+				ci.OversizeVecs = append(ci.OversizeVecs, PodVec(p))
+			}
+			res.CInfo = ci
+			ccfg = CConfig{Pods: fit, Shape: opts.Shape, MaxFactor: opts.MaxFactor, ExactFactor: opts.ExactFactor}
+			res.C = make([]*CResult, len(pols))
+			logf("protocol C: %d pods (%d oversize left out), lower bound %d nodes", len(fit), len(over), ci.LowerBound.Nodes)
+		default:
+			return nil, fmt.Errorf("unknown protocol %q", proto)
+		}
+		for i, p := range pols {
+			jobs = append(jobs, job{proto, i, p})
+		}
+	}
+	aCfg := AConfig{Nodes: tr.Nodes, Pods: tr.Pods, Model: model, Steps: 13, Step: 0.1, BreakdownAt: []int{10, 13}}
+
+	par := max(1, opts.Parallel)
+	ch := make(chan job)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var firstErr error
+	store := func(set func()) {
+		mu.Lock()
+		defer mu.Unlock()
+		set()
+		if opts.Done != nil {
+			opts.Done(res)
+		}
+	}
+	for w := 0; w < par; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range ch {
+				if ctx.Err() != nil {
+					continue
+				}
+				var err error
+				switch j.proto {
+				case "A":
+					var r *AResult
+					if r, err = RunA(ctx, j.pol, aCfg); err == nil {
+						store(func() { res.A[j.i] = r })
+						last := r.Points[len(r.Points)-1]
+						logf("A %-28s %6.1fs  failed %d of %d, stranded GPUs %.0f at %.0f%%", j.pol.Name, r.Seconds, last.Failed, last.Submitted, last.Cluster.Stranded[GPU], 100*last.Target)
+					}
+				case "B":
+					var r *BResult
+					if r, err = RunB(ctx, j.pol, bcfg); err == nil {
+						store(func() { res.B[j.i] = r })
+						logf("B %-28s %6.1fs  pending %.0f pod-s, dropped %d, stranded %.1f GPU-h (busy)", j.pol.Name, r.Seconds, r.PendingPodSeconds, r.Dropped, r.StrandedGPUHoursBusy)
+					}
+				case "C":
+					var r *CResult
+					if r, err = RunC(ctx, j.pol, ccfg, model); err == nil {
+						store(func() { res.C[j.i] = r })
+						logf("C %-28s %6.1fs  %d nodes (lower bound %d), %d probes", j.pol.Name, r.Seconds, r.Nodes, r.LowerBound.Nodes, len(r.Probes))
+					}
+				}
+				if err != nil {
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = fmt.Errorf("protocol %s, %s: %w", j.proto, j.pol.Name, err)
+					}
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	// Slowest protocol first, so the last jobs are short.
+	rank := map[string]int{"C": 0, "B": 1, "A": 2}
+	sort.SliceStable(jobs, func(a, b int) bool { return rank[jobs[a].proto] < rank[jobs[b].proto] })
+	for _, j := range jobs {
+		ch <- j
+	}
+	close(ch)
+	wg.Wait()
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	return res, ctx.Err()
+}
+
+// Compact drops the results of jobs that did not finish (partial results).
+func (r *Results) Compact() {
+	r.A = slices.DeleteFunc(r.A, func(a *AResult) bool { return a == nil })
+	r.B = slices.DeleteFunc(r.B, func(b *BResult) bool { return b == nil })
+	r.C = slices.DeleteFunc(r.C, func(c *CResult) bool { return c == nil })
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
