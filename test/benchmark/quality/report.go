@@ -99,9 +99,12 @@ func without(list []string, s string) []string {
 	return out
 }
 
-// Verdicts evaluates the targets.
+// Verdicts evaluates the targets (none unless snug and another policy ran).
 func Verdicts(res *Results) []Verdict {
 	var out []Verdict
+	if len(res.Policies) < 2 {
+		return nil
+	}
 	if len(res.A) > 0 && res.A[0] != nil {
 		var names []string
 		for _, a := range res.A {
@@ -427,7 +430,7 @@ func renderB(b *strings.Builder, res *Results) {
 	p("in these profiles can reject a pod), which skips futile cycles without changing the outcome.\n")
 	p("Placed pods leave at their (compressed) deletion time. Headline: pending pod-seconds.\n\n")
 	if bi.Zero > 0 {
-		p("%d pods with a zero lifetime are not submitted.\n\n", bi.Zero)
+		p("%s with a zero lifetime %s not submitted.\n\n", plural(bi.Zero, "pod", "pods"), plural2(bi.Zero, "is", "are"))
 	}
 	p("| Policy | pending pod-s | pods that waited | dropped | max. queue | pending pod-s of 1-GPU / 8-GPU pods | stranded GPU-h (busy) | GPU frag. GPU-h (busy) | mean GPU alloc. (busy) |\n")
 	p("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
