@@ -58,11 +58,13 @@ clean:
 ## bench-throughput: upstream's scheduler_perf workloads under the default
 ## profile and snug's shipped profile (test/benchmark/throughput, ~20 min;
 ## not part of make test), then the table in docs/benchmarks.md, section
-## Throughput. BENCH_LABELS selects workloads (scheduler_perf labels).
+## Throughput. BENCH_LABELS selects workloads (scheduler_perf labels),
+## BENCH_RUNS repeats the whole run (the table shows means and ratio ranges).
 BENCH_OUT    ?= $(BIN)/bench-throughput
 BENCH_LABELS ?= throughput
+BENCH_RUNS   ?= 1
 BENCH_BUILD   = $(GO) test -c -o $(BENCH_OUT)/throughput.test ./test/benchmark/throughput/
-BENCH_RUN     = SNUG_CONTROLPLANE_BIN=$(abspath $(CP_BIN)) test/benchmark/throughput/bench.sh $(BENCH_OUT)/throughput.test $(BENCH_OUT) $(BENCH_LABELS)
+BENCH_RUN     = SNUG_CONTROLPLANE_BIN=$(abspath $(CP_BIN)) test/benchmark/throughput/bench.sh $(BENCH_OUT)/throughput.test $(BENCH_OUT) $(BENCH_LABELS) $(BENCH_RUNS)
 
 .PHONY: bench-throughput
 bench-throughput: $(CP_BIN)/etcd
@@ -70,7 +72,7 @@ bench-throughput: $(CP_BIN)/etcd
 	git rev-parse --short HEAD > $(BENCH_OUT)/revision 2>/dev/null || true
 	$(BENCH_BUILD)
 	status=0; $(BENCH_RUN) || status=$$?; \
-	$(GO) run ./test/benchmark/throughput/report -data-dir $(BENCH_OUT) -doc docs/benchmarks.md -command "make bench-throughput" -expanded "$(BENCH_BUILD) && $(BENCH_RUN)" && exit $$status
+	$(GO) run ./test/benchmark/throughput/report -data-dir $(BENCH_OUT) -doc docs/benchmarks.md -command "make bench-throughput$(if $(filter-out 1,$(BENCH_RUNS)), BENCH_RUNS=$(BENCH_RUNS))$(if $(filter-out throughput,$(BENCH_LABELS)), BENCH_LABELS=$(BENCH_LABELS))" -expanded "$(BENCH_BUILD) && $(BENCH_RUN)" && exit $$status
 
 ## bench-quality: placement quality of eight policies (upstream profiles,
 ## reference heuristics, snug's) on the Alibaba openb trace in the simulator

@@ -2,12 +2,16 @@ package throughput
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
 // SectionHeading is the heading of the section Render writes and Replace
 // replaces in docs/benchmarks.md.
 const SectionHeading = "## Throughput"
+
+// drainPauseDoc is the harness's drainPause, for the text.
+const drainPauseDoc = "2 s"
 
 // TargetRatio is the target of snug's average throughput relative to the
 // default profile's on every upstream workload.
@@ -44,9 +48,8 @@ func Render(rows []Row, m Meta) string {
 	p("kube-apiserver and the scheduler under test; nodes and pods are created through the API and\n")
 	p("no kubelet runs. SchedulingThroughput is sampled every second while the measured pods are\n")
 	p("scheduled, in pods/s; Average, Perc50 and Perc99 are over those samples. Each workload starts\n")
-	p("a fresh etcd, apiserver and scheduler. One run per workload and profile; the two profiles run\n")
-	p("each test case back to back, alternating which goes first, so that load changes on the machine\n")
-	p("hit both alike.\n\n")
+	p("a fresh etcd, apiserver and scheduler. The two profiles run each test case back to back,\n")
+	p("alternating which goes first, so that load changes on the machine hit both alike.\n%s\n\n", runsNote(rows))
 	p("- **default**: scheduler_perf's default configuration (one profile, `default-scheduler`, upstream defaults).\n")
 	p("- **snug**: `manifests/scheduler-config.yaml` byte for byte (written from `manifests.SchedulerConfig`\n")
 	p("  at run time, its only profile `snug-scheduler`), with snug's plugin registry. Pods select it as\n")
@@ -72,6 +75,9 @@ func Render(rows []Row, m Meta) string {
 		ratio := "n/a"
 		if x := r.Ratio(); x > 0 {
 			ratio = fmt.Sprintf("%.2f", x)
+			if rr := r.RunRatios(); len(rr) > 1 {
+				ratio += fmt.Sprintf(" (runs %.2f-%.2f)", slices.Min(rr), slices.Max(rr))
+			}
 			if r.Upstream() {
 				if x >= TargetRatio {
 					ratio += " (meets target)"
@@ -110,8 +116,12 @@ func Render(rows []Row, m Meta) string {
 	if m.Expanded != "" {
 		p("which runs\n\n```sh\n%s\n```\n\n", m.Expanded)
 	}
+	p("PreemptionBasic's samples are bimodal (a slow phase of preemptions at about 0.5 pods/s, then a\n")
+	p("burst once the victims are gone), so its Average mostly says when the burst came.\n\n")
 	p("Both profiles collect the same scheduler metrics, fewer than scheduler_perf's default set (no\n")
-	p("per-plugin histograms; gathering those takes 10-15 s after every workload on two cores).\n")
+	p("per-plugin histograms; gathering those takes 10-15 s after every workload on two cores), and\n")
+	p("pause %s after the measurement so that scheduler_perf's in-flight events check does not race\n", drainPauseDoc)
+	p("the queue's cleanup (kubernetes/kubernetes#140751).\n")
 	p("`go test ./test/benchmark/throughput/` runs a few-hundred-node version of every workload\n")
 	p("under both profiles (TestThroughputSmoke) and checks only that all pods get scheduled.\n\n")
 	p("CPU and allocation profiles of one workload under one profile:\n\n")
@@ -127,6 +137,22 @@ func Render(rows []Row, m Meta) string {
 		p("in `%s`, not committed.\n", m.DataDir)
 	}
 	return b.String()
+}
+
+func runsNote(rows []Row) string {
+	n := 0
+	for _, r := range rows {
+		for _, t := range []*Throughput{r.Default, r.Snug} {
+			if t != nil {
+				n = max(n, len(t.RunAverages))
+			}
+		}
+	}
+	if n <= 1 {
+		return "One run per workload and profile: on a shared two-core machine single runs vary by\n" +
+			"tens of percent, so ratios near the target need repeated runs (`BENCH_RUNS`)."
+	}
+	return fmt.Sprintf("Values are means over %d runs; the ratio column also shows the range of\nthe per-run ratios.", n)
 }
 
 // Replace returns doc with its Throughput section replaced by section, or

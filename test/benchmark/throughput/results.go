@@ -92,10 +92,11 @@ func workloadOf(name string) string {
 }
 
 // Throughput is the SchedulingThroughput of one workload under one profile,
-// in pods/s, averaged over Runs runs.
+// in pods/s, averaged over its runs.
 type Throughput struct {
 	Average, Perc50, Perc99 float64
-	Runs                    int
+	// RunAverages are the Averages of the single runs, in file (time) order.
+	RunAverages []float64
 }
 
 // Row is one workload with both profiles.
@@ -110,6 +111,21 @@ func (r Row) Ratio() float64 {
 		return 0
 	}
 	return r.Snug.Average / r.Default.Average
+}
+
+// RunRatios pairs the runs of the two profiles in order (bench.sh runs them
+// back to back) and returns snug's average over default's for each pair.
+func (r Row) RunRatios() []float64 {
+	if r.Default == nil || r.Snug == nil {
+		return nil
+	}
+	var out []float64
+	for i := 0; i < len(r.Default.RunAverages) && i < len(r.Snug.RunAverages); i++ {
+		if d := r.Default.RunAverages[i]; d > 0 {
+			out = append(out, r.Snug.RunAverages[i]/d)
+		}
+	}
+	return out
 }
 
 // Upstream reports whether the workload is one of upstream's (snug's own
@@ -135,13 +151,13 @@ func Table(items []Item) []Row {
 		t.Average += it.Data["Average"]
 		t.Perc50 += it.Data["Perc50"]
 		t.Perc99 += it.Data["Perc99"]
-		t.Runs++
+		t.RunAverages = append(t.RunAverages, it.Data["Average"])
 		if !slices.Contains(order, it.Workload) {
 			order = append(order, it.Workload)
 		}
 	}
 	for _, t := range sums {
-		n := float64(t.Runs)
+		n := float64(len(t.RunAverages))
 		t.Average, t.Perc50, t.Perc99 = t.Average/n, t.Perc50/n, t.Perc99/n
 	}
 	rows := make([]Row, 0, len(order))

@@ -68,6 +68,9 @@ func TestLoadTableRender(t *testing.T) {
 			t.Errorf("row %d: got %s ratio %.3f, want %s %.2f", i, rows[i].Workload, rows[i].Ratio(), w.workload, w.ratio)
 		}
 	}
+	if got := rows[0].RunRatios(); len(got) != 1 || got[0] != rows[0].Ratio() {
+		t.Errorf("row 0: run ratios %v, want [%v]", got, rows[0].Ratio())
+	}
 	if rows[0].Default.Perc99 != 250 || rows[0].Snug.Perc50 != 200 {
 		t.Errorf("row 0: got %+v %+v", rows[0].Default, rows[0].Snug)
 	}

@@ -91,10 +91,11 @@ func avg(t *throughput.Throughput) string {
 // failedRuns names the runs whose logs scheduler_perf kept: it removes a
 // workload's $ARTIFACTS/<test name>.log when the workload passes.
 func failedRuns(logs string) []string {
-	files, _ := filepath.Glob(filepath.Join(logs, "BenchmarkPerfScheduling*.log"))
+	files, _ := filepath.Glob(filepath.Join(logs, "*", "BenchmarkPerfScheduling*.log"))
 	var out []string
 	for _, f := range files {
-		out = append(out, "`"+strings.TrimSuffix(filepath.Base(f), ".log")+"`")
+		run := filepath.Base(filepath.Dir(f))
+		out = append(out, "`"+strings.TrimSuffix(filepath.Base(f), ".log")+"` ("+run+")")
 	}
 	return out
 }
