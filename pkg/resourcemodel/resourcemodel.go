@@ -58,38 +58,90 @@ func Value(name corev1.ResourceName, list corev1.ResourceList) int64 {
 // any overcommit budget. Pod-level limits, init containers, sidecars and
 // overhead are combined exactly as in Limits.
 func BoundedLimits(pod *corev1.Pod) corev1.ResourceList {
-	p := pod.DeepCopy()
-	fill := func(cs []corev1.Container) {
-		for i := range cs {
-			r := &cs[i].Resources
-			for name, q := range r.Requests {
-				if _, ok := r.Limits[name]; !ok {
-					if r.Limits == nil {
-						r.Limits = corev1.ResourceList{}
-					}
-					r.Limits[name] = q
-				}
-			}
-		}
+	return resourcehelper.PodLimits(withBoundedLimits(pod), options)
+}
+
+// withBoundedLimits returns pod itself when every requested resource already
+// has a limit, otherwise a copy sharing everything but the containers and
+// pod-level resources it fills in. It runs for every pod on a node whose
+// limit sum the scheduler recomputes, so it copies as little as it can.
+func withBoundedLimits(pod *corev1.Pod) *corev1.Pod {
+	initFill, appFill := needsFill(pod.Spec.InitContainers), needsFill(pod.Spec.Containers)
+	pr := pod.Spec.Resources
+	podFill := pr != nil && !limitsCover(pr.Requests, pr.Limits)
+	if !initFill && !appFill && !podFill {
+		return pod
 	}
-	fill(p.Spec.InitContainers)
-	fill(p.Spec.Containers)
-	if pr := p.Spec.Resources; pr != nil && len(pr.Requests) > 0 {
+	p := *pod // shallow: only the fields below are replaced, never mutated
+	if initFill {
+		p.Spec.InitContainers = filled(pod.Spec.InitContainers)
+	}
+	if appFill {
+		p.Spec.Containers = filled(pod.Spec.Containers)
+	}
+	if podFill {
 		// A pod-level request without a pod-level limit bounds the pod by
 		// that request, but never below its containers' own (bounded)
 		// limits: a pod-level limit would replace those in PodLimits.
-		containers := resourcehelper.AggregateContainerLimits(p, options)
+		containers := resourcehelper.AggregateContainerLimits(&p, options)
+		limits := make(corev1.ResourceList, len(pr.Requests))
+		for name, q := range pr.Limits {
+			limits[name] = q
+		}
 		for name, q := range pr.Requests {
-			if _, ok := pr.Limits[name]; !ok {
-				if pr.Limits == nil {
-					pr.Limits = corev1.ResourceList{}
-				}
+			if _, ok := limits[name]; !ok {
 				if c, ok := containers[name]; ok && c.Cmp(q) > 0 {
 					q = c
 				}
-				pr.Limits[name] = q
+				limits[name] = q
 			}
 		}
+		res := *pr
+		res.Limits = limits
+		p.Spec.Resources = &res
 	}
-	return resourcehelper.PodLimits(p, options)
+	return &p
+}
+
+// limitsCover reports whether every requested resource has a limit.
+func limitsCover(requests, limits corev1.ResourceList) bool {
+	for name := range requests {
+		if _, ok := limits[name]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+func needsFill(cs []corev1.Container) bool {
+	for i := range cs {
+		if !limitsCover(cs[i].Resources.Requests, cs[i].Resources.Limits) {
+			return true
+		}
+	}
+	return false
+}
+
+// filled copies cs, giving each container that lacks a limit for a
+// requested resource a new Limits list with the request in its place.
+func filled(cs []corev1.Container) []corev1.Container {
+	out := make([]corev1.Container, len(cs))
+	copy(out, cs)
+	for i := range out {
+		r := &out[i].Resources
+		if limitsCover(r.Requests, r.Limits) {
+			continue
+		}
+		limits := make(corev1.ResourceList, len(r.Requests))
+		for name, q := range r.Limits {
+			limits[name] = q
+		}
+		for name, q := range r.Requests {
+			if _, ok := limits[name]; !ok {
+				limits[name] = q
+			}
+		}
+		r.Limits = limits
+	}
+	return out
 }

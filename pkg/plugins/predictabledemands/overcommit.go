@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
-	"sync"
 	"sync/atomic"
 
 	corev1 "k8s.io/api/core/v1"
@@ -84,13 +83,23 @@ func (pl *Plugin) podLimits(pod *corev1.Pod, out *[maxCaps]int64) {
 	}
 }
 
-// limitCache keeps, per node, the sum of its pods' bounded limits for the
-// NodeInfo generation it was computed from. Filter reads it in O(caps) and
-// without allocating; a node whose pods changed (new generation, including
-// preemption dry runs on cloned NodeInfos) is recomputed once.
+// limitCache keeps the sum of a node's pods' bounded limits per NodeInfo
+// generation. The scheduler draws generations from one global counter and
+// bumps a NodeInfo's on every pod or node change, while clones (snapshots,
+// preemption dry runs) keep it: equal generations mean equal pods. So the
+// generation alone is the key, and the cache is a direct-mapped table of
+// atomic pointers: Filter does one load, no hashing and no lock (a map
+// keyed by node name cost more than the whole check, in cache misses).
+// Two live nodes whose generations collide modulo the table size just
+// recompute more often; generation 0 (a NodeInfo not built by the
+// framework) is never cached.
 type limitCache struct {
-	nodes sync.Map // node name -> *atomic.Pointer[nodeLimits]
+	slots [1 << limitCacheBits]atomic.Pointer[nodeLimits]
 }
+
+// limitCacheBits sizes the table: 65,536 slots, 512 KiB, comfortably more
+// than the nodes of a large cluster.
+const limitCacheBits = 16
 
 type nodeLimits struct {
 	generation int64
@@ -100,16 +109,15 @@ type nodeLimits struct {
 func newLimitCache() *limitCache { return &limitCache{} }
 
 func (pl *Plugin) nodeSum(ni fwk.NodeInfo) *[maxCaps]int64 {
-	name := ni.Node().Name
-	v, ok := pl.limits.nodes.Load(name)
-	if !ok {
-		v, _ = pl.limits.nodes.LoadOrStore(name, &atomic.Pointer[nodeLimits]{})
+	gen := ni.GetGeneration()
+	var slot *atomic.Pointer[nodeLimits]
+	if gen != 0 {
+		slot = &pl.limits.slots[uint64(gen)&(1<<limitCacheBits-1)]
+		if cur := slot.Load(); cur != nil && cur.generation == gen {
+			return &cur.sum
+		}
 	}
-	ptr := v.(*atomic.Pointer[nodeLimits])
-	if cur := ptr.Load(); cur != nil && cur.generation == ni.GetGeneration() {
-		return &cur.sum
-	}
-	n := &nodeLimits{generation: ni.GetGeneration()}
+	n := &nodeLimits{generation: gen}
 	var podSum [maxCaps]int64
 	for _, p := range ni.GetPods() {
 		pl.podLimits(p.GetPod(), &podSum)
@@ -117,7 +125,9 @@ func (pl *Plugin) nodeSum(ni fwk.NodeInfo) *[maxCaps]int64 {
 			n.sum[i] += podSum[i]
 		}
 	}
-	ptr.Store(n)
+	if slot != nil {
+		slot.Store(n)
+	}
 	return &n.sum
 }
 

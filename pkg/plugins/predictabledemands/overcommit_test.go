@@ -351,3 +351,31 @@ func TestExactRatio(t *testing.T) {
 		}
 	}
 }
+
+// Two NodeInfos whose generations share a slot evict each other but never
+// read each other's sum; a NodeInfo at generation 0 is computed every time.
+func TestNodeSumCacheCollisions(t *testing.T) {
+	pl := newPlugin(t, defaultArgs(t))
+	alloc := rl("cpu", "4", "memory", "8Gi")
+	a := nodeInfo("a", alloc, onNode(limPod("a", "memory", "1Gi"), "a"))
+	b := nodeInfo("b", alloc, onNode(limPod("b", "memory", "2Gi"), "b"))
+	a.Generation = 5
+	b.Generation = 5 + 1<<limitCacheBits
+	for range 3 {
+		if got := pl.nodeSum(a)[0]; got != 1<<30 {
+			t.Fatalf("sum of a = %d, want 1Gi", got)
+		}
+		if got := pl.nodeSum(b)[0]; got != 2<<30 {
+			t.Fatalf("sum of b = %d, want 2Gi", got)
+		}
+	}
+	zero := nodeInfo("z", alloc, onNode(limPod("z", "memory", "3Gi"), "z"))
+	zero.Generation = 0
+	if got := pl.nodeSum(zero)[0]; got != 3<<30 {
+		t.Fatalf("sum at generation 0 = %d, want 3Gi", got)
+	}
+	zero.Pods = nil // changed without a new generation: only safe because 0 is never cached
+	if got := pl.nodeSum(zero)[0]; got != 0 {
+		t.Errorf("sum at generation 0 after emptying = %d, want 0", got)
+	}
+}

@@ -13,6 +13,8 @@
 #                "throughput"
 #   runs:        how many times to run everything, default 1; the report
 #                averages the runs and shows the spread of the ratio
+# BENCH_CASES in the environment (space-separated test case names) runs only
+# those test cases.
 set -eu
 
 bin=$(realpath "$1")
@@ -22,7 +24,7 @@ runs=${4:-1}
 cd "$(dirname "$0")" # scheduler_perf resolves config paths here
 
 
-cases=$(sed -n 's/^- name: *//p' config/upstream.yaml config/snug.yaml)
+cases=${BENCH_CASES:-$(sed -n 's/^- name: *//p' config/upstream.yaml config/snug.yaml)}
 first=Default second=Snug
 failed=""
 run=1
