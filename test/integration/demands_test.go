@@ -69,7 +69,8 @@ func TestDependencyGateMissingConfigMap(t *testing.T) {
 	if strings.Contains(msg, "optional-settings") {
 		t.Errorf("optional ConfigMap reported as missing: %q", msg)
 	}
-	time.Sleep(2 * time.Second) // still held back after a while
+	// Still held back once the scheduler has moved on to later pods.
+	waitSchedulerCaughtUp(t, c, ns, "marker")
 	if got, _ := c.CoreV1().Pods(ns).Get(ctx, "app", metav1.GetOptions{}); got.Spec.NodeName != "" {
 		t.Fatalf("pod bound to %s while its ConfigMap is missing", got.Spec.NodeName)
 	}

@@ -19,6 +19,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 
 	"github.com/snug-sched/snug/manifests"
@@ -55,13 +56,46 @@ func qosPod(name, node, priorityClass string, qos corev1.PodQOSClass, cpu, memor
 	return p
 }
 
+// createPods creates the pods in order. The victim order and the node
+// choice compare start times, so the pods bound to a node get distinct
+// ones, one second apart in creation order (metav1.Time has second
+// resolution), the last one now: as if each had started a second after the
+// one before. The fake kubelet keeps a start time it finds set.
 func createPods(t *testing.T, c kubernetes.Interface, ns string, pods ...*corev1.Pod) {
 	t.Helper()
+	bound := 0
+	for _, p := range pods {
+		if p.Spec.NodeName != "" {
+			bound++
+		}
+	}
+	start := time.Now().Truncate(time.Second).Add(-time.Duration(bound-1) * time.Second)
 	for _, p := range pods {
 		if _, err := c.CoreV1().Pods(ns).Create(t.Context(), p, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(1100 * time.Millisecond) // distinct start times (second resolution)
+		if p.Spec.NodeName != "" {
+			setStartTime(t, c, ns, p.Name, start)
+			start = start.Add(time.Second)
+		}
+	}
+}
+
+// setStartTime sets the pod's status.startTime, as a kubelet does when it
+// first runs the pod.
+func setStartTime(t *testing.T, c kubernetes.Interface, ns, name string, at time.Time) {
+	t.Helper()
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error { // the fake kubelet updates the status too
+		p, err := c.CoreV1().Pods(ns).Get(t.Context(), name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		p.Status.StartTime = &metav1.Time{Time: at}
+		_, err = c.CoreV1().Pods(ns).UpdateStatus(t.Context(), p, metav1.UpdateOptions{})
+		return err
+	})
+	if err != nil {
+		t.Fatalf("set start time of %s: %v", name, err)
 	}
 }
 
@@ -198,7 +232,9 @@ func TestPreemptionRespectsPDB(t *testing.T) {
 	if !strings.Contains(msg, "PodDisruptionBudget") {
 		t.Errorf("pending preemptor's message %q does not mention the PodDisruptionBudget", msg)
 	}
-	time.Sleep(2 * time.Second)
+	// The preemptor (priority 1000) would be retried before the marker
+	// (priority 0) were it reactivated.
+	waitSchedulerCaughtUp(t, c, ns, "marker")
 	for _, v := range victims {
 		if !exists(t, c, ns, v.Name) {
 			t.Fatalf("%s was preempted although its PDB allows no disruption", v.Name)

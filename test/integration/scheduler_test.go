@@ -113,8 +113,10 @@ func TestSchedulerBindsOnlyItsOwnPods(t *testing.T) {
 	if got.Spec.NodeName != "big" {
 		t.Errorf("pod requesting 2 cpu bound to %q, want the only feasible node %q", got.Spec.NodeName, "big")
 	}
-	// The scheduler has had time to bind; it must leave default-scheduler pods alone.
-	time.Sleep(3 * time.Second)
+	// Once snug has decided on a pod queued after "theirs", it would also have
+	// bound (or rejected) "theirs" had it taken it; it must leave
+	// default-scheduler pods alone.
+	waitSchedulerCaughtUp(t, c, ns, "marker")
 	other, err := c.CoreV1().Pods(ns).Get(ctx, "theirs", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -172,6 +174,25 @@ func TestSchedulerRejectsInvalidPluginArgs(t *testing.T) {
 			}
 		})
 	}
+}
+
+// waitSchedulerCaughtUp waits until snug-scheduler has worked through the
+// pods queued so far, to be called before asserting that something did not
+// happen. It creates a marker pod for snug that no node can take (its node
+// selector matches no node) and waits for the scheduler to report it
+// unschedulable. The scheduler takes one pod at a time, higher priority
+// first and, within a priority, in the order they were queued; so by then it
+// has made its decision on every pod of priority 0 or higher that was queued
+// before the marker. The marker stays pending; it is on no node, so it is no
+// preemption victim and takes no capacity.
+func waitSchedulerCaughtUp(t *testing.T, c kubernetes.Interface, ns, name string) {
+	t.Helper()
+	p := pod(name, manifests.SchedulerName, "10m", "16Mi")
+	p.Spec.NodeSelector = map[string]string{"snug.io/test-no-such-node": name}
+	if _, err := c.CoreV1().Pods(ns).Create(t.Context(), p, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	podScheduledCondition(t, c, ns, name, corev1.PodReasonUnschedulable)
 }
 
 func resources(cpu, memory string) corev1.ResourceList {

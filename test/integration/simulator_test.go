@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -8,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/snug-sched/snug/manifests"
 	"github.com/snug-sched/snug/pkg/simulator"
@@ -73,7 +75,10 @@ func TestSimulatorMatchesScheduler(t *testing.T) {
 			t.Fatal(err)
 		}
 		if want[p.Name] == "" {
-			time.Sleep(time.Second)
+			// Let the scheduler try it before the next pod comes.
+			if err := waitForSchedulingDecision(ctx, cp.Client, "sim", p.Name, 60*time.Second); err != nil {
+				t.Fatalf("%s: %v", p.Name, err)
+			}
 			continue
 		}
 		b, err := framework.WaitForPodScheduled(ctx, cp.Client, "sim", p.Name, 60*time.Second)
@@ -88,4 +93,28 @@ func TestSimulatorMatchesScheduler(t *testing.T) {
 		}
 	}
 	t.Logf("simulator placement: %v", want)
+}
+
+// waitForSchedulingDecision waits until the scheduler has tried the pod:
+// bound it, or reported it unschedulable in its PodScheduled condition.
+func waitForSchedulingDecision(ctx context.Context, c kubernetes.Interface, ns, name string, timeout time.Duration) error {
+	err := waitFor(ctx, timeout, func(ctx context.Context) (bool, error) {
+		p, err := c.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		if p.Spec.NodeName != "" {
+			return true, nil
+		}
+		for _, cond := range p.Status.Conditions {
+			if cond.Type == corev1.PodScheduled && cond.Status == corev1.ConditionFalse {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	if err != nil {
+		return fmt.Errorf("pod %s/%s neither bound nor reported unschedulable within %v: %w", ns, name, timeout, err)
+	}
+	return nil
 }

@@ -134,12 +134,15 @@ func (k *fakeKubelet) sync(ctx context.Context, key types.NamespacedName) error 
 }
 
 // runningPod returns a copy of pod with the status a kubelet reports for a
-// pod whose containers all started and passed readiness.
+// pod whose containers all started and passed readiness. Like a kubelet it
+// keeps a start time already set (tests set it to order pods by age).
 func runningPod(pod *corev1.Pod) *corev1.Pod {
 	pod = pod.DeepCopy()
 	now := metav1.NewTime(time.Now())
 	pod.Status.Phase = corev1.PodRunning
-	pod.Status.StartTime = &now
+	if pod.Status.StartTime == nil {
+		pod.Status.StartTime = &now
+	}
 	pod.Status.Conditions = nil
 	for _, t := range []corev1.PodConditionType{
 		corev1.PodReadyToStartContainers, corev1.PodScheduled, corev1.PodInitialized,
