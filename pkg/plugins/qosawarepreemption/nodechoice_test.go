@@ -1,0 +1,362 @@
+package qosawarepreemption
+
+import (
+	"context"
+	"math"
+	"sort"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	extenderv1 "k8s.io/kube-scheduler/extender/v1"
+)
+
+// pickNode applies funcs lexicographically as upstream's
+// pickOneNodeForPreemption does: keep the nodes with the highest value of
+// the first func, then of the second among those, and so on. It returns the
+// first remaining node (in name order) and the index of the func that left
+// one node (len(funcs) when a tie remained).
+func pickNode(nodesToVictims map[string]*extenderv1.Victims, funcs []func(string) int64) (string, int) {
+	candidates := make([]string, 0, len(nodesToVictims))
+	for n := range nodesToVictims {
+		candidates = append(candidates, n)
+	}
+	sort.Strings(candidates)
+	for i, f := range funcs {
+		var best []string
+		top := int64(math.MinInt64)
+		for _, n := range candidates {
+			switch s := f(n); {
+			case s > top:
+				top, best = s, []string{n}
+			case s == top:
+				best = append(best, n)
+			}
+		}
+		candidates = best
+		if len(candidates) == 1 {
+			return candidates[0], i
+		}
+	}
+	return candidates[0], len(funcs)
+}
+
+// Indices of OrderedScoreFuncs' criteria.
+const (
+	byPDBViolations = iota
+	byHighestPriority
+	byQoS
+	byVictimCount
+	byStranding
+	byStartTime
+	numCriteria
+)
+
+func TestQoSCost(t *testing.T) {
+	n := func(count int, q qosClass) []*corev1.Pod {
+		var out []*corev1.Pod
+		for range count {
+			out = append(out, newPod("p", 0, q, res("1", "1Gi")).Obj())
+		}
+		return out
+	}
+	cat := func(lists ...[]*corev1.Pod) []*corev1.Pod {
+		var out []*corev1.Pod
+		for _, l := range lists {
+			out = append(out, l...)
+		}
+		return out
+	}
+	exact := []struct {
+		name    string
+		victims []*corev1.Pod
+		want    int64
+	}{
+		{"none", nil, 0},
+		{"one BestEffort", n(1, bestEffort), 1},
+		{"one Burstable", n(1, burstable), 1_000},
+		{"one Guaranteed", n(1, guaranteed), 1_000_000},
+		{"mixed", cat(n(2, guaranteed), n(3, burstable), n(4, bestEffort)), 2_003_004},
+	}
+	for _, tt := range exact {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := qosCost(tt.victims); got != tt.want {
+				t.Errorf("qosCost() = %d, want %d", got, tt.want)
+			}
+		})
+	}
+	// heavier outweighs lighter: qosCost(heavier) > qosCost(lighter).
+	outweighs := []struct {
+		name             string
+		heavier, lighter []*corev1.Pod
+	}{
+		{"one Guaranteed outweighs a node full of Burstable (110)", n(1, guaranteed), n(110, burstable)},
+		{"one Guaranteed outweighs 999 Burstable", n(1, guaranteed), n(999, burstable)},
+		{"one Guaranteed outweighs 999 Burstable and 999 BestEffort", n(1, guaranteed), cat(n(999, burstable), n(999, bestEffort))},
+		{"one Burstable outweighs a node full of BestEffort (110)", n(1, burstable), n(110, bestEffort)},
+		{"one Burstable outweighs 999 BestEffort", n(1, burstable), n(999, bestEffort)},
+		{"two BestEffort outweigh one", n(2, bestEffort), n(1, bestEffort)},
+		{"a Guaranteed and a BestEffort outweigh a Guaranteed", cat(n(1, guaranteed), n(1, bestEffort)), n(1, guaranteed)},
+	}
+	for _, tt := range outweighs {
+		t.Run(tt.name, func(t *testing.T) {
+			if h, l := qosCost(tt.heavier), qosCost(tt.lighter); h <= l {
+				t.Errorf("qosCost(heavier) = %d, not above qosCost(lighter) = %d", h, l)
+			}
+		})
+	}
+}
+
+func TestOrderedScoreFuncs(t *testing.T) {
+	gi := corev1.ResourceMemory
+	node := func(name, cpu, mem string) *corev1.Node {
+		return makeNode(name, map[corev1.ResourceName]string{corev1.ResourceCPU: cpu, gi: mem, corev1.ResourcePods: "32"})
+	}
+	// Victim builders: pods on nodeName with a priority and start time.
+	be := func(name, nodeName string, prio int32, start int64) *corev1.Pod {
+		return newPod(name, prio, bestEffort, nil).Node(nodeName).StartTime(at(start)).Obj()
+	}
+	bu := func(name, nodeName string, prio int32, start int64) *corev1.Pod {
+		return newPod(name, prio, burstable, res("1", "1Gi")).Node(nodeName).StartTime(at(start)).Obj()
+	}
+	gu := func(name, nodeName string, prio int32, start int64) *corev1.Pod {
+		return newPod(name, prio, guaranteed, res("1", "1Gi")).Node(nodeName).StartTime(at(start)).Obj()
+	}
+	victims := func(violations int64, pods ...*corev1.Pod) *extenderv1.Victims {
+		return &extenderv1.Victims{Pods: pods, NumPDBViolations: violations}
+	}
+	manyBE := func(count int, nodeName string) []*corev1.Pod {
+		var out []*corev1.Pod
+		for range count {
+			out = append(out, be("be", nodeName, 0, 1))
+		}
+		return out
+	}
+
+	// Stranding: both nodes have 8 cores and 16Gi; the cluster runs pods of
+	// 2 cores and 4Gi, and so does the preemptor. Node "exact" holds 4
+	// cores and 8Gi besides its BestEffort victim: once the preemptor runs
+	// there, 2 cores and 4Gi are left, exactly one more such pod. Node
+	// "stranding" holds 5 cores: 1 core and 4Gi are left, stranded.
+	shape := newPod("shape", 0, burstable, res("2", "4Gi")).Obj()
+	strandPreemptor := newPod("preemptor", 1000, burstable, res("2", "4Gi")).Obj()
+	strandNodes := []*corev1.Node{node("exact", "8", "16Gi"), node("stranding", "8", "16Gi")}
+	exactVictim := be("victim-exact", "exact", 0, 1)
+	strandingVictim := be("victim-stranding", "stranding", 0, 2) // started later
+	strandPods := []*corev1.Pod{
+		newPod("fill-exact", 2000, burstable, res("4", "8Gi")).Node("exact").Obj(),
+		newPod("fill-stranding", 2000, burstable, res("5", "8Gi")).Node("stranding").Obj(),
+		exactVictim, strandingVictim,
+	}
+	strandVictims := map[string]*extenderv1.Victims{
+		"exact":     victims(0, exactVictim),
+		"stranding": victims(0, strandingVictim),
+	}
+
+	tests := []struct {
+		name           string
+		nodes          []*corev1.Node
+		pods           []*corev1.Pod
+		nodesToVictims map[string]*extenderv1.Victims
+		// preemptor, when set, is put in the context with ContextWithPreemptor.
+		preemptor *corev1.Pod
+		// observe feeds the shape learner one pod of this shape, n times.
+		observe   *corev1.Pod
+		n         int
+		want      string
+		decidedBy int
+	}{
+		{
+			name: "fewer PDB violations wins over everything else",
+			nodesToVictims: map[string]*extenderv1.Victims{
+				"a": victims(1, be("a1", "a", 0, 5)),
+				"b": victims(0, gu("b1", "b", 500, 1), gu("b2", "b", 100, 1)),
+			},
+			want:      "b",
+			decidedBy: byPDBViolations,
+		},
+		{
+			name: "then the lower highest-victim priority",
+			nodesToVictims: map[string]*extenderv1.Victims{
+				"a": victims(1, be("a1", "a", 10, 5)),
+				"b": victims(1, gu("b1", "b", 5, 1), gu("b2", "b", 1, 1), gu("b3", "b", 1, 1)),
+				"c": victims(1, be("c1", "c", 6, 9)),
+			},
+			want:      "b",
+			decidedBy: byHighestPriority,
+		},
+		{
+			name: "then better victim QoS: three BestEffort victims over one Burstable",
+			nodesToVictims: map[string]*extenderv1.Victims{
+				"a": victims(0, bu("a1", "a", 5, 5)),
+				"b": victims(0, be("b1", "b", 5, 1), be("b2", "b", 5, 1), be("b3", "b", 5, 1)),
+			},
+			want:      "b",
+			decidedBy: byQoS,
+		},
+		{
+			name: "then better victim QoS: two Burstable victims over one Guaranteed",
+			nodesToVictims: map[string]*extenderv1.Victims{
+				"a": victims(0, gu("a1", "a", 5, 5)),
+				"b": victims(0, bu("b1", "b", 5, 1), bu("b2", "b", 3, 1)),
+			},
+			want:      "b",
+			decidedBy: byQoS,
+		},
+		{
+			name: "then better victim QoS: one BestEffort victim over two",
+			nodesToVictims: map[string]*extenderv1.Victims{
+				"a": victims(0, be("a1", "a", 5, 1), be("a2", "a", 5, 1)),
+				"b": victims(0, be("b1", "b", 5, 1)),
+			},
+			want:      "b",
+			decidedBy: byQoS,
+		},
+		{
+			name: "then fewer victims: one Burstable over 1000 BestEffort of equal QoS cost",
+			nodesToVictims: map[string]*extenderv1.Victims{
+				"a": victims(0, bu("a1", "a", 0, 1)),
+				"b": victims(0, manyBE(1000, "b")...),
+			},
+			want:      "a",
+			decidedBy: byVictimCount,
+		},
+		{
+			name:           "then the node left with the least stranded capacity",
+			nodes:          strandNodes,
+			pods:           strandPods,
+			nodesToVictims: strandVictims,
+			preemptor:      strandPreemptor,
+			observe:        shape,
+			n:              3,
+			want:           "exact",
+			decidedBy:      byStranding,
+		},
+		{
+			name:           "without a preemptor in the context stranding is not judged: latest start time",
+			nodes:          strandNodes,
+			pods:           strandPods,
+			nodesToVictims: strandVictims,
+			observe:        shape,
+			n:              3,
+			want:           "stranding",
+			decidedBy:      byStartTime,
+		},
+		{
+			name:           "without learned shapes nothing is stranded: latest start time",
+			nodes:          strandNodes,
+			pods:           strandPods,
+			nodesToVictims: strandVictims,
+			preemptor:      strandPreemptor,
+			want:           "stranding",
+			decidedBy:      byStartTime,
+		},
+		{
+			name:  "a node missing from the snapshot counts as fully stranded",
+			nodes: strandNodes,
+			pods:  strandPods,
+			nodesToVictims: map[string]*extenderv1.Victims{
+				"stranding": victims(0, strandingVictim),
+				"ghost":     victims(0, be("victim-ghost", "ghost", 0, 3)),
+			},
+			preemptor: strandPreemptor,
+			observe:   shape,
+			n:         3,
+			want:      "stranding",
+			decidedBy: byStranding,
+		},
+		{
+			name: "then the latest start time",
+			nodesToVictims: map[string]*extenderv1.Victims{
+				"a": victims(0, be("a1", "a", 0, 10)),
+				"b": victims(0, be("b1", "b", 0, 20)),
+				"c": victims(0, be("c1", "c", 0, 15)),
+			},
+			want:      "b",
+			decidedBy: byStartTime,
+		},
+		{
+			name: "start time looks only at the highest-priority victims",
+			nodesToVictims: map[string]*extenderv1.Victims{
+				// Earliest start among priority-5 victims: a 50, b 40.
+				"a": victims(0, be("a1", "a", 5, 50), be("a2", "a", 1, 0)),
+				"b": victims(0, be("b1", "b", 5, 40), be("b2", "b", 1, 90)),
+			},
+			want:      "a",
+			decidedBy: byStartTime,
+		},
+		{
+			name: "a complete tie is left to the caller",
+			nodesToVictims: map[string]*extenderv1.Victims{
+				"a": victims(0, be("a1", "a", 0, 10)),
+				"b": victims(0, be("b1", "b", 0, 10)),
+			},
+			want:      "a",
+			decidedBy: numCriteria,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, defaultArgs(t, ""), tt.nodes, tt.pods)
+			if tt.observe != nil {
+				e.pl.ObservePod(tt.observe, tt.n)
+			}
+			ctx := context.Background()
+			if tt.preemptor != nil {
+				ctx = ContextWithPreemptor(ctx, tt.preemptor)
+			}
+			funcs := e.pl.OrderedScoreFuncs(ctx, tt.nodesToVictims)
+			if len(funcs) != numCriteria {
+				t.Fatalf("OrderedScoreFuncs returned %d funcs, want %d", len(funcs), numCriteria)
+			}
+			got, decidedBy := pickNode(tt.nodesToVictims, funcs)
+			if got != tt.want || decidedBy != tt.decidedBy {
+				scores := map[string][]int64{}
+				for n := range tt.nodesToVictims {
+					for _, f := range funcs {
+						scores[n] = append(scores[n], f(n))
+					}
+				}
+				t.Errorf("picked %q by criterion %d, want %q by criterion %d; scores %v", got, decidedBy, tt.want, tt.decidedBy, scores)
+			}
+		})
+	}
+}
+
+// TestStrandedAfter pins the values behind the stranding criterion.
+func TestStrandedAfter(t *testing.T) {
+	nodes := []*corev1.Node{
+		makeNode("n", map[corev1.ResourceName]string{corev1.ResourceCPU: "8", corev1.ResourceMemory: "16Gi"}),
+	}
+	victim := newPod("victim", 0, burstable, res("1", "")).Node("n").Obj()
+	pods := []*corev1.Pod{
+		newPod("fill", 2000, burstable, res("4", "8Gi")).Node("n").Obj(),
+		victim,
+	}
+	preemptor := newPod("preemptor", 1000, burstable, res("2", "4Gi")).Obj()
+	tests := []struct {
+		name    string
+		node    string
+		victims []*corev1.Pod
+		shapes  bool
+		want    float64
+	}{
+		// 5 cores and 8Gi used, 2 cores and 4Gi more by the preemptor:
+		// 1 core (1/8) and 4Gi (4/16) left, no 2-core pod fits.
+		{"leftover fits no shape", "n", nil, true, (1.0/8 + 4.0/16) / 2},
+		// The victim's core is freed: 2 cores and 4Gi left, one more pod.
+		{"the victims' room is freed", "n", []*corev1.Pod{victim}, true, 0},
+		{"no learned shapes: nothing is stranded", "n", nil, false, 0},
+		{"node missing from the snapshot", "ghost", nil, true, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, defaultArgs(t, ""), nodes, pods)
+			if tt.shapes {
+				e.pl.ObservePod(newPod("shape", 0, burstable, res("2", "4Gi")).Obj(), 1)
+			}
+			if got := e.pl.strandedAfter(tt.node, tt.victims, preemptor); math.Abs(got-tt.want) > 1e-9 {
+				t.Errorf("strandedAfter() = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

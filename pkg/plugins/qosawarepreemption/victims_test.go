@@ -1,0 +1,800 @@
+package qosawarepreemption
+
+import (
+	"fmt"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	policy "k8s.io/api/policy/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	fwk "k8s.io/kube-scheduler/framework"
+	"k8s.io/kubernetes/pkg/apis/core/v1/helper/qos"
+	st "k8s.io/kubernetes/pkg/scheduler/testing"
+	"k8s.io/utils/ptr"
+
+	"github.com/snug-sched/snug/pkg/apis/config"
+)
+
+var (
+	daemonSetKind  = appsv1.SchemeGroupVersion.WithKind("DaemonSet")
+	replicaSetKind = appsv1.SchemeGroupVersion.WithKind("ReplicaSet")
+)
+
+func TestEligibleVictim(t *testing.T) {
+	preemptor := newPod("preemptor", 1000, burstable, res("1", "1Gi")).Obj()
+	tests := []struct {
+		name string
+		pod  *corev1.Pod
+		want bool
+	}{
+		{
+			name: "ordinary pod",
+			pod:  newPod("p", 0, burstable, res("1", "")).Obj(),
+			want: true,
+		},
+		{
+			name: "pod controlled by a DaemonSet",
+			pod:  newPod("p", 0, burstable, res("1", "")).OwnerReference("ds", daemonSetKind).Obj(),
+			want: false,
+		},
+		{
+			name: "mirror pod",
+			pod:  newPod("p", 0, guaranteed, res("1", "1Gi")).Annotation(corev1.MirrorPodAnnotationKey, "abc").Obj(),
+			want: false,
+		},
+		{
+			name: "mirror pod with an empty annotation value",
+			pod:  newPod("p", 0, bestEffort, nil).Annotation(corev1.MirrorPodAnnotationKey, "").Obj(),
+			want: false,
+		},
+		{
+			name: "terminating pod",
+			pod:  newPod("p", 0, bestEffort, nil).Terminating().Obj(),
+			want: false,
+		},
+		{
+			name: "pod owned but not controlled by a DaemonSet",
+			pod: func() *corev1.Pod {
+				p := newPod("p", 0, burstable, res("1", "")).Obj()
+				p.OwnerReferences = []metav1.OwnerReference{{
+					APIVersion: "apps/v1", Kind: "DaemonSet", Name: "ds", Controller: ptr.To(false),
+				}}
+				return p
+			}(),
+			want: true,
+		},
+		{
+			name: "pod owned by a DaemonSet with no controller flag",
+			pod: func() *corev1.Pod {
+				p := newPod("p", 0, burstable, res("1", "")).Obj()
+				p.OwnerReferences = []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "DaemonSet", Name: "ds"}}
+				return p
+			}(),
+			want: true,
+		},
+		{
+			name: "pod controlled by a ReplicaSet",
+			pod:  newPod("p", 0, burstable, res("1", "")).OwnerReference("rs", replicaSetKind).Obj(),
+			want: true,
+		},
+		{
+			name: "pod controlled by a ReplicaSet and also owned by a DaemonSet",
+			pod: func() *corev1.Pod {
+				p := newPod("p", 0, burstable, res("1", "")).OwnerReference("rs", replicaSetKind).Obj()
+				p.OwnerReferences = append(p.OwnerReferences, metav1.OwnerReference{
+					APIVersion: "apps/v1", Kind: "DaemonSet", Name: "ds", Controller: ptr.To(false),
+				})
+				return p
+			}(),
+			want: true,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pi := podInfos(t, tt.pod)[0]
+			if got := eligibleVictim(nil, pi, preemptor); got != tt.want {
+				t.Errorf("eligibleVictim() = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestQoSRankAndSize(t *testing.T) {
+	tests := []struct {
+		name     string
+		pod      *corev1.Pod
+		wantQoS  corev1.PodQOSClass
+		wantRank int
+		wantSize float64
+	}{
+		{"best effort", newPod("p", 0, bestEffort, nil).Obj(), corev1.PodQOSBestEffort, 0, 0},
+		{"burstable cpu only", newPod("p", 0, burstable, res("1500m", "")).Obj(), corev1.PodQOSBurstable, 1, 1.5},
+		{"burstable cpu and memory", newPod("p", 0, burstable, res("1", "2Gi")).Obj(), corev1.PodQOSBurstable, 1, 3},
+		{"guaranteed", newPod("p", 0, guaranteed, res("2", "512Mi")).Obj(), corev1.PodQOSGuaranteed, 2, 2.5},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := qos.GetPodQOS(tt.pod); got != tt.wantQoS {
+				t.Fatalf("test pod has QoS %s, want %s", got, tt.wantQoS)
+			}
+			if got := qosRank(tt.pod); got != tt.wantRank {
+				t.Errorf("qosRank() = %d, want %d", got, tt.wantRank)
+			}
+			if got := size(tt.pod); got != tt.wantSize {
+				t.Errorf("size() = %v, want %v", got, tt.wantSize)
+			}
+		})
+	}
+}
+
+func TestMoreImportant(t *testing.T) {
+	t1, t2 := at(100), at(200)
+	tests := []struct {
+		name string
+		a, b *corev1.Pod
+		// want is moreImportant(a, b); unless equal, moreImportant(b, a)
+		// must be its negation.
+		want  bool
+		equal bool
+	}{
+		{
+			name: "higher priority BestEffort beats lower priority Guaranteed",
+			a:    newPod("a", 10, bestEffort, nil).StartTime(t2).Obj(),
+			b:    newPod("b", 9, guaranteed, res("1", "1Gi")).StartTime(t1).Obj(),
+			want: true,
+		},
+		{
+			name: "lower priority small Guaranteed loses to higher priority big Burstable",
+			a:    newPod("a", -1, guaranteed, res("100m", "1Mi")).StartTime(t1).Obj(),
+			b:    newPod("b", 0, burstable, res("8", "32Gi")).StartTime(t2).Obj(),
+			want: false,
+		},
+		{
+			name: "unset priority counts as 0, above a negative priority",
+			a:    st.MakePod().Namespace("default").Name("a").Container("pause").StartTime(t2).Obj(),
+			b:    newPod("b", -5, guaranteed, res("1", "1Gi")).StartTime(t1).Obj(),
+			want: true,
+		},
+		{
+			name: "equal priority: Guaranteed beats Burstable",
+			a:    newPod("a", 5, guaranteed, res("4", "4Gi")).StartTime(t2).Obj(),
+			b:    newPod("b", 5, burstable, res("100m", "")).StartTime(t1).Obj(),
+			want: true,
+		},
+		{
+			name: "equal priority: Burstable beats BestEffort although bigger and younger",
+			a:    newPod("a", 5, burstable, res("4", "4Gi")).StartTime(t2).Obj(),
+			b:    newPod("b", 5, bestEffort, nil).StartTime(t1).Obj(),
+			want: true,
+		},
+		{
+			name: "equal priority: BestEffort loses to Guaranteed",
+			a:    newPod("a", 5, bestEffort, nil).StartTime(t1).Obj(),
+			b:    newPod("b", 5, guaranteed, res("1", "1Gi")).StartTime(t2).Obj(),
+			want: false,
+		},
+		{
+			name: "equal priority and QoS: smaller pod is more important",
+			a:    newPod("a", 0, burstable, res("1", "1Gi")).StartTime(t2).Obj(),
+			b:    newPod("b", 0, burstable, res("2", "1Gi")).StartTime(t1).Obj(),
+			want: true,
+		},
+		{
+			name: "size adds cores and GiB: 4 cores is smaller than 1 core + 4GiB",
+			a:    newPod("a", 0, guaranteed, res("4", "1Mi")).StartTime(t2).Obj(),
+			b:    newPod("b", 0, guaranteed, res("1", "4Gi")).StartTime(t1).Obj(),
+			want: true,
+		},
+		{
+			name: "size: 1500m cpu is smaller than 2 cpu",
+			a:    newPod("a", 0, burstable, res("2", "")).StartTime(t1).Obj(),
+			b:    newPod("b", 0, burstable, res("1500m", "")).StartTime(t2).Obj(),
+			want: false,
+		},
+		{
+			name: "same priority, QoS and size: earlier start is more important",
+			a:    newPod("a", 0, burstable, res("1", "1Gi")).StartTime(t1).Obj(),
+			b:    newPod("b", 0, burstable, res("1", "1Gi")).StartTime(t2).Obj(),
+			want: true,
+		},
+		{
+			name: "same priority, QoS and size: later start is less important",
+			a:    newPod("a", 0, bestEffort, nil).StartTime(t2).Obj(),
+			b:    newPod("b", 0, bestEffort, nil).StartTime(t1).Obj(),
+			want: false,
+		},
+		{
+			name:  "identical keys: neither is more important",
+			a:     newPod("a", 3, guaranteed, res("1", "1Gi")).StartTime(t1).Obj(),
+			b:     newPod("b", 3, guaranteed, res("1", "1Gi")).StartTime(t1).Obj(),
+			equal: true,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := moreImportant(tt.a, tt.b); got != tt.want {
+				t.Errorf("moreImportant(a, b) = %v, want %v", got, tt.want)
+			}
+			wantRev := !tt.want
+			if tt.equal {
+				wantRev = false
+			}
+			if got := moreImportant(tt.b, tt.a); got != wantRev {
+				t.Errorf("moreImportant(b, a) = %v, want %v", got, wantRev)
+			}
+			if got := importanceOf(tt.a).moreThan(importanceOf(tt.b)); got != tt.want {
+				t.Errorf("importance(a).moreThan(importance(b)) = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestSortByImportance(t *testing.T) {
+	t1, t2 := at(100), at(200)
+	// Most important first.
+	ordered := []*corev1.Pod{
+		newPod("g-hi", 100, guaranteed, res("8", "8Gi")).StartTime(t2).Obj(),
+		newPod("be-hi", 100, bestEffort, nil).StartTime(t1).Obj(),
+		newPod("g-small", 0, guaranteed, res("1", "1Gi")).StartTime(t2).Obj(),
+		newPod("g-big", 0, guaranteed, res("2", "2Gi")).StartTime(t1).Obj(),
+		newPod("bu-small", 0, burstable, res("500m", "")).StartTime(t2).Obj(),
+		newPod("bu-old", 0, burstable, res("1", "")).StartTime(t1).Obj(),
+		newPod("bu-new", 0, burstable, res("1", "")).StartTime(t2).Obj(),
+		newPod("be-old", 0, bestEffort, nil).StartTime(t1).Obj(),
+		newPod("be-new", 0, bestEffort, nil).StartTime(t2).Obj(),
+		newPod("g-neg", -10, guaranteed, res("1", "1Gi")).StartTime(t1).Obj(),
+	}
+	want := podNames(ordered)
+	var wantRev []string
+	for i := len(want) - 1; i >= 0; i-- {
+		wantRev = append(wantRev, want[i])
+	}
+	// Every rotation and the reversal of the list as input.
+	var inputs [][]*corev1.Pod
+	for r := range ordered {
+		rot := append(append([]*corev1.Pod(nil), ordered[r:]...), ordered[:r]...)
+		inputs = append(inputs, rot)
+		var rev []*corev1.Pod
+		for i := len(rot) - 1; i >= 0; i-- {
+			rev = append(rev, rot[i])
+		}
+		inputs = append(inputs, rev)
+	}
+	for i, in := range inputs {
+		for _, reverse := range []bool{false, true} {
+			t.Run(fmt.Sprintf("input%d/reverse=%v", i, reverse), func(t *testing.T) {
+				pis := podInfos(t, in...)
+				sortByImportance(pis, reverse)
+				w := want
+				if reverse {
+					w = wantRev
+				}
+				if got := podInfoNames(pis); !equalStrings(got, w) {
+					t.Errorf("sortByImportance(%v, %v) =\n %v\nwant\n %v", podNames(in), reverse, got, w)
+				}
+			})
+		}
+	}
+}
+
+func TestSortByImportanceStableOnTies(t *testing.T) {
+	mk := func(name string) *corev1.Pod {
+		return newPod(name, 0, burstable, res("1", "1Gi")).StartTime(at(5)).Obj()
+	}
+	low := newPod("low", -1, guaranteed, res("1", "1Gi")).StartTime(at(5)).Obj()
+	tests := []struct {
+		name    string
+		in      []*corev1.Pod
+		reverse bool
+		want    []string
+	}{
+		{"most important first", []*corev1.Pod{mk("x"), low, mk("y"), mk("z")}, false, []string{"x", "y", "z", "low"}},
+		{"least important first keeps tie order", []*corev1.Pod{mk("x"), low, mk("y"), mk("z")}, true, []string{"low", "x", "y", "z"}},
+		{"other tie order", []*corev1.Pod{mk("z"), mk("x"), low, mk("y")}, true, []string{"low", "z", "x", "y"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pis := podInfos(t, tt.in...)
+			sortByImportance(pis, tt.reverse)
+			if got := podInfoNames(pis); !equalStrings(got, tt.want) {
+				t.Errorf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestSortByImportanceStableLongList uses a list long enough for sort.Slice
+// to leave insertion sort, so only a stable sort keeps tie order.
+func TestSortByImportanceStableLongList(t *testing.T) {
+	var in []*corev1.Pod
+	var wantTies []string
+	for i := range 40 {
+		name := fmt.Sprintf("tie-%02d", (i*17)%40) // a fixed shuffle
+		in = append(in, newPod(name, 0, burstable, res("1", "1Gi")).StartTime(at(5)).Obj())
+		wantTies = append(wantTies, name)
+		if i%8 == 0 {
+			in = append(in, newPod(fmt.Sprintf("low-%02d", i), -1, burstable, res(fmt.Sprintf("%d", i+1), "")).StartTime(at(5)).Obj())
+		}
+	}
+	wantLow := []string{"low-32", "low-24", "low-16", "low-08", "low-00"} // bigger first
+	for _, reverse := range []bool{false, true} {
+		pis := podInfos(t, in...)
+		sortByImportance(pis, reverse)
+		want := append(append([]string(nil), wantTies...), "low-00", "low-08", "low-16", "low-24", "low-32")
+		if reverse {
+			want = append(append([]string(nil), wantLow...), wantTies...)
+		}
+		if got := podInfoNames(pis); !equalStrings(got, want) {
+			t.Errorf("reverse=%v: got\n %v\nwant\n %v", reverse, got, want)
+		}
+	}
+}
+
+func pdb(name, ns string, allowed int32, selector *metav1.LabelSelector, disrupted ...string) *policy.PodDisruptionBudget {
+	p := &policy.PodDisruptionBudget{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Spec:       policy.PodDisruptionBudgetSpec{Selector: selector, MinAvailable: ptr.To(intstr.FromInt32(1))},
+		Status:     policy.PodDisruptionBudgetStatus{DisruptionsAllowed: allowed},
+	}
+	if len(disrupted) > 0 {
+		p.Status.DisruptedPods = map[string]metav1.Time{}
+		for _, d := range disrupted {
+			p.Status.DisruptedPods[d] = metav1.Now()
+		}
+	}
+	return p
+}
+
+func matchLabels(kv ...string) *metav1.LabelSelector {
+	m := map[string]string{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	return &metav1.LabelSelector{MatchLabels: m}
+}
+
+func TestFilterPodsWithPDBViolation(t *testing.T) {
+	web := func(name string) *corev1.Pod {
+		return newPod(name, 0, bestEffort, nil).Label("app", "web").Obj()
+	}
+	tests := []struct {
+		name             string
+		pods             []*corev1.Pod
+		pdbs             []*policy.PodDisruptionBudget
+		wantViolating    []string
+		wantNonViolating []string
+	}{
+		{
+			name:             "no PDBs",
+			pods:             []*corev1.Pod{web("a"), web("b")},
+			wantNonViolating: []string{"a", "b"},
+		},
+		{
+			name:             "budget of 1 is spent on the first pod in the given order",
+			pods:             []*corev1.Pod{web("a"), web("b"), web("c")},
+			pdbs:             []*policy.PodDisruptionBudget{pdb("p", "default", 1, matchLabels("app", "web"))},
+			wantViolating:    []string{"b", "c"},
+			wantNonViolating: []string{"a"},
+		},
+		{
+			name:             "budget of 1, other order",
+			pods:             []*corev1.Pod{web("c"), web("b"), web("a")},
+			pdbs:             []*policy.PodDisruptionBudget{pdb("p", "default", 1, matchLabels("app", "web"))},
+			wantViolating:    []string{"b", "a"},
+			wantNonViolating: []string{"c"},
+		},
+		{
+			name:             "budget of 2 with a non-matching pod in between",
+			pods:             []*corev1.Pod{web("a"), newPod("other", 0, bestEffort, nil).Label("app", "db").Obj(), web("b"), web("c")},
+			pdbs:             []*policy.PodDisruptionBudget{pdb("p", "default", 2, matchLabels("app", "web"))},
+			wantViolating:    []string{"c"},
+			wantNonViolating: []string{"a", "other", "b"},
+		},
+		{
+			name:          "budget of 0: every matching pod violates",
+			pods:          []*corev1.Pod{web("a"), web("b")},
+			pdbs:          []*policy.PodDisruptionBudget{pdb("p", "default", 0, matchLabels("app", "web"))},
+			wantViolating: []string{"a", "b"},
+		},
+		{
+			name:             "PDB in another namespace does not apply",
+			pods:             []*corev1.Pod{web("a"), web("b")},
+			pdbs:             []*policy.PodDisruptionBudget{pdb("p", "other", 0, matchLabels("app", "web"))},
+			wantNonViolating: []string{"a", "b"},
+		},
+		{
+			name:             "empty selector matches nothing",
+			pods:             []*corev1.Pod{web("a"), web("b")},
+			pdbs:             []*policy.PodDisruptionBudget{pdb("p", "default", 0, &metav1.LabelSelector{})},
+			wantNonViolating: []string{"a", "b"},
+		},
+		{
+			name:             "nil selector matches nothing",
+			pods:             []*corev1.Pod{web("a")},
+			pdbs:             []*policy.PodDisruptionBudget{pdb("p", "default", 0, nil)},
+			wantNonViolating: []string{"a"},
+		},
+		{
+			name: "invalid selector matches nothing",
+			pods: []*corev1.Pod{web("a")},
+			pdbs: []*policy.PodDisruptionBudget{pdb("p", "default", 0, &metav1.LabelSelector{
+				MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "app", Operator: "Bogus", Values: []string{"web"}}},
+			})},
+			wantNonViolating: []string{"a"},
+		},
+		{
+			name:             "pods in DisruptedPods are not counted",
+			pods:             []*corev1.Pod{web("a"), web("b"), web("c")},
+			pdbs:             []*policy.PodDisruptionBudget{pdb("p", "default", 1, matchLabels("app", "web"), "a")},
+			wantViolating:    []string{"c"},
+			wantNonViolating: []string{"a", "b"},
+		},
+		{
+			name:             "a pod in DisruptedPods does not violate a spent budget",
+			pods:             []*corev1.Pod{web("a"), web("b")},
+			pdbs:             []*policy.PodDisruptionBudget{pdb("p", "default", 0, matchLabels("app", "web"), "b")},
+			wantViolating:    []string{"a"},
+			wantNonViolating: []string{"b"},
+		},
+		{
+			name: "unlabeled pods never violate, even a selector matching them",
+			pods: []*corev1.Pod{
+				newPod("unlabeled", 0, bestEffort, nil).Obj(),
+				newPod("labeled", 0, bestEffort, nil).Label("tier", "x").Obj(),
+			},
+			pdbs: []*policy.PodDisruptionBudget{pdb("p", "default", 0, &metav1.LabelSelector{
+				MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "app", Operator: metav1.LabelSelectorOpDoesNotExist}},
+			})},
+			wantViolating:    []string{"labeled"},
+			wantNonViolating: []string{"unlabeled"},
+		},
+		{
+			name: "a pod matched by two PDBs spends both budgets and violates if either is exceeded",
+			pods: []*corev1.Pod{
+				newPod("both", 0, bestEffort, nil).Label("app", "web").Label("tier", "front").Obj(),
+				web("web-only"),
+				newPod("front-only", 0, bestEffort, nil).Label("tier", "front").Obj(),
+			},
+			pdbs: []*policy.PodDisruptionBudget{
+				pdb("by-app", "default", 1, matchLabels("app", "web")),
+				pdb("by-tier", "default", 1, matchLabels("tier", "front")),
+			},
+			wantViolating:    []string{"web-only", "front-only"},
+			wantNonViolating: []string{"both"},
+		},
+		{
+			name: "a pod matched by two PDBs violates when one of them has no budget",
+			pods: []*corev1.Pod{
+				newPod("both", 0, bestEffort, nil).Label("app", "web").Label("tier", "front").Obj(),
+				web("web-only"),
+			},
+			pdbs: []*policy.PodDisruptionBudget{
+				pdb("by-app", "default", 2, matchLabels("app", "web")),
+				pdb("by-tier", "default", 0, matchLabels("tier", "front")),
+			},
+			wantViolating:    []string{"both"},
+			wantNonViolating: []string{"web-only"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pdbStatus := make([]int32, len(tt.pdbs))
+			for i, p := range tt.pdbs {
+				pdbStatus[i] = p.Status.DisruptionsAllowed
+			}
+			violating, nonViolating := filterPodsWithPDBViolation(podInfos(t, tt.pods...), tt.pdbs)
+			if got := podInfoNames(violating); !equalStrings(got, tt.wantViolating) {
+				t.Errorf("violating = %v, want %v", got, tt.wantViolating)
+			}
+			if got := podInfoNames(nonViolating); !equalStrings(got, tt.wantNonViolating) {
+				t.Errorf("nonViolating = %v, want %v", got, tt.wantNonViolating)
+			}
+			for i, p := range tt.pdbs {
+				if p.Status.DisruptionsAllowed != pdbStatus[i] {
+					t.Errorf("PDB %s: DisruptionsAllowed changed to %d", p.Name, p.Status.DisruptionsAllowed)
+				}
+			}
+		})
+	}
+}
+
+func TestSelectVictimsOnNode(t *testing.T) {
+	const node = "n1"
+	// Three pods of equal low priority; the node has room for three pods,
+	// so a preemptor needs exactly one slot.
+	threeSlots := makeNode(node, map[corev1.ResourceName]string{corev1.ResourceCPU: "8", corev1.ResourceMemory: "16Gi", corev1.ResourcePods: "3"})
+	mixed := func(labels ...string) []*corev1.Pod {
+		pods := []*corev1.Pod{
+			newPod("be", 0, bestEffort, nil).Node(node).StartTime(at(3)).Obj(),
+			newPod("bu", 0, burstable, res("1", "1Gi")).Node(node).StartTime(at(2)).Obj(),
+			newPod("g", 0, guaranteed, res("1", "1Gi")).Node(node).StartTime(at(1)).Obj(),
+		}
+		for _, p := range pods {
+			for i := 0; i+1 < len(labels); i += 2 {
+				p.Labels = map[string]string{labels[i]: labels[i+1]}
+			}
+		}
+		return pods
+	}
+	preemptor := newPod("preemptor", 1000, burstable, res("500m", "512Mi")).Obj()
+	webPDB := func(allowed int32) []*policy.PodDisruptionBudget {
+		return []*policy.PodDisruptionBudget{pdb("web", "default", allowed, matchLabels("app", "web"))}
+	}
+	tests := []struct {
+		name      string
+		mode      config.PDBMode
+		node      *corev1.Node
+		pods      []*corev1.Pod
+		pdbs      []*policy.PodDisruptionBudget
+		preemptor *corev1.Pod
+		// wantVictims is the exact victim list, most important first.
+		wantVictims   []string
+		wantViolating int
+		wantCode      fwk.Code
+		wantMsg       string
+		// wantPDBBlocked: the call is marked as blocked by a PDB.
+		wantPDBBlocked bool
+	}{
+		{
+			name:        "one slot needed: BestEffort is the victim, not Burstable or Guaranteed",
+			mode:        config.PDBRespect,
+			node:        threeSlots,
+			pods:        mixed(),
+			preemptor:   preemptor,
+			wantVictims: []string{"be"},
+		},
+		{
+			name: "cpu needed: BestEffort frees none, so Burstable before Guaranteed",
+			mode: config.PDBRespect,
+			node: makeNode(node, map[corev1.ResourceName]string{corev1.ResourceCPU: "2", corev1.ResourceMemory: "16Gi"}),
+			pods: []*corev1.Pod{
+				newPod("be", 0, bestEffort, nil).Node(node).Obj(),
+				newPod("bu", 0, burstable, res("1", "1Gi")).Node(node).StartTime(at(2)).Obj(),
+				newPod("g", 0, guaranteed, res("1", "1Gi")).Node(node).StartTime(at(1)).Obj(),
+			},
+			preemptor:   newPod("preemptor", 1000, burstable, res("1", "")).Obj(),
+			wantVictims: []string{"bu"},
+		},
+		{
+			name: "within a QoS class the bigger pod goes first",
+			mode: config.PDBRespect,
+			node: makeNode(node, map[corev1.ResourceName]string{corev1.ResourceCPU: "4", corev1.ResourceMemory: "16Gi"}),
+			pods: []*corev1.Pod{
+				newPod("small", 0, burstable, res("1", "")).Node(node).StartTime(at(2)).Obj(),
+				newPod("big", 0, burstable, res("3", "")).Node(node).StartTime(at(1)).Obj(),
+			},
+			preemptor:   newPod("preemptor", 1000, burstable, res("1", "")).Obj(),
+			wantVictims: []string{"big"},
+		},
+		{
+			name: "within priority, QoS and size the most recently started goes first",
+			mode: config.PDBRespect,
+			node: makeNode(node, map[corev1.ResourceName]string{corev1.ResourceCPU: "2", corev1.ResourceMemory: "16Gi"}),
+			pods: []*corev1.Pod{
+				newPod("old", 0, burstable, res("1", "")).Node(node).StartTime(at(1)).Obj(),
+				newPod("new", 0, burstable, res("1", "")).Node(node).StartTime(at(2)).Obj(),
+			},
+			preemptor:   newPod("preemptor", 1000, burstable, res("1", "")).Obj(),
+			wantVictims: []string{"new"},
+		},
+		{
+			name: "priority comes before QoS: a lower-priority Guaranteed pod goes before a BestEffort one",
+			mode: config.PDBRespect,
+			node: makeNode(node, map[corev1.ResourceName]string{corev1.ResourceCPU: "8", corev1.ResourceMemory: "16Gi", corev1.ResourcePods: "2"}),
+			pods: []*corev1.Pod{
+				newPod("g-low", 0, guaranteed, res("1", "1Gi")).Node(node).Obj(),
+				newPod("be-mid", 50, bestEffort, nil).Node(node).Obj(),
+			},
+			preemptor:   preemptor,
+			wantVictims: []string{"g-low"},
+		},
+		{
+			name: "several victims are returned most important first",
+			mode: config.PDBRespect,
+			node: makeNode(node, map[corev1.ResourceName]string{corev1.ResourceCPU: "4", corev1.ResourceMemory: "16Gi"}),
+			pods: []*corev1.Pod{
+				newPod("bu-low", 0, burstable, res("1", "")).Node(node).StartTime(at(1)).Obj(),
+				newPod("bu-mid", 10, burstable, res("1", "")).Node(node).StartTime(at(1)).Obj(),
+				newPod("g-low", 0, guaranteed, res("1", "1Gi")).Node(node).StartTime(at(1)).Obj(),
+				newPod("keep", 0, burstable, res("500m", "")).Node(node).StartTime(at(1)).Obj(),
+			},
+			// 3.5 of 4 cores must be free: only "keep" (500m) is reprieved.
+			preemptor:   newPod("preemptor", 1000, burstable, res("3500m", "")).Obj(),
+			wantVictims: []string{"bu-mid", "g-low", "bu-low"},
+		},
+		{
+			name: "pods of equal or higher priority are never victims",
+			mode: config.PDBRespect,
+			node: makeNode(node, map[corev1.ResourceName]string{corev1.ResourceCPU: "8", corev1.ResourceMemory: "16Gi", corev1.ResourcePods: "2"}),
+			pods: []*corev1.Pod{
+				newPod("equal", 1000, bestEffort, nil).Node(node).Obj(),
+				newPod("higher", 2000, bestEffort, nil).Node(node).Obj(),
+			},
+			preemptor: preemptor,
+			wantCode:  fwk.UnschedulableAndUnresolvable,
+			wantMsg:   "No preemption victims found for incoming pod",
+		},
+		{
+			name: "a DaemonSet pod is never a victim, even the only lower-priority pod",
+			mode: config.PDBRespect,
+			node: makeNode(node, map[corev1.ResourceName]string{corev1.ResourceCPU: "8", corev1.ResourceMemory: "16Gi", corev1.ResourcePods: "1"}),
+			pods: []*corev1.Pod{
+				newPod("ds", 0, bestEffort, nil).OwnerReference("ds", daemonSetKind).Node(node).Obj(),
+			},
+			preemptor: preemptor,
+			wantCode:  fwk.UnschedulableAndUnresolvable,
+			wantMsg:   "No preemption victims found for incoming pod",
+		},
+		{
+			name: "mirror and terminating pods are never victims",
+			mode: config.PDBPrefer,
+			node: makeNode(node, map[corev1.ResourceName]string{corev1.ResourceCPU: "8", corev1.ResourceMemory: "16Gi", corev1.ResourcePods: "2"}),
+			pods: []*corev1.Pod{
+				newPod("mirror", 0, guaranteed, res("1", "1Gi")).Annotation(corev1.MirrorPodAnnotationKey, "x").Node(node).Obj(),
+				newPod("terminating", 0, bestEffort, nil).Terminating().Node(node).Obj(),
+			},
+			preemptor: preemptor,
+			wantCode:  fwk.UnschedulableAndUnresolvable,
+			wantMsg:   "No preemption victims found for incoming pod",
+		},
+		{
+			name: "a DaemonSet pod is skipped and the rest does not make room: the filter's verdict",
+			mode: config.PDBRespect,
+			node: makeNode(node, map[corev1.ResourceName]string{corev1.ResourceCPU: "2", corev1.ResourceMemory: "16Gi"}),
+			pods: []*corev1.Pod{
+				newPod("ds", 0, burstable, res("1", "")).OwnerReference("ds", daemonSetKind).Node(node).Obj(),
+				newPod("bu", 0, burstable, res("1", "")).Node(node).Obj(),
+			},
+			preemptor: newPod("preemptor", 1000, burstable, res("2", "")).Obj(),
+			wantCode:  fwk.Unschedulable,
+			wantMsg:   "Insufficient cpu",
+		},
+		{
+			name:           "Respect: a PDB with no budget covering every possible victim",
+			mode:           config.PDBRespect,
+			node:           threeSlots,
+			pods:           mixed("app", "web"),
+			pdbs:           webPDB(0),
+			preemptor:      preemptor,
+			wantCode:       fwk.UnschedulableAndUnresolvable,
+			wantMsg:        pdbMessage,
+			wantPDBBlocked: true,
+		},
+		{
+			name:          "Prefer: the same case evicts the BestEffort pod and counts the violation",
+			mode:          config.PDBPrefer,
+			node:          threeSlots,
+			pods:          mixed("app", "web"),
+			pdbs:          webPDB(0),
+			preemptor:     preemptor,
+			wantVictims:   []string{"be"},
+			wantViolating: 1,
+		},
+		{
+			name:        "Respect: a budget of 1 is spent on the least important pod",
+			mode:        config.PDBRespect,
+			node:        threeSlots,
+			pods:        mixed("app", "web"),
+			pdbs:        webPDB(1),
+			preemptor:   preemptor,
+			wantVictims: []string{"be"},
+		},
+		{
+			name:        "Respect: a PDB in another namespace does not protect",
+			mode:        config.PDBRespect,
+			node:        threeSlots,
+			pods:        mixed("app", "web"),
+			pdbs:        []*policy.PodDisruptionBudget{pdb("web", "other", 0, matchLabels("app", "web"))},
+			preemptor:   preemptor,
+			wantVictims: []string{"be"},
+		},
+		{
+			name: "Respect: the PDB-protected BestEffort pod is spared, Burstable is next",
+			mode: config.PDBRespect,
+			node: threeSlots,
+			pods: func() []*corev1.Pod {
+				pods := mixed()
+				pods[0].Labels = map[string]string{"app": "web"}
+				return pods
+			}(),
+			pdbs:        webPDB(0),
+			preemptor:   preemptor,
+			wantVictims: []string{"bu"},
+		},
+		{
+			name: "Prefer: the PDB-protected BestEffort pod is reprieved first, the least important other pod goes",
+			mode: config.PDBPrefer,
+			node: threeSlots,
+			pods: func() []*corev1.Pod {
+				pods := mixed()
+				pods[0].Labels = map[string]string{"app": "web"}
+				return pods
+			}(),
+			pdbs:        webPDB(0),
+			preemptor:   preemptor,
+			wantVictims: []string{"bu"},
+		},
+		{
+			name: "Respect: unprotected pods do not make room and a PDB protects the rest",
+			mode: config.PDBRespect,
+			node: makeNode(node, map[corev1.ResourceName]string{corev1.ResourceCPU: "2", corev1.ResourceMemory: "16Gi"}),
+			pods: []*corev1.Pod{
+				newPod("protected", 0, burstable, res("1", "")).Label("app", "web").Node(node).Obj(),
+				newPod("free", 0, burstable, res("1", "")).Node(node).Obj(),
+			},
+			pdbs:           webPDB(0),
+			preemptor:      newPod("preemptor", 1000, burstable, res("2", "")).Obj(),
+			wantCode:       fwk.UnschedulableAndUnresolvable,
+			wantMsg:        pdbMessage,
+			wantPDBBlocked: true,
+		},
+		{
+			name: "Prefer: the same case evicts both and counts one violation",
+			mode: config.PDBPrefer,
+			node: makeNode(node, map[corev1.ResourceName]string{corev1.ResourceCPU: "2", corev1.ResourceMemory: "16Gi"}),
+			pods: []*corev1.Pod{
+				newPod("protected", 0, burstable, res("1", "")).Label("app", "web").Node(node).StartTime(at(1)).Obj(),
+				newPod("free", 0, burstable, res("1", "")).Node(node).StartTime(at(2)).Obj(),
+			},
+			pdbs:          webPDB(0),
+			preemptor:     newPod("preemptor", 1000, burstable, res("2", "")).Obj(),
+			wantVictims:   []string{"protected", "free"},
+			wantViolating: 1,
+		},
+		{
+			name: "Prefer: victims are returned most important first across PDB groups",
+			mode: config.PDBPrefer,
+			node: makeNode(node, map[corev1.ResourceName]string{corev1.ResourceCPU: "2", corev1.ResourceMemory: "16Gi"}),
+			pods: []*corev1.Pod{
+				newPod("protected-bu", 0, burstable, res("1", "")).Label("app", "web").Node(node).StartTime(at(1)).Obj(),
+				newPod("free-g", 0, guaranteed, res("1", "1Gi")).Node(node).StartTime(at(2)).Obj(),
+			},
+			pdbs:          webPDB(0),
+			preemptor:     newPod("preemptor", 1000, burstable, res("2", "")).Obj(),
+			wantVictims:   []string{"free-g", "protected-bu"},
+			wantViolating: 1,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, defaultArgs(t, tt.mode), []*corev1.Node{tt.node}, tt.pods)
+			state := e.preFilter(t, tt.preemptor)
+			ni := e.nodeInfo(t, node)
+			before := len(ni.GetPods())
+			ctx := ContextWithPreemptor(e.ctx, tt.preemptor)
+			victims, violating, status := e.pl.SelectVictimsOnNode(ctx, state, tt.preemptor, ni, tt.pdbs)
+			if status.Code() != tt.wantCode {
+				t.Fatalf("status = %v, want code %v", status, tt.wantCode)
+			}
+			if tt.wantMsg != "" && status.Message() != tt.wantMsg {
+				t.Errorf("status message = %q, want %q", status.Message(), tt.wantMsg)
+			}
+			if got := podNames(victims); !equalStrings(got, tt.wantVictims) {
+				t.Errorf("victims = %v, want %v", got, tt.wantVictims)
+			}
+			if violating != tt.wantViolating {
+				t.Errorf("numViolating = %d, want %d", violating, tt.wantViolating)
+			}
+			call := ctx.Value(callKey{}).(*preemptionCall)
+			if got := call.pdbBlocked.Load(); got != tt.wantPDBBlocked {
+				t.Errorf("pdbBlocked = %v, want %v", got, tt.wantPDBBlocked)
+			}
+			if status.IsSuccess() {
+				if got := podNames(call.victimsOn(node)); !equalStrings(got, tt.wantVictims) {
+					t.Errorf("recorded victims = %v, want %v", got, tt.wantVictims)
+				}
+				// The NodeInfo is left without the victims.
+				if got, want := len(ni.GetPods()), before-len(tt.wantVictims); got != want {
+					t.Errorf("NodeInfo holds %d pods after selection, want %d", got, want)
+				}
+			}
+			// The snapshot itself is untouched.
+			orig, _ := e.snapshot.NodeInfos().Get(node)
+			if got := len(orig.GetPods()); got != before {
+				t.Errorf("snapshot NodeInfo holds %d pods, want %d", got, before)
+			}
+		})
+	}
+}
