@@ -13,23 +13,52 @@
 //
 //	f_i = max(0, a_i - u_i - p_i)
 //
-// Shapes s^1..s^K are the pod shapes the cluster runs (request vectors).
-// Shape k fits c_k = min over i with s^k_i > 0 of floor(f_i / s^k_i) more
-// times. Capacity of dimension i that some shape can still use is
+// Shapes s^1..s^K are the pod shapes the cluster runs (request vectors),
+// with frequency weights pi_k. Shape k fits c_k(f) = min over i with
+// s^k_i > 0 of floor(f_i / s^k_i) more times in a free vector f (and at most
+// the free pod slots).
+//
+// Stranded capacity (a level, used by metrics and the preemption plugin):
+// capacity of dimension i that no single known shape, repeated, can reach,
 //
 //	usable_i   = max over k of min(f_i, c_k * s^k_i)
 //	stranded_i = f_i - usable_i
 //
-// i.e. free capacity that no single known shape, repeated, can reach. This is
 // a relaxation (mixtures of shapes can reach a little more) that costs
-// O(K * dims) per node and never over-reports stranding of a resource some
-// shape could consume on its own. Only demanded dimensions (requested by
-// some shape) can strand, and never the pod-count dimension: free pod slots
-// cost nothing. Summed over dims with a_i > 0:
+// O(K * dims) per node.
 //
-//	P = sum w_i * min(1, (u_i + p_i) / a_i) / sum w_i   (packing, over dims the pod or a shape requests)
-//	S = sum w_i * stranded_i / a_i / sum w_i            (stranding, over demanded dims)
-//	R = (W_pack * P + W_strand * (1 - S)) / (W_pack + W_strand)  in [0, 1]
+// Expected fragmentation (what the score minimises): the part of f_i that
+// the next pod demanding i cannot use, averaged over the shapes demanding i
+// by frequency (rho_k,i = pi_k / sum of pi over shapes demanding i),
+//
+//	F_i(f) = f_i - sum over k demanding i of rho_k,i * min(f_i, c_k(f) * s^k_i)
+//
+// and a placement is judged by how much it changes it, in one unit per
+// dimension for all nodes (Layout.Scale, the largest allocatable among the
+// candidates, so a stranded GPU costs the same on every node):
+//
+//	dF = sum w_i * (F_i(f - p) - F_i(f)) / scale_i / sum w_i     in [-1, 1]
+//
+// over demanded dimensions, never pods. This is the fragmentation gradient
+// of Weng et al. (USENIX ATC'23, "Beware of Fragmentation"), generalised
+// from GPUs to every demanded resource: a pod that fills capacity already
+// useless to the workload costs nothing (dF <= 0), one that breaks up a
+// node the common shapes still fit costs most; a level instead of a change
+// would blame a placement for fragments it did not make. Only demanded
+// dimensions (requested by some shape) can fragment; a scarce dimension's
+// weight in dF is multiplied by Layout.ScarceFragmentation (an idle GPU
+// costs far more than idle cores). The expectation alone undervalues rare
+// big shapes (an 8-GPU pod needs a whole node), so the score also weighs
+// the stranded level left after placement, L = sum w_i * stranded_i / a_i /
+// sum w_i (StrandedShare), which keeps nodes whole. With the packing term
+// over dims with a_i > 0 (u: requested before the pod),
+//
+//	P = sum w_i * min(1, (u_i + p_i) / a_i) / sum w_i   (over dims the pod or a shape requests)
+//	R = (W_pack*P + W_frag*(1 - dF)/2 + W_level*(1 - L)) / (W_pack + W_frag + W_level)
+//
+// in [0, 1]. snug's defaults (1, 16, 8, scarce x50) were chosen on the
+// Alibaba GPU trace (docs/benchmarks.md): fragmentation first, level second,
+// packing to break ties.
 //
 // Scarce dimensions (by default every extended resource) add a tier: a pod
 // that requests none of them and would land on a node where one is free is

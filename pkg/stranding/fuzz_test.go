@@ -120,11 +120,14 @@ func checkCase(t testing.TB, c *randomCase) Eval {
 		}
 	}
 	e := Evaluate(l, s, c.w, &c.alloc, &c.used, &c.pod)
-	if !in01(e.Score) || !in01(e.Packing) || !in01(e.Stranding) {
-		t.Fatalf("Evaluate = %+v: want finite values in [0, 1]\ncase %+v", e, c)
+	if !in01(e.Score) || !in01(e.Packing) || !(e.Fragmentation >= -1 && e.Fragmentation <= 1) {
+		t.Fatalf("Evaluate = %+v: want finite Score and Packing in [0, 1], Fragmentation in [-1, 1]\ncase %+v", e, c)
 	}
-	if s.N == 0 && e.Stranding != 0 {
-		t.Fatalf("no shapes but Stranding = %v", e.Stranding)
+	if s.N == 0 && e.Fragmentation != 0 {
+		t.Fatalf("no shapes but Fragmentation = %v", e.Fragmentation)
+	}
+	if share := StrandedShare(l, s, &c.alloc, &c.used, &c.pod); !in01(share) {
+		t.Fatalf("StrandedShare = %v, want [0, 1]", share)
 	}
 	requests, freeScarce := false, false
 	for i := 0; i < l.N; i++ {
@@ -236,12 +239,12 @@ func TestEvaluateEdges(t *testing.T) {
 			checkCase(t, c)
 		})
 	}
-	// Huge node, tiny pod: shape (1,1) fits 2^62 times, nothing strands, and
-	// P is ~0: R = (0 + 2)/3.
+	// Huge node, tiny pod: shape (1,1) fits 2^62 times before and after,
+	// nothing fragments, and P is ~0: R = (0 + 2(1-0)/2)/3.
 	alloc, pod := vec(huge, huge, huge, huge), vec(1, 1, 1, 0)
 	e := Evaluate(l, s, defaultWeights, &alloc, &Vec{}, &pod)
-	if e.Stranding != 0 || !near(e.Score, 2.0/3) || !e.Scarce {
-		t.Errorf("huge node, tiny pod: %+v, want Stranding 0, Score 2/3, Scarce", e)
+	if e.Fragmentation != 0 || !near(e.Score, 1.0/3) || !e.Scarce {
+		t.Errorf("huge node, tiny pod: %+v, want Fragmentation 0, Score 1/3, Scarce", e)
 	}
 }
 

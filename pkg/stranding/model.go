@@ -26,10 +26,26 @@ type Layout struct {
 	Scarce [MaxDims]bool
 	// PodsDim is the index of the pod-count dimension, or -1.
 	PodsDim int
+	// ScarceFragmentation multiplies the weight of scarce dimensions in the
+	// fragmentation term dF only (NewLayout: 1).
+	ScarceFragmentation float64
+	// Scale is the unit of each dimension when fragmentation is compared
+	// across nodes (the largest allocatable among them), so a stranded GPU
+	// costs the same on a 4-GPU and on an 8-GPU node. 0: the node's own
+	// allocatable.
+	Scale Vec
+}
+
+// fragWeight is dimension i's weight in the fragmentation term.
+func (l *Layout) fragWeight(i int) float64 {
+	if l.Scarce[i] {
+		return l.Weights[i] * l.ScarceFragmentation
+	}
+	return l.Weights[i]
 }
 
 // NewLayout returns an empty layout.
-func NewLayout() Layout { return Layout{PodsDim: -1} }
+func NewLayout() Layout { return Layout{PodsDim: -1, ScarceFragmentation: 1} }
 
 // Index returns the dimension of name, or -1.
 func (l *Layout) Index(name corev1.ResourceName) int {
@@ -74,10 +90,23 @@ type Shapes struct {
 	// podsDim is the layout's pod-count dimension (every shape takes one
 	// slot), or -1.
 	podsDim int
+
+	// weight[k] is shape k's frequency; rho[k][j] its share among the
+	// shapes that demand dimension nz[k][j] (so the shares of a dimension
+	// sum to 1), filled in lazily by normalise.
+	weight     [MaxShapes]float64
+	rho        [MaxShapes][MaxDims]float64
+	normalised bool
 }
 
-// Add appends a shape (ignored when full or empty in this layout).
-func (s *Shapes) Add(l *Layout, v Vec) {
+// Add appends a shape of weight 1 (ignored when full or empty in this
+// layout).
+func (s *Shapes) Add(l *Layout, v Vec) { s.AddWeighted(l, v, 1) }
+
+// AddWeighted appends a shape with a frequency weight (how many pods of that
+// shape run or are expected); weights only matter relative to each other.
+// A weight <= 0 counts as 1.
+func (s *Shapes) AddWeighted(l *Layout, v Vec, weight float64) {
 	if s.N == MaxShapes {
 		return
 	}
@@ -108,12 +137,39 @@ func (s *Shapes) Add(l *Layout, v Vec) {
 			s.nnz[k]++
 		}
 	}
+	if !(weight > 0) {
+		weight = 1
+	}
+	s.weight[k] = weight
+	s.normalised = false
 	s.N++
+}
+
+// normalise fills rho. Called once per cycle by NewPlan, never from the hot
+// path.
+func (s *Shapes) normalise() {
+	if s.normalised {
+		return
+	}
+	var total [MaxDims]float64
+	for k := 0; k < s.N; k++ {
+		for j := 0; j < int(s.nnz[k]); j++ {
+			total[s.nz[k][j]] += s.weight[k]
+		}
+	}
+	for k := 0; k < s.N; k++ {
+		for j := 0; j < int(s.nnz[k]); j++ {
+			s.rho[k][j] = s.weight[k] / total[s.nz[k][j]]
+		}
+	}
+	s.normalised = true
 }
 
 // Weights of the two terms of R.
 type Weights struct {
 	Packing, Stranding float64
+	// Level weighs the stranded share left after placement (StrandedShare).
+	Level float64
 }
 
 // Free returns max(0, alloc - used - pod) per dimension.
@@ -138,37 +194,49 @@ func Stranded(l *Layout, s *Shapes, free *Vec) Vec {
 	return out
 }
 
-// usable returns, per dimension, the most of free that one shape repeated
-// can consume. Plain comparisons instead of math.Min/Max: the inputs are
-// finite, and this loop is the Score hot path.
-func (s *Shapes) usable(free *Vec) Vec {
-	var usable Vec
-	slots := math.MaxFloat64 // every shape takes one pod slot
-	if s.N > 0 && s.podsDim >= 0 {
-		slots = free[s.podsDim]
-	}
-	for k := 0; k < s.N; k++ {
-		n := int(s.nnz[k])
-		nz, inv := &s.nz[k], &s.inv[k]
-		c := slots
-		for j := 0; j < n; j++ {
-			if q := free[nz[j]] * inv[j]; q < c {
-				c = q
-				if c < 1 {
-					break // does not fit even once
-				}
+// fit returns how many times shape k fits in free, floored, or 0 if it does
+// not fit once; slots bounds it (free pod slots). Plain comparisons instead
+// of math.Min/Max: the inputs are finite, and this is the Score hot path.
+func (s *Shapes) fit(k int, free *Vec, slots float64) float64 {
+	n := int(s.nnz[k])
+	nz, inv := &s.nz[k], &s.inv[k]
+	c := slots
+	for j := 0; j < n; j++ {
+		if q := free[nz[j]] * inv[j]; q < c {
+			c = q
+			if c < 1 {
+				return 0 // does not fit even once
 			}
 		}
-		if c < 1 || n == 0 {
+	}
+	if c < 1 || n == 0 {
+		return 0
+	}
+	if c < 1<<62 {
+		return float64(int64(c)) // floor of a positive number
+	}
+	return math.Floor(c)
+}
+
+func (s *Shapes) slots(free *Vec) float64 {
+	if s.N > 0 && s.podsDim >= 0 {
+		return free[s.podsDim]
+	}
+	return math.MaxFloat64 // no pod-count dimension: slots never bind
+}
+
+// usable returns, per dimension, the most of free that one shape repeated
+// can consume.
+func (s *Shapes) usable(free *Vec) Vec {
+	var usable Vec
+	slots := s.slots(free)
+	for k := 0; k < s.N; k++ {
+		c := s.fit(k, free, slots)
+		if c == 0 {
 			continue
 		}
-		if c < 1<<62 {
-			c = float64(int64(c)) // floor of a positive number
-		} else {
-			c = math.Floor(c)
-		}
-		shape := &s.V[k]
-		for j := 0; j < n; j++ {
+		shape, nz := &s.V[k], &s.nz[k]
+		for j := 0; j < int(s.nnz[k]); j++ {
 			i := nz[j]
 			u := c * shape[i]
 			if u > free[i] {
@@ -182,12 +250,60 @@ func (s *Shapes) usable(free *Vec) Vec {
 	return usable
 }
 
+// reach returns, per dimension i, the expected part of free that the next
+// pod demanding i can put to use: over the shapes k demanding i, weighted by
+// frequency, min(free_i, c_k * s^k_i) (0 when k does not fit). free - reach
+// is the expected fragmentation F of the package doc.
+func (s *Shapes) reach(free *Vec) Vec {
+	var reach Vec
+	slots := s.slots(free)
+	for k := 0; k < s.N; k++ {
+		c := s.fit(k, free, slots)
+		if c == 0 {
+			continue
+		}
+		shape, nz, rho := &s.V[k], &s.nz[k], &s.rho[k]
+		for j := 0; j < int(s.nnz[k]); j++ {
+			i := nz[j]
+			u := c * shape[i]
+			if u > free[i] {
+				u = free[i]
+			}
+			reach[i] += rho[j] * u
+		}
+	}
+	return reach
+}
+
+// StrandedShare is the weighted share of a node's capacity that would be
+// stranded (Stranded, single-shape relaxation) after placing pod:
+// sum w_i * stranded_i / a_i / sum w_i over demanded dimensions with a_i > 0.
+// It is a level, not a change: the preemption plugin compares nodes by what
+// they are left with.
+func StrandedShare(l *Layout, s *Shapes, alloc, used, pod *Vec) float64 {
+	free := Free(l, alloc, used, pod)
+	st := Stranded(l, s, &free)
+	var w, sum float64
+	for i := 0; i < l.N; i++ {
+		if s.Demanded[i] && i != l.PodsDim && alloc[i] > 0 && l.Weights[i] > 0 {
+			w += l.Weights[i]
+			sum += l.Weights[i] * math.Min(1, st[i]/alloc[i])
+		}
+	}
+	if w == 0 {
+		return 0
+	}
+	return sum / w
+}
+
 // Eval is the model's verdict on one placement.
 type Eval struct {
-	Packing   float64 // P in [0, 1]
-	Stranding float64 // S in [0, 1]
-	Score     float64 // R in [0, 1]
-	Scarce    bool    // the pod would sit on free scarce capacity it does not use
+	Packing float64 // P in [0, 1]
+	// Fragmentation is dF in [-1, 1]: how much the placement adds to the
+	// node's expected fragmentation (negative: it uses up fragments).
+	Fragmentation float64
+	Score         float64 // R in [0, 1]
+	Scarce        bool    // the pod would sit on free scarce capacity it does not use
 }
 
 // Evaluate judges placing pod on a node with allocatable alloc and requested
@@ -205,14 +321,17 @@ type Plan struct {
 	w   Weights
 	pod Vec
 
-	// packDims count towards P, strandDims towards S, scarceDims towards the tier.
+	// packDims count towards P, strandDims towards dF, scarceDims towards the tier.
 	packDims, strandDims, scarceDims [MaxDims]uint8
 	nPack, nStrand, nScarce          int
+	strandWeight                     float64 // sum of w_i over strandDims
 	requestsScarce                   bool
 }
 
-// NewPlan prepares the evaluation of pod against many nodes.
+// NewPlan prepares the evaluation of pod against many nodes. It normalises
+// the shapes' weights, so s must not change while the plan is in use.
 func NewPlan(l *Layout, s *Shapes, w Weights, pod *Vec) Plan {
+	s.normalise()
 	p := Plan{l: l, s: s, w: w, pod: *pod}
 	for i := 0; i < l.N; i++ {
 		if l.Scarce[i] {
@@ -230,6 +349,7 @@ func NewPlan(l *Layout, s *Shapes, w Weights, pod *Vec) Plan {
 		if s.Demanded[i] && i != l.PodsDim {
 			p.strandDims[p.nStrand] = uint8(i)
 			p.nStrand++
+			p.strandWeight += l.fragWeight(i)
 		}
 	}
 	return p
@@ -238,14 +358,8 @@ func NewPlan(l *Layout, s *Shapes, w Weights, pod *Vec) Plan {
 // Evaluate judges placing the plan's pod on a node. It allocates nothing.
 func (p *Plan) Evaluate(alloc, used *Vec) Eval {
 	l := p.l
-	var free Vec
-	for i := 0; i < l.N; i++ {
-		if f := alloc[i] - used[i] - p.pod[i]; f > 0 {
-			free[i] = f
-		}
-	}
 	var e Eval
-	var pw, pSum, sw, sSum float64
+	var pw, pSum float64
 	for j := 0; j < p.nPack; j++ {
 		i := p.packDims[j]
 		if alloc[i] > 0 {
@@ -258,37 +372,60 @@ func (p *Plan) Evaluate(alloc, used *Vec) Eval {
 			}
 		}
 	}
-	if p.nStrand > 0 {
-		usable := p.s.usable(&free)
-		for j := 0; j < p.nStrand; j++ {
-			i := p.strandDims[j]
-			if alloc[i] > 0 {
-				w := l.Weights[i]
-				sw += w
-				if st := (free[i] - usable[i]) / alloc[i]; st >= 1 {
-					sSum += w
-				} else {
-					sSum += w * st
-				}
-			}
-		}
-	}
 	if pw > 0 {
 		e.Packing = pSum / pw
 	}
-	if sw > 0 {
-		e.Stranding = sSum / sw
+	var before, after Vec
+	for i := 0; i < l.N; i++ {
+		if f := alloc[i] - used[i]; f > 0 {
+			before[i] = f
+			if f -= p.pod[i]; f > 0 {
+				after[i] = f
+			}
+		}
+	}
+	if p.nStrand > 0 {
+		reachBefore, reachAfter := p.s.reach(&before), p.s.reach(&after)
+		var sum float64
+		for j := 0; j < p.nStrand; j++ {
+			i := p.strandDims[j]
+			scale := l.Scale[i]
+			if scale <= 0 {
+				scale = alloc[i]
+			}
+			if scale <= 0 {
+				continue // the node has none: nothing to fragment
+			}
+			d := (after[i] - reachAfter[i]) - (before[i] - reachBefore[i])
+			sum += l.fragWeight(int(i)) * d / scale
+		}
+		e.Fragmentation = math.Max(-1, math.Min(1, sum/p.strandWeight))
 	}
 	if !p.requestsScarce {
 		for j := 0; j < p.nScarce; j++ {
-			if free[p.scarceDims[j]] > 0 {
+			if after[p.scarceDims[j]] > 0 {
 				e.Scarce = true
 				break
 			}
 		}
 	}
-	if tw := p.w.Packing + p.w.Stranding; tw > 0 {
-		e.Score = (p.w.Packing*e.Packing + p.w.Stranding*(1-e.Stranding)) / tw
+	var level float64
+	if p.w.Level > 0 && p.nStrand > 0 {
+		usable := p.s.usable(&after)
+		var w, sum float64
+		for j := 0; j < p.nStrand; j++ {
+			i := p.strandDims[j]
+			if alloc[i] > 0 {
+				w += l.Weights[i]
+				sum += l.Weights[i] * math.Min(1, (after[i]-usable[i])/alloc[i])
+			}
+		}
+		if w > 0 {
+			level = sum / w
+		}
+	}
+	if tw := p.w.Packing + p.w.Stranding + p.w.Level; tw > 0 {
+		e.Score = (p.w.Packing*e.Packing + p.w.Stranding*(1-e.Fragmentation)/2 + p.w.Level*(1-level)) / tw
 	}
 	e.Score = clamp01(e.Score)
 	return e

@@ -223,98 +223,111 @@ func TestEvaluate(t *testing.T) {
 		want             Eval
 	}{
 		{
-			// Figure 6-2, node 1: free (0, 5 GiB, 7 pods), stranded (0, 5).
-			// S = (0/4000 + 5/8)/2 = 0.3125
+			// Figure 6-2, node 1. One shape (1000, 2), rho = 1.
+			// before (2000, 6): c = 2, reach (2000, 4), F (0, 2)
+			// after  (0, 5):    c = 0, reach 0,         F (0, 5)
+			// dF = (0/4000 + 3/8)/2 = 0.1875
 			// P = (4000/4000 + 3/8 + 3/10)/3 = 1.675/3
-			// R = (P + 2(1-S))/3 = (0.558333 + 1.375)/3
+			// R = (P + 2(1-dF)/2)/3
 			name:   "fig 6-2: cpu-heavy pod exhausts cpu",
 			shapes: []Vec{vec(1000, 2, 0, 0)},
 			alloc:  vec(4000, 8, 10, 0), used: vec(2000, 2, 2, 0), pod: vec(2000, 1, 1, 0),
-			want: Eval{Packing: 1.675 / 3, Stranding: 0.3125, Score: (1.675/3 + 1.375) / 3},
+			want: Eval{Packing: 1.675 / 3, Fragmentation: 0.1875, Score: (1.675/3 + 0.8125) / 3},
 		},
 		{
-			// Figure 6-2, node 2: free (2000, 4 GiB) fits the shape twice.
-			// S = 0, P = (2000/4000 + 4/8 + 3/10)/3 = 1.3/3, R = (1.3/3 + 2)/3
+			// Figure 6-2, node 2.
+			// before (4000, 5): c = 2, reach (2000, 4), F (2000, 1)
+			// after  (2000, 4): c = 2, reach (2000, 4), F (0, 0)
+			// dF = (-2000/4000 - 1/8)/2 = -0.3125: the pod uses up fragments
+			// P = (2000/4000 + 4/8 + 3/10)/3 = 1.3/3, R = (1.3/3 + 1.3125)/3
 			name:   "fig 6-2: free vector still fits the shape",
 			shapes: []Vec{vec(1000, 2, 0, 0)},
 			alloc:  vec(4000, 8, 10, 0), used: vec(0, 3, 2, 0), pod: vec(2000, 1, 1, 0),
-			want: Eval{Packing: 1.3 / 3, Stranding: 0, Score: (1.3/3 + 2) / 3},
+			want: Eval{Packing: 1.3 / 3, Fragmentation: -0.3125, Score: (1.3/3 + 1.3125) / 3},
 		},
 		{
-			// Memory-heavy pod next to a cpu-heavy pod: free (3000, 7).
-			// cpu-heavy: c = min(0, 3) = 0; mem-heavy: c = min(3, 1) = 1 -> (1000, 7).
-			// stranded (2000, 0): S = (2000/8000 + 0)/2 = 0.125
-			// P = (5000/8000 + 9/16 + 2/10)/3 = 1.3875/3
-			// R = (0.4625 + 1.75)/3 = 0.7375
+			// Memory-heavy pod next to a cpu-heavy pod. Shapes weigh 1 each:
+			// rho = 1/2 in cpu and memory.
+			// before (4000, 14): cpu-heavy c = 1 -> (4000, 2), mem-heavy c = 2 -> (2000, 14)
+			//   reach (3000, 8), F (1000, 6)
+			// after (3000, 7): cpu-heavy c = 0, mem-heavy c = 1 -> (1000, 7)
+			//   reach (500, 3.5), F (2500, 3.5)
+			// dF = (1500/8000 - 2.5/16)/2 = 0.015625
+			// P = (5000/8000 + 9/16 + 2/10)/3 = 0.4625
+			// R = (0.4625 + 0.984375)/3
 			name:   "complementary: mem-heavy pod beside a cpu-heavy pod",
 			shapes: []Vec{cpuHeavy, memHeavy},
 			alloc:  vec(8000, 16, 10, 0), used: vec(4000, 2, 1, 0), pod: vec(1000, 7, 1, 0),
-			want: Eval{Packing: 0.4625, Stranding: 0.125, Score: 0.7375},
+			want: Eval{Packing: 0.4625, Fragmentation: 0.015625, Score: (0.4625 + 0.984375) / 3},
 		},
 		{
-			// Memory-heavy pod on an empty node: free (7000, 9).
-			// cpu-heavy c = min(1, 4) = 1 -> (4000, 2); mem-heavy c = min(7, 1) = 1 -> (1000, 7)
-			// usable (4000, 7), stranded (3000, 2): S = (3000/8000 + 2/16)/2 = 0.25
+			// Memory-heavy pod on an empty node.
+			// before (8000, 16): cpu-heavy c = 2 -> (8000, 4), mem-heavy c = 2 -> (2000, 14)
+			//   reach (5000, 9), F (3000, 7)
+			// after (7000, 9): cpu-heavy c = 1 -> (4000, 2), mem-heavy c = 1 -> (1000, 7)
+			//   reach (2500, 4.5), F (4500, 4.5)
+			// dF = (1500/8000 - 2.5/16)/2 = 0.015625, as beside the cpu-heavy
+			// pod: only packing tells the two apart.
 			// P = (1000/8000 + 7/16 + 1/10)/3 = 0.6625/3
-			// R = (0.6625/3 + 1.5)/3
 			name:   "complementary: mem-heavy pod on an empty node",
 			shapes: []Vec{cpuHeavy, memHeavy},
 			alloc:  vec(8000, 16, 10, 0), used: vec(0, 0, 0, 0), pod: vec(1000, 7, 1, 0),
-			want: Eval{Packing: 0.6625 / 3, Stranding: 0.25, Score: (0.6625/3 + 1.5) / 3},
+			want: Eval{Packing: 0.6625 / 3, Fragmentation: 0.015625, Score: (0.6625/3 + 0.984375) / 3},
 		},
 		{
-			// Second cpu-heavy pod beside the first: free (0, 12), nothing fits.
-			// stranded (0, 12): S = (0 + 12/16)/2 = 0.375
-			// P = (8000/8000 + 4/16 + 2/10)/3 = 1.45/3
-			// R = (1.45/3 + 1.25)/3
+			// Second cpu-heavy pod beside the first.
+			// before (4000, 14): F (1000, 6) as above; after (0, 12): F (0, 12)
+			// dF = (-1000/8000 + 6/16)/2 = 0.125
+			// P = (8000/8000 + 4/16 + 2/10)/3 = 1.45/3, R = (1.45/3 + 0.875)/3
 			name:   "complementary: second cpu-heavy pod strands memory",
 			shapes: []Vec{cpuHeavy, memHeavy},
 			alloc:  vec(8000, 16, 10, 0), used: vec(4000, 2, 1, 0), pod: vec(4000, 2, 1, 0),
-			want: Eval{Packing: 1.45 / 3, Stranding: 0.375, Score: (1.45/3 + 1.25) / 3},
+			want: Eval{Packing: 1.45 / 3, Fragmentation: 0.125, Score: (1.45/3 + 0.875) / 3},
 		},
 		{
-			// Second cpu-heavy pod on an empty node: free (4000, 14).
-			// cpu-heavy c = min(1, 7) = 1 -> (4000, 2); mem-heavy c = min(4, 2) = 2 -> (2000, 14)
-			// usable (4000, 14): S = 0
-			// P = (4000/8000 + 2/16 + 1/10)/3 = 0.725/3, R = (0.725/3 + 2)/3
+			// Second cpu-heavy pod on an empty node.
+			// before (8000, 16): F (3000, 7); after (4000, 14): F (1000, 6)
+			// dF = (-2000/8000 - 1/16)/2 = -0.15625
+			// P = (4000/8000 + 2/16 + 1/10)/3 = 0.725/3, R = (0.725/3 + 1.15625)/3
 			name:   "complementary: second cpu-heavy pod on an empty node",
 			shapes: []Vec{cpuHeavy, memHeavy},
 			alloc:  vec(8000, 16, 10, 0), used: vec(0, 0, 0, 0), pod: vec(4000, 2, 1, 0),
-			want: Eval{Packing: 0.725 / 3, Stranding: 0, Score: (0.725/3 + 2) / 3},
+			want: Eval{Packing: 0.725 / 3, Fragmentation: -0.15625, Score: (0.725/3 + 1.15625) / 3},
 		},
 		{
-			// Without shapes nothing is demanded: S = 0 and P covers the
+			// Without shapes nothing is demanded: dF = 0 and P covers the
 			// dimensions the pod requests plus pods.
-			// P = (2000/4000 + 4/8 + 5/10)/3 = 0.5, R = (0.5 + 2)/3
+			// P = (2000/4000 + 4/8 + 5/10)/3 = 0.5, R = (0.5 + 1)/3
 			name:  "no shapes: packing only",
 			alloc: vec(4000, 8, 10, 0), used: vec(1000, 2, 4, 0), pod: vec(1000, 2, 1, 0),
-			want: Eval{Packing: 0.5, Stranding: 0, Score: 2.5 / 3},
+			want: Eval{Packing: 0.5, Score: 0.5},
 		},
 		{
 			// The pod requests no memory and no shape demands it: memory is
-			// left out of P. P = (2000/4000 + 5/10)/2 = 0.5
+			// left out of P. P = (2000/4000 + 5/10)/2 = 0.5; the cpu shape
+			// reaches all free cpu before and after: dF = 0.
 			name:   "unrequested, undemanded dimension is not packed",
 			shapes: []Vec{vec(1000, 0, 0, 0)},
 			alloc:  vec(4000, 8, 10, 0), used: vec(1000, 6, 4, 0), pod: vec(1000, 0, 1, 0),
-			want: Eval{Packing: 0.5, Stranding: 0, Score: 2.5 / 3},
+			want: Eval{Packing: 0.5, Score: 0.5},
 		},
 		{
-			// CPU-only pod on a GPU node with a free GPU.
-			// free (1000, 14, 8, 4); shape (1000, 2, 0, 1): c = min(1, 7, 8, 4) = 1
-			// usable (1000, 2, -, 1), stranded (0, 12, -, 3)
-			// S = (0 + 12/16 + 3/4)/3 = 0.5
+			// CPU-only pod on a GPU node with free GPUs; shape (1000, 2, -, 1).
+			// before (2000, 16, 9, 4): c = 2, reach (2000, 4, 2), F (0, 12, 2)
+			// after  (1000, 14, 8, 4): c = 1, reach (1000, 2, 1), F (0, 12, 3)
+			// dF = (0 + 0 + 1/4)/3: the cpu it takes strands a GPU
 			// P = (3000/4000 + 2/16 + 2/10 + 0/4)/4 = 1.075/4
-			// R = (1.075/4 + 1)/3, scarce
+			// R = (1.075/4 + 2(1 - 1/12)/2)/3, scarce
 			name:   "cpu-only pod on a node with a free gpu",
 			shapes: []Vec{vec(1000, 2, 0, 1)},
 			alloc:  vec(4000, 16, 10, 4), used: vec(2000, 0, 1, 0), pod: vec(1000, 2, 1, 0),
-			want: Eval{Packing: 1.075 / 4, Stranding: 0.5, Score: (1.075/4 + 1) / 3, Scarce: true},
+			want: Eval{Packing: 1.075 / 4, Fragmentation: 1.0 / 12, Score: (1.075/4 + 11.0/12) / 3, Scarce: true},
 		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			got := Evaluate(l, shapesOf(l, tc.shapes...), defaultWeights, &tc.alloc, &tc.used, &tc.pod)
-			if !near(got.Packing, tc.want.Packing) || !near(got.Stranding, tc.want.Stranding) ||
+			if !near(got.Packing, tc.want.Packing) || !near(got.Fragmentation, tc.want.Fragmentation) ||
 				!near(got.Score, tc.want.Score) || got.Scarce != tc.want.Scarce {
 				t.Errorf("Evaluate = %+v\nwant       %+v", got, tc.want)
 			}
@@ -358,13 +371,13 @@ func TestComplementaryPods(t *testing.T) {
 	holdsCPUHeavy, empty := vec(4000, 2, 1, 0), vec(0, 0, 0, 0)
 	memPod, cpuPod := vec(1000, 7, 1, 0), vec(4000, 2, 1, 0)
 
-	// Hand-computed in TestEvaluate: 0.7375 vs 0.573611.
+	// Hand-computed in TestEvaluate: equal dF, packing decides.
 	onFull := Evaluate(l, s, defaultWeights, &alloc, &holdsCPUHeavy, &memPod)
 	onEmpty := Evaluate(l, s, defaultWeights, &alloc, &empty, &memPod)
 	if !(onFull.Score > onEmpty.Score) {
 		t.Errorf("mem-heavy pod: R beside cpu-heavy pod %v should exceed R on empty node %v", onFull.Score, onEmpty.Score)
 	}
-	// Hand-computed in TestEvaluate: 0.577778 vs 0.747222.
+	// Hand-computed in TestEvaluate: dF 0.125 beside it vs -0.15625 on the empty node.
 	onFull = Evaluate(l, s, defaultWeights, &alloc, &holdsCPUHeavy, &cpuPod)
 	onEmpty = Evaluate(l, s, defaultWeights, &alloc, &empty, &cpuPod)
 	if !(onEmpty.Score > onFull.Score) {
@@ -477,18 +490,9 @@ func TestSpreadBeatsPacking(t *testing.T) {
 		t.Errorf("costs %v: want half < empty < full (violating) < scarce", costs)
 	}
 	Normalize(costs)
-	// half: 20 + round(80 R), R = (P + 2)/3 with P = (0.5 + 0.5 + 0.2)/3 = 0.4
-	// empty: P = (0.25 + 0.25 + 0.1)/3 = 0.2
-	// full (second tier): 1 + round(18 R), P = (0.75 + 0.75 + 0.3)/3 = 0.6
-	want := []int64{
-		1 + int64(math.Round(18*(0.6+2)/3)),
-		20 + int64(math.Round(80*(0.4+2)/3)),
-		20 + int64(math.Round(80*(0.2+2)/3)),
-		0,
-	}
-	if want[0] != 17 || want[1] != 84 || want[2] != 79 {
-		t.Fatalf("hand computation drifted: %v", want)
-	}
+	// Best tier (half, empty): R stretched over [20, 100], so the better
+	// gets 100 and the worse 20; the second tier (full) alone gets 1 + 18.
+	want := []int64{19, 100, 20, 0}
 	for i := range want {
 		if costs[i] != want[i] {
 			t.Errorf("Normalize = %v, want %v", costs, want)
@@ -553,20 +557,20 @@ func TestNormalize(t *testing.T) {
 				Encode(0, 0.5), Encode(0, 1), Encode(0, 0),
 				Encode(1, 1), Encode(1, 0), Encode(7, 1), Encode(1<<20, 1),
 			},
-			// best: 20 + round(80 r); second: 1 + round(18 r); rest: 0
+			// best: 20 + round(80 (r - min)/(max - min)); second: 1 + round(18 ...); rest: 0
 			want: []int64{60, 100, 20, 19, 1, 0, 0},
 		},
 		{
 			name:  "best tier need not be zero",
-			costs: []int64{Encode(1<<20+2, 0.25), Encode(1<<20, 0.75), Encode(1<<20, 0.25)},
-			want:  []int64{6, 80, 40},
+			costs: []int64{Encode(1<<20+2, 0.25), Encode(1<<20, 0.75), Encode(1<<20, 0.25), Encode(1<<20, 0.5)},
+			want:  []int64{19, 100, 20, 60},
 		},
 		{
 			name:  "gap between tiers",
-			costs: []int64{Encode(5, 0.5), Encode(2, 0.5), Encode(9, 0)},
-			want:  []int64{10, 60, 0},
+			costs: []int64{Encode(5, 0.5), Encode(2, 0.5), Encode(9, 0), Encode(5, 0.25), Encode(2, 0.75)},
+			want:  []int64{19, 20, 0, 1, 100},
 		},
-		{name: "single", costs: []int64{Encode(3, 0)}, want: []int64{20}},
+		{name: "single", costs: []int64{Encode(3, 0)}, want: []int64{100}},
 		{name: "empty", costs: []int64{}, want: []int64{}},
 	}
 	for _, tc := range tests {
@@ -638,5 +642,55 @@ func TestRankerUnobserved(t *testing.T) {
 	}
 	if got := k.Score(Encode(4, 0.5)); got != 0 {
 		t.Errorf("third = %d, want 0", got)
+	}
+}
+
+// The stranded-level term: R adds W_level * (1 - StrandedShare after
+// placement). Figure 6-2 again, weights (1, 2, 1).
+func TestEvaluateLevelTerm(t *testing.T) {
+	l := testLayout(t)
+	s := shapesOf(l, vec(1000, 2, 0, 0))
+	w := Weights{Packing: 1, Stranding: 2, Level: 1}
+	alloc, pod := vec(4000, 8, 10, 0), vec(2000, 1, 1, 0)
+	tests := []struct {
+		name  string
+		used  Vec
+		level float64 // stranded share after placement
+		want  float64
+	}{
+		// free after (0, 5): nothing fits, stranded (0, 5): (0 + 5/8)/2
+		{"exhausts cpu", vec(2000, 2, 2, 0), 0.3125, (1.675/3 + 0.8125 + (1 - 0.3125)) / 4},
+		// free after (2000, 4) tiles the shape: nothing stranded
+		{"still fits", vec(0, 3, 2, 0), 0, (1.3/3 + 1.3125 + 1) / 4},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := StrandedShare(l, s, &alloc, &tc.used, &pod); !near(got, tc.level) {
+				t.Errorf("StrandedShare = %v, want %v", got, tc.level)
+			}
+			if got := Evaluate(l, s, w, &alloc, &tc.used, &pod).Score; !near(got, tc.want) {
+				t.Errorf("Score = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// ScarceFragmentation multiplies a scarce dimension's weight in dF only.
+func TestScarceFragmentationWeight(t *testing.T) {
+	l := testLayout(t)
+	s := shapesOf(l, vec(1000, 2, 0, 1))
+	alloc, used, pod := vec(4000, 16, 10, 4), vec(2000, 0, 1, 0), vec(1000, 2, 1, 0)
+	// As in TestEvaluate: dF per dim (0, 0, 1/4 for the GPU).
+	for _, tc := range []struct {
+		boost, want float64
+	}{{1, 0.25 / 3}, {10, 2.5 / 12}, {0, 0}} {
+		l.ScarceFragmentation = tc.boost
+		e := Evaluate(l, s, defaultWeights, &alloc, &used, &pod)
+		if !near(e.Fragmentation, tc.want) {
+			t.Errorf("boost %v: Fragmentation = %v, want %v", tc.boost, e.Fragmentation, tc.want)
+		}
+		if p := Evaluate(l, s, Weights{Packing: 1}, &alloc, &used, &pod).Packing; !near(p, 1.075/4) {
+			t.Errorf("boost %v: Packing = %v, want 1.075/4 (packing ignores the boost)", tc.boost, p)
+		}
 	}
 }

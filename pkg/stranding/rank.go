@@ -55,23 +55,55 @@ func Tier(scarce bool, spreadViolation int64) int64 {
 }
 
 // Ranker maps costs onto node scores in [MinScore, MaxScore], preserving
-// the lexicographic order up to rounding. Observe every cost, then Score.
+// the lexicographic order up to rounding. Within the best and the second
+// tier R is stretched over the tier's band from the worst to the best R
+// observed, as upstream's normalisers divide by the maximum: R differs
+// little between good nodes (one GPU is 1/8 of a node), and an absolute
+// mapping would round those differences away. Observe every cost, then
+// Score.
 type Ranker struct {
-	best, second int64
+	best, second tierRange
 	seen         bool
+}
+
+type tierRange struct {
+	tier       int64
+	minR, maxR float64
+}
+
+func (t *tierRange) reset(tier int64, r float64) { *t = tierRange{tier: tier, minR: r, maxR: r} }
+
+func (t *tierRange) widen(r float64) {
+	t.minR, t.maxR = math.Min(t.minR, r), math.Max(t.maxR, r)
+}
+
+// position maps r onto [0, 1] within the tier; 1 when all R are equal.
+func (t *tierRange) position(r float64) float64 {
+	if t.maxR <= t.minR {
+		return 1
+	}
+	return (r - t.minR) / (t.maxR - t.minR)
 }
 
 // Observe records a cost.
 func (k *Ranker) Observe(cost int64) {
+	t, r := Decode(cost)
 	if !k.seen {
-		k.best, k.second, k.seen = math.MaxInt64, math.MaxInt64, true
+		k.best.reset(t, r)
+		k.second.reset(math.MaxInt64, 0)
+		k.seen = true
+		return
 	}
-	t, _ := Decode(cost)
 	switch {
-	case t < k.best:
-		k.best, k.second = t, k.best
-	case t > k.best && t < k.second:
-		k.second = t
+	case t == k.best.tier:
+		k.best.widen(r)
+	case t < k.best.tier:
+		k.best, k.second = tierRange{}, k.best
+		k.best.reset(t, r)
+	case t == k.second.tier:
+		k.second.widen(r)
+	case t < k.second.tier:
+		k.second.reset(t, r)
 	}
 }
 
@@ -79,10 +111,10 @@ func (k *Ranker) Observe(cost int64) {
 func (k *Ranker) Score(cost int64) int64 {
 	t, r := Decode(cost)
 	switch t {
-	case k.best:
-		return bestFloor + int64(math.Round(r*(MaxScore-bestFloor)))
-	case k.second:
-		return 1 + int64(math.Round(r*(bestFloor-2)))
+	case k.best.tier:
+		return bestFloor + int64(math.Round(k.best.position(r)*(MaxScore-bestFloor)))
+	case k.second.tier:
+		return 1 + int64(math.Round(k.second.position(r)*(bestFloor-2)))
 	default:
 		return MinScore
 	}

@@ -20,9 +20,12 @@ type StrandingAwarePackingArgs struct {
 	ExtendedResourceWeight int64
 	// PackingWeight weighs how full the node is after placement.
 	PackingWeight int64
-	// StrandingWeight weighs the share of the node's free capacity that no
-	// known pod shape can use after placement.
+	// StrandingWeight weighs the change of the node's expected
+	// fragmentation (pkg/stranding).
 	StrandingWeight int64
+	// StrandedLevelWeight weighs the share of the node's capacity left
+	// stranded after placement.
+	StrandedLevelWeight int64
 	// ScarceResources are resources that pods not requesting them avoid.
 	ScarceResources ScarceResources
 	// Shapes says which pod shapes the stranding model judges free capacity against.
@@ -44,6 +47,9 @@ type ScarceResources struct {
 	ExtendedResources bool
 	// Names are further scarce resources.
 	Names []corev1.ResourceName
+	// FragmentationWeight multiplies a scarce resource's weight in the
+	// fragmentation term.
+	FragmentationWeight int64
 }
 
 // ShapeSourceMode says where pod shapes come from.

@@ -10,6 +10,7 @@ import (
 	v1helper "k8s.io/kubernetes/pkg/apis/core/v1/helper"
 	"k8s.io/kubernetes/pkg/scheduler/util"
 
+	"github.com/snug-sched/snug/pkg/plugins/strandingawarepacking"
 	"github.com/snug-sched/snug/pkg/resourcemodel"
 	"github.com/snug-sched/snug/pkg/stranding"
 )
@@ -62,58 +63,30 @@ func (pl *Plugin) strandedAfter(node string, victims []*corev1.Pod, preemptor *c
 	for _, r := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory, corev1.ResourceEphemeralStorage, corev1.ResourcePods} {
 		l.Add(r, 1, false)
 	}
-	alloc := ni.Node().Status.Allocatable
-	for name := range alloc {
+	for name := range ni.Node().Status.Allocatable {
 		if v1helper.IsExtendedResourceName(name) {
 			l.Add(name, 1, false)
 		}
 	}
-	vec := func(list corev1.ResourceList) stranding.Vec {
+	a, used := strandingawarepacking.NodeVectors(&l, ni)
+	vec := func(pod *corev1.Pod) stranding.Vec {
+		list := resourcemodel.Requests(pod)
 		var v stranding.Vec
 		for i := 0; i < l.N; i++ {
 			v[i] = float64(resourcemodel.Value(l.Names[i], list))
 		}
+		if l.PodsDim >= 0 {
+			v[l.PodsDim] = 1
+		}
 		return v
 	}
-	var a, used, pod stranding.Vec
-	a = vec(alloc)
-	req := ni.GetRequested()
-	for i := 0; i < l.N; i++ {
-		switch l.Names[i] {
-		case corev1.ResourceCPU:
-			used[i] = float64(req.GetMilliCPU())
-		case corev1.ResourceMemory:
-			used[i] = float64(req.GetMemory())
-		case corev1.ResourceEphemeralStorage:
-			used[i] = float64(req.GetEphemeralStorage())
-		case corev1.ResourcePods:
-			used[i] = float64(len(ni.GetPods()))
-		default:
-			used[i] = float64(req.GetScalarResources()[l.Names[i]])
-		}
-	}
 	for _, v := range victims {
-		vv := vec(resourcemodel.Requests(v))
+		vv := vec(v)
 		for i := 0; i < l.N; i++ {
 			used[i] -= vv[i]
 		}
-		if l.PodsDim >= 0 {
-			used[l.PodsDim]--
-		}
 	}
-	pod = vec(resourcemodel.Requests(preemptor))
-	if l.PodsDim >= 0 {
-		pod[l.PodsDim] = 1
-	}
-	var shapes stranding.Shapes
-	for _, sh := range pl.shapes.Snapshot() {
-		var v stranding.Vec
-		for _, q := range sh {
-			if i := l.Index(q.Name); i >= 0 {
-				v[i] = float64(q.Value)
-			}
-		}
-		shapes.Add(&l, v)
-	}
-	return stranding.Evaluate(&l, &shapes, stranding.Weights{Stranding: 1}, &a, &used, &pod).Stranding
+	pod := vec(preemptor)
+	shapes := pl.shapes.Model(&l)
+	return stranding.StrandedShare(&l, &shapes, &a, &used, &pod)
 }

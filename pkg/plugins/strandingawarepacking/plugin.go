@@ -67,7 +67,7 @@ func New(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, err
 	pl := &Plugin{
 		args:    *args.DeepCopy(),
 		handle:  h,
-		weights: stranding.Weights{Packing: float64(args.PackingWeight), Stranding: float64(args.StrandingWeight)},
+		weights: stranding.Weights{Packing: float64(args.PackingWeight), Stranding: float64(args.StrandingWeight), Level: float64(args.StrandedLevelWeight)},
 		shapes:  NewShapeLearner(args.Shapes),
 	}
 	if f := h.SharedInformerFactory(); f != nil {

@@ -215,8 +215,8 @@ func resGPU(cpu, mem, gpus string) map[corev1.ResourceName]string {
 
 func TestDefaultArgs(t *testing.T) {
 	a := defaultArgs(t)
-	if a.PackingWeight != 1 || a.StrandingWeight != 2 || a.ExtendedResourceWeight != 1 ||
-		!a.ScarceResources.ExtendedResources || a.Shapes.Mode != config.ShapeSourceLearned ||
+	if a.PackingWeight != 1 || a.StrandingWeight != 16 || a.StrandedLevelWeight != 8 || a.ExtendedResourceWeight != 1 ||
+		!a.ScarceResources.ExtendedResources || a.ScarceResources.FragmentationWeight != 50 || a.Shapes.Mode != config.ShapeSourceLearned ||
 		a.Shapes.MaxLearned != 16 || len(a.Resources) != 4 || len(a.DefaultConstraints) != 1 {
 		t.Fatalf("unexpected defaults: %+v", a)
 	}
@@ -227,9 +227,9 @@ func TestNewRejectsBadArgs(t *testing.T) {
 		t.Error("New(nil args) succeeded")
 	}
 	a := defaultArgs(t)
-	a.PackingWeight, a.StrandingWeight = 0, 0
+	a.PackingWeight, a.StrandingWeight, a.StrandedLevelWeight = 0, 0, 0
 	if _, err := New(context.Background(), a, nil); err == nil {
-		t.Error("New with both weights 0 succeeded")
+		t.Error("New with all weights 0 succeeded")
 	}
 }
 
@@ -249,19 +249,22 @@ func TestScorePacksOntoFullerNode(t *testing.T) {
 	incoming := makePod("new", "", res("1", "2Gi"))
 	e.observe(append(pods, incoming)...)
 	got := e.score(t, incoming)
-	// Shape (1 cpu, 2Gi) tiles every free vector: S = 0, R = (P + 2)/3 with
-	// P over cpu, memory and pods (ephemeral-storage: allocatable 0, skipped).
-	// n1: P = (3/4 + 6/8 + 3/110)/3 = 0.509091, R = 0.836364 -> 20 + round(66.91) = 87
-	// n2: P = (2/4 + 4/8 + 2/110)/3 = 0.339394, R = 0.779798 -> 20 + round(62.38) = 82
-	// n3: P = (1/4 + 2/8 + 1/110)/3 = 0.169697, R = 0.723232 -> 20 + round(57.86) = 78
-	want := map[string]int64{"n1": 87, "n2": 82, "n3": 78}
+	// Shape (1 cpu, 2Gi) tiles every free vector before and after: dF = 0,
+	// R = (P + 1)/3 with P over cpu, memory and pods (ephemeral-storage:
+	// allocatable 0, skipped).
+	// n1: P = (3/4 + 6/8 + 3/110)/3 = 0.509091
+	// n2: P = (2/4 + 4/8 + 2/110)/3 = 0.339394
+	// n3: P = (1/4 + 2/8 + 1/110)/3 = 0.169697
+	// R is stretched over [20, 100]: n1 100, n2 halfway 60, n3 20.
+	want := map[string]int64{"n1": 100, "n2": 60, "n3": 20}
 	if !maps.Equal(got, want) {
 		t.Errorf("scores = %v, want %v", got, want)
 	}
 }
 
-// Pod slots are a resource too: taking a node's last slot strands all the
-// CPU and memory it has left, however full the node then looks.
+// Pod slots are a resource too: a small pod that takes a node's last slot
+// strands the CPU and memory a frequent bigger shape would have used there,
+// and leaves them stranded for good.
 func TestScoreLastPodSlotStrands(t *testing.T) {
 	slots := func(name string) *corev1.Node {
 		return makeNode(name, map[corev1.ResourceName]string{corev1.ResourceCPU: "4", corev1.ResourceMemory: "8Gi", corev1.ResourcePods: "4"})
@@ -270,14 +273,28 @@ func TestScoreLastPodSlotStrands(t *testing.T) {
 	pods := []*corev1.Pod{ // best-effort: they take slots, nothing else
 		makePod("be0", "n1", nil), makePod("be1", "n1", nil), makePod("be2", "n1", nil),
 	}
-	e := newEnv(t, defaultArgs(t), nodes, pods, envOptions{})
+	big := func(name string) *corev1.Pod { return makePod(name, "", res("3", "6Gi")) }
 	incoming := makePod("new", "", res("1", "2Gi"))
+
+	// Shapes: big (3, 6Gi) x 3 and small (1, 2Gi) x 1; rho 3/4 and 1/4.
+	// n1 before (4, 8Gi, 1 slot): big 1, small 1 -> reach (2.5, 5Gi), F (1.5, 3Gi)
+	//    after  (3, 6Gi, 0 slots): nothing fits -> F (3, 6Gi): dF = (1.5/4 + 3/8)/2 = 0.375
+	// n2 before (4, 8Gi, 4 slots): big 1, small 4 -> reach (3.25, 6.5Gi), F (0.75, 1.5Gi)
+	//    after  (3, 6Gi, 3 slots): big 1, small 3 -> reach (3, 6Gi), F 0: dF = -0.1875
+	e := newEnv(t, defaultArgs(t), nodes, pods, envOptions{})
+	e.observe(big("b0"), big("b1"), big("b2"), incoming)
+	if got, want := e.score(t, incoming), map[string]int64{"n1": 20, "n2": 100}; !maps.Equal(got, want) {
+		t.Errorf("with a bigger frequent shape: scores = %v, want %v", got, want)
+	}
+
+	// Only the small shape: n1's slot lets one more small pod in before and
+	// none after, so the change of expected fragmentation is 0 on both
+	// nodes, but n1 is left with (3, 6Gi) stranded for good: the stranded
+	// level term keeps the pod on n2, and packing (n1 is fuller) loses.
+	e = newEnv(t, defaultArgs(t), nodes, pods, envOptions{})
 	e.observe(incoming)
-	// n1: pods 4/4, free (3, 6Gi, 0 slots): the shape fits 0 times.
-	//     P = (1/4 + 2/8 + 4/4)/3 = 0.5, S = (3/4 + 6/8)/2 = 0.75, R = (0.5 + 0.5)/3 -> 20 + round(26.67) = 47
-	// n2: P = (1/4 + 2/8 + 1/4)/3 = 0.25, S = 0, R = (0.25 + 2)/3 = 0.75 -> 80
-	if got, want := e.score(t, incoming), map[string]int64{"n1": 47, "n2": 80}; !maps.Equal(got, want) {
-		t.Errorf("scores = %v, want %v", got, want)
+	if got, want := e.score(t, incoming), map[string]int64{"n1": 20, "n2": 100}; !maps.Equal(got, want) {
+		t.Errorf("small shape only: scores = %v, want %v", got, want)
 	}
 }
 
@@ -345,9 +362,12 @@ func TestScoreSpreadsZonesThenPacks(t *testing.T) {
 	}
 	pods := []*corev1.Pod{
 		makePod("web-0", "a1", res("1", "4Gi"), "app", "web"),
-		makePod("other-0", "a1", res("2", "8Gi"), "app", "other"),
-		makePod("other-1", "a1", res("2", "8Gi"), "app", "other"),
-		makePod("other-2", "b1", res("2", "8Gi"), "app", "other"),
+		// Same shape as web: every free vector tiles, so fragmentation is
+		// flat and packing decides inside a zone.
+		makePod("other-0", "a1", res("1", "4Gi"), "app", "other"),
+		makePod("other-1", "a1", res("1", "4Gi"), "app", "other"),
+		makePod("other-2", "b1", res("1", "4Gi"), "app", "other"),
+		makePod("other-3", "b1", res("1", "4Gi"), "app", "other"),
 		// Same labels, other namespace: must not count.
 		st.MakePod().Namespace("elsewhere").Name("web-x").UID("web-x").Node("b2").Req(res("1", "4Gi")).Label("app", "web").Obj(),
 	}
@@ -438,22 +458,24 @@ func TestScoreStaticShapes(t *testing.T) {
 			corev1.ResourceCPU: resource.MustParse(cpu), corev1.ResourceMemory: resource.MustParse(mem)}}}
 		return a
 	}
-	// After placement n1 is free (3 cpu, 1Gi), n2 free (1 cpu, 7Gi).
-	// P(n1) = (1/4 + 7/8 + 2/110)/3 = 0.381061, P(n2) = (3/4 + 1/8 + 2/110)/3 = 0.297727.
+	// Free before placement: n1 (4 cpu, 2Gi), n2 (2 cpu, 8Gi); after: n1
+	// (3, 1Gi), n2 (1, 7Gi). P(n1) = (1/4 + 7/8 + 2/110)/3 = 0.381061,
+	// P(n2) = (3/4 + 1/8 + 2/110)/3 = 0.297727. Default weights: packing 1,
+	// fragmentation change 16, stranded level 8.
 	//
-	// Shape small-cpu (1 cpu, 256Mi):
-	//   n1: c = 3, usable (3, 768Mi), stranded 256Mi: S = (1/32)/2,  R = (0.381061 + 2*0.984375)/3 = 0.783270 -> 83
-	//   n2: c = 1, usable (1, 256Mi), stranded 6.75Gi: S = (27/32)/2, R = (0.297727 + 2*0.578125)/3 = 0.484659 -> 59
-	// Shape mem-heavy (250m, 3.5Gi):
-	//   n1: c = 0, stranded (3, 1Gi): S = (3/4 + 1/8)/2, R = (0.381061 + 2*0.5625)/3 = 0.502020 -> 60
-	//   n2: c = 2, usable (500m, 7Gi), stranded 500m: S = (1/8)/2, R = (0.297727 + 2*0.9375)/3 = 0.724242 -> 78
+	// Shape small-cpu (1 cpu, 256Mi): one shape less fits on either node,
+	// dF = (-0.75/8)/2 on both. Stranded after: n1 256Mi, n2 6.75Gi, so
+	// the level term picks n1.
+	// Shape mem-heavy (250m, 3.5Gi): n1 fits none before or after, n2 two
+	// before and after: dF = (-1/4 - 1/8)/2 on both. Stranded after: n1
+	// all of (3, 1Gi), n2 only 500m: n2.
 	tests := []struct {
 		name string
 		args *config.StrandingAwarePackingArgs
 		want map[string]int64
 	}{
-		{"small-cpu", static("small-cpu", "1", "256Mi"), map[string]int64{"n1": 83, "n2": 59}},
-		{"mem-heavy", static("mem-heavy", "250m", "3584Mi"), map[string]int64{"n1": 60, "n2": 78}},
+		{"small-cpu", static("small-cpu", "1", "256Mi"), map[string]int64{"n1": 100, "n2": 20}},
+		{"mem-heavy", static("mem-heavy", "250m", "3584Mi"), map[string]int64{"n1": 20, "n2": 100}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -474,14 +496,16 @@ func TestScoreStaticShapes(t *testing.T) {
 		})
 	}
 
-	// Learned mode with the small-cpu static shape and a learned mem-heavy
-	// shape: n2's 7Gi become usable (S = 0, R = (0.297727 + 2)/3 = 0.765909 -> 81),
-	// n1 unchanged (83).
+	// Learned mode with the small-cpu static shape and one learned mem-heavy
+	// pod (the static shape weighs as much as the most frequent learned
+	// one, rho 1/2 each): dF = (-0.5/4 - 0.875/8)/2 on both nodes, but with
+	// the mem-heavy shape n2's 7Gi are no longer stranded (n1 keeps 256Mi):
+	// the learned shape turns small-cpu's choice around.
 	a := static("small-cpu", "1", "256Mi")
 	a.Shapes.Mode = config.ShapeSourceLearned
 	e := newEnv(t, a, nodes, pods, envOptions{})
 	e.pl.Shapes().Observe(makePod("m", "", res("250m", "3584Mi")), 1)
-	if got, want := e.score(t, incoming), map[string]int64{"n1": 83, "n2": 81}; !maps.Equal(got, want) {
+	if got, want := e.score(t, incoming), map[string]int64{"n1": 20, "n2": 100}; !maps.Equal(got, want) {
 		t.Errorf("learned: scores = %v, want %v", got, want)
 	}
 }

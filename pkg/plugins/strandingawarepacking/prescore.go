@@ -2,6 +2,7 @@ package strandingawarepacking
 
 import (
 	"context"
+	"math"
 
 	corev1 "k8s.io/api/core/v1"
 	fwk "k8s.io/kube-scheduler/framework"
@@ -59,6 +60,7 @@ func (pl *Plugin) buildLayout(s *preScoreState, pod *corev1.Pod, nodes []fwk.Nod
 		return scarce[n] || (pl.args.ScarceResources.ExtendedResources && v1helper.IsExtendedResourceName(n))
 	}
 	l := &s.layout
+	l.ScarceFragmentation = float64(pl.args.ScarceResources.FragmentationWeight)
 	for _, r := range pl.args.Resources {
 		l.Add(r.Name, float64(r.Weight), isScarce(r.Name))
 	}
@@ -76,49 +78,65 @@ func (pl *Plugin) buildLayout(s *preScoreState, pod *corev1.Pod, nodes []fwk.Nod
 			addExtended(n)
 		}
 	}
-	shapes := pl.shapes.Snapshot()
+	shapes, weights := pl.shapes.Weighted()
 	for _, sh := range shapes {
 		for _, q := range sh {
 			addExtended(q.Name)
 		}
 	}
+	s.kinds = kindsOf(l)
 	for i := 0; i < l.N; i++ {
-		switch l.Names[i] {
-		case corev1.ResourceCPU:
-			s.kinds[i] = dimCPU
-		case corev1.ResourceMemory:
-			s.kinds[i] = dimMemory
-		case corev1.ResourceEphemeralStorage:
-			s.kinds[i] = dimEphemeral
-		case corev1.ResourcePods:
-			s.kinds[i] = dimPods
-		default:
-			s.kinds[i] = dimScalar
-		}
 		s.pod[i] = float64(resourcemodel.Value(l.Names[i], requests))
 	}
 	if l.PodsDim >= 0 {
 		s.pod[l.PodsDim] = 1
 	}
-	for _, sh := range shapes {
-		var v stranding.Vec
-		for _, q := range sh {
-			if i := l.Index(q.Name); i >= 0 {
-				v[i] = float64(q.Value)
-			}
+	// Fragmentation is compared across nodes in one unit per resource, the
+	// largest allocatable among the candidates.
+	var alloc, used stranding.Vec
+	for _, ni := range nodes {
+		nodeVectors(l, &s.kinds, ni, &alloc, &used)
+		for i := 0; i < l.N; i++ {
+			l.Scale[i] = math.Max(l.Scale[i], alloc[i])
 		}
-		s.shapes.Add(l, v)
 	}
+	s.shapes = ModelOf(l, shapes, weights)
 	s.plan = stranding.NewPlan(l, &s.shapes, pl.weights, &s.pod)
+}
+
+func kindsOf(l *stranding.Layout) [stranding.MaxDims]dimKind {
+	var kinds [stranding.MaxDims]dimKind
+	for i := 0; i < l.N; i++ {
+		switch l.Names[i] {
+		case corev1.ResourceCPU:
+			kinds[i] = dimCPU
+		case corev1.ResourceMemory:
+			kinds[i] = dimMemory
+		case corev1.ResourceEphemeralStorage:
+			kinds[i] = dimEphemeral
+		case corev1.ResourcePods:
+			kinds[i] = dimPods
+		default:
+			kinds[i] = dimScalar
+		}
+	}
+	return kinds
+}
+
+// NodeVectors returns a node's allocatable and requested vectors in layout
+// l (the preemption plugin judges nodes with the same arithmetic).
+func NodeVectors(l *stranding.Layout, ni fwk.NodeInfo) (alloc, used stranding.Vec) {
+	kinds := kindsOf(l)
+	nodeVectors(l, &kinds, ni, &alloc, &used)
+	return alloc, used
 }
 
 // nodeVectors fills allocatable and requested vectors of a node. It
 // allocates nothing: scalar resources are read by map lookup.
-func (s *preScoreState) nodeVectors(ni fwk.NodeInfo, alloc, used *stranding.Vec) {
+func nodeVectors(l *stranding.Layout, kinds *[stranding.MaxDims]dimKind, ni fwk.NodeInfo, alloc, used *stranding.Vec) {
 	a, u := ni.GetAllocatable(), ni.GetRequested()
-	l := &s.layout
 	for i := 0; i < l.N; i++ {
-		switch s.kinds[i] {
+		switch kinds[i] {
 		case dimCPU:
 			alloc[i], used[i] = float64(a.GetMilliCPU()), float64(u.GetMilliCPU())
 		case dimMemory:

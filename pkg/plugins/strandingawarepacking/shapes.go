@@ -16,6 +16,7 @@ import (
 
 	"github.com/snug-sched/snug/pkg/apis/config"
 	"github.com/snug-sched/snug/pkg/resourcemodel"
+	"github.com/snug-sched/snug/pkg/stranding"
 )
 
 // Quantity is one resource of a shape in scheduler units.
@@ -96,7 +97,13 @@ type ShapeLearner struct {
 	mu      sync.Mutex
 	counts  map[string]*shapeCount
 	dirty   atomic.Bool
-	current atomic.Pointer[[]Shape]
+	current atomic.Pointer[shapeSnapshot]
+}
+
+// shapeSnapshot is an immutable list of shapes and their frequencies.
+type shapeSnapshot struct {
+	shapes  []Shape
+	weights []float64
 }
 
 // shapeCount is a bucket of similar shapes; shape is the first pod's exact
@@ -117,9 +124,25 @@ func NewShapeLearner(src config.ShapeSource) *ShapeLearner {
 	if src.Mode == config.ShapeSourceStatic {
 		l.maxLearned = 0
 	}
-	snap := slices.Clone(l.static)
-	l.current.Store(&snap)
+	l.current.Store(l.withStatic(nil, nil))
 	return l
+}
+
+// withStatic puts the static shapes before the learned ones. An operator's
+// static shape weighs as much as the most frequent learned shape (1 when
+// nothing is learned): declared shapes are expected to matter.
+func (l *ShapeLearner) withStatic(learned []Shape, counts []float64) *shapeSnapshot {
+	top := 1.0
+	for _, c := range counts {
+		top = math.Max(top, c)
+	}
+	snap := &shapeSnapshot{shapes: slices.Clone(l.static)}
+	for range l.static {
+		snap.weights = append(snap.weights, top)
+	}
+	snap.shapes = append(snap.shapes, learned...)
+	snap.weights = append(snap.weights, counts...)
+	return snap
 }
 
 // Observe adds delta pods of the given pod's shape.
@@ -148,14 +171,23 @@ func (l *ShapeLearner) Observe(pod *corev1.Pod, delta int) {
 
 // Snapshot returns the static shapes followed by the most frequent learned
 // ones (ties broken by key, so the result is deterministic).
-func (l *ShapeLearner) Snapshot() []Shape {
+func (l *ShapeLearner) Snapshot() []Shape { return l.snapshot().shapes }
+
+// Weighted returns Snapshot and each shape's frequency weight: the learned
+// shapes' pod counts, static shapes as heavy as the most frequent one.
+func (l *ShapeLearner) Weighted() ([]Shape, []float64) {
+	s := l.snapshot()
+	return s.shapes, s.weights
+}
+
+func (l *ShapeLearner) snapshot() *shapeSnapshot {
 	if !l.dirty.Load() {
-		return *l.current.Load()
+		return l.current.Load()
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if !l.dirty.Load() {
-		return *l.current.Load()
+		return l.current.Load()
 	}
 	type kc struct {
 		key string
@@ -171,13 +203,38 @@ func (l *ShapeLearner) Snapshot() []Shape {
 		}
 		return all[i].key < all[j].key
 	})
-	snap := slices.Clone(l.static)
+	var learned []Shape
+	var counts []float64
 	for i := 0; i < len(all) && i < l.maxLearned; i++ {
-		snap = append(snap, all[i].c.shape)
+		learned = append(learned, all[i].c.shape)
+		counts = append(counts, float64(all[i].c.n))
 	}
-	l.current.Store(&snap)
+	snap := l.withStatic(learned, counts)
+	l.current.Store(snap)
 	l.dirty.Store(false)
 	return snap
+}
+
+// Model returns the learner's shapes in layout l, weighted by frequency,
+// as the stranding model takes them.
+func (l *ShapeLearner) Model(layout *stranding.Layout) stranding.Shapes {
+	shapes, weights := l.Weighted()
+	return ModelOf(layout, shapes, weights)
+}
+
+// ModelOf converts shapes and their weights into layout's dimensions.
+func ModelOf(layout *stranding.Layout, shapes []Shape, weights []float64) stranding.Shapes {
+	var out stranding.Shapes
+	for k, sh := range shapes {
+		var v stranding.Vec
+		for _, q := range sh {
+			if i := layout.Index(q.Name); i >= 0 {
+				v[i] = float64(q.Value)
+			}
+		}
+		out.AddWeighted(layout, v, weights[k])
+	}
+	return out
 }
 
 // EventHandler keeps the histogram in step with the scheduler's pod informer.

@@ -10,7 +10,9 @@ import (
 const (
 	DefaultExtendedResourceWeight int64 = 1
 	DefaultPackingWeight          int64 = 1
-	DefaultStrandingWeight        int64 = 2
+	DefaultStrandingWeight        int64 = 16
+	DefaultStrandedLevelWeight    int64 = 8
+	DefaultFragmentationWeight    int64 = 50
 	DefaultMaxLearnedShapes       int32 = 16
 	DefaultShapeSourceMode              = ShapeSourceMode("Learned")
 )
@@ -38,6 +40,12 @@ func SetDefaults_StrandingAwarePackingArgs(obj *StrandingAwarePackingArgs) {
 	}
 	if obj.StrandingWeight == nil {
 		obj.StrandingWeight = ptr.To(DefaultStrandingWeight)
+	}
+	if obj.StrandedLevelWeight == nil {
+		obj.StrandedLevelWeight = ptr.To(DefaultStrandedLevelWeight)
+	}
+	if obj.ScarceResources.FragmentationWeight == nil {
+		obj.ScarceResources.FragmentationWeight = ptr.To(DefaultFragmentationWeight)
 	}
 	if obj.ScarceResources.ExtendedResources == nil {
 		obj.ScarceResources.ExtendedResources = ptr.To(true)

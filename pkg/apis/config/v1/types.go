@@ -25,9 +25,16 @@ type StrandingAwarePackingArgs struct {
 	ExtendedResourceWeight *int64 `json:"extendedResourceWeight,omitempty"`
 	// PackingWeight weighs how full the node is after placement. Default 1.
 	PackingWeight *int64 `json:"packingWeight,omitempty"`
-	// StrandingWeight weighs the share of the node's capacity left free that
-	// no known pod shape can use. Default 2.
+	// StrandingWeight weighs how much the placement changes the node's
+	// expected fragmentation: free capacity the next pod, drawn from the
+	// cluster's pod shapes by frequency, could not use. Default 16.
 	StrandingWeight *int64 `json:"strandingWeight,omitempty"`
+	// StrandedLevelWeight weighs the share of the node's capacity left
+	// stranded after placement (free capacity no single known shape,
+	// repeated, can use). It keeps nodes whole: with churn, a pod that
+	// leaves a node's remaining capacity usable by the largest shapes wins.
+	// Default 8.
+	StrandedLevelWeight *int64 `json:"strandedLevelWeight,omitempty"`
 	// ScarceResources are resources that pods not requesting them avoid
 	// while other feasible nodes exist.
 	ScarceResources ScarceResources `json:"scarceResources,omitempty"`
@@ -57,6 +64,10 @@ type ScarceResources struct {
 	ExtendedResources *bool `json:"extendedResources,omitempty"`
 	// Names are further scarce resources.
 	Names []corev1.ResourceName `json:"names,omitempty"`
+	// FragmentationWeight multiplies a scarce resource's weight in the
+	// fragmentation term: an idle accelerator costs far more than idle
+	// cores. 1 to 1000, default 50.
+	FragmentationWeight *int64 `json:"fragmentationWeight,omitempty"`
 }
 
 // ShapeSourceMode says where pod shapes come from: Learned or Static.

@@ -382,6 +382,9 @@ func autoConvert_v1_ScarceResources_To_config_ScarceResources(in *ScarceResource
 		return err
 	}
 	out.Names = *(*[]corev1.ResourceName)(unsafe.Pointer(&in.Names))
+	if err := metav1.Convert_Pointer_int64_To_int64(&in.FragmentationWeight, &out.FragmentationWeight, s); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -395,6 +398,9 @@ func autoConvert_config_ScarceResources_To_v1_ScarceResources(in *config.ScarceR
 		return err
 	}
 	out.Names = *(*[]corev1.ResourceName)(unsafe.Pointer(&in.Names))
+	if err := metav1.Convert_int64_To_Pointer_int64(&in.FragmentationWeight, &out.FragmentationWeight, s); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -442,6 +448,9 @@ func autoConvert_v1_StrandingAwarePackingArgs_To_config_StrandingAwarePackingArg
 	if err := metav1.Convert_Pointer_int64_To_int64(&in.StrandingWeight, &out.StrandingWeight, s); err != nil {
 		return err
 	}
+	if err := metav1.Convert_Pointer_int64_To_int64(&in.StrandedLevelWeight, &out.StrandedLevelWeight, s); err != nil {
+		return err
+	}
 	if err := Convert_v1_ScarceResources_To_config_ScarceResources(&in.ScarceResources, &out.ScarceResources, s); err != nil {
 		return err
 	}
@@ -466,6 +475,9 @@ func autoConvert_config_StrandingAwarePackingArgs_To_v1_StrandingAwarePackingArg
 		return err
 	}
 	if err := metav1.Convert_int64_To_Pointer_int64(&in.StrandingWeight, &out.StrandingWeight, s); err != nil {
+		return err
+	}
+	if err := metav1.Convert_int64_To_Pointer_int64(&in.StrandedLevelWeight, &out.StrandedLevelWeight, s); err != nil {
 		return err
 	}
 	if err := Convert_config_ScarceResources_To_v1_ScarceResources(&in.ScarceResources, &out.ScarceResources, s); err != nil {

@@ -256,6 +256,11 @@ func (in *ScarceResources) DeepCopyInto(out *ScarceResources) {
 		*out = make([]corev1.ResourceName, len(*in))
 		copy(*out, *in)
 	}
+	if in.FragmentationWeight != nil {
+		in, out := &in.FragmentationWeight, &out.FragmentationWeight
+		*out = new(int64)
+		**out = **in
+	}
 	return
 }
 
@@ -318,6 +323,11 @@ func (in *StrandingAwarePackingArgs) DeepCopyInto(out *StrandingAwarePackingArgs
 	}
 	if in.StrandingWeight != nil {
 		in, out := &in.StrandingWeight, &out.StrandingWeight
+		*out = new(int64)
+		**out = **in
+	}
+	if in.StrandedLevelWeight != nil {
+		in, out := &in.StrandedLevelWeight, &out.StrandedLevelWeight
 		*out = new(int64)
 		**out = **in
 	}

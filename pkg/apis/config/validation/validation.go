@@ -23,6 +23,8 @@ const (
 	MinWeight       = 1
 	MaxWeight       = 100
 	MaxLearnedLimit = 64
+	// MaxFragmentationWeight bounds scarceResources.fragmentationWeight.
+	MaxFragmentationWeight = 1000
 )
 
 // ValidateStrandingAwarePackingArgs validates the args of the
@@ -43,8 +45,10 @@ func ValidateStrandingAwarePackingArgs(path *field.Path, args *config.StrandingA
 	errs = append(errs, validateRange(path.Child("extendedResourceWeight"), args.ExtendedResourceWeight, 0, MaxWeight)...)
 	errs = append(errs, validateRange(path.Child("packingWeight"), args.PackingWeight, 0, MaxWeight)...)
 	errs = append(errs, validateRange(path.Child("strandingWeight"), args.StrandingWeight, 0, MaxWeight)...)
-	if args.PackingWeight == 0 && args.StrandingWeight == 0 {
-		errs = append(errs, field.Invalid(path.Child("packingWeight"), args.PackingWeight, "packingWeight and strandingWeight cannot both be 0"))
+	errs = append(errs, validateRange(path.Child("strandedLevelWeight"), args.StrandedLevelWeight, 0, MaxWeight)...)
+	errs = append(errs, validateRange(path.Child("scarceResources", "fragmentationWeight"), args.ScarceResources.FragmentationWeight, 1, MaxFragmentationWeight)...)
+	if args.PackingWeight == 0 && args.StrandingWeight == 0 && args.StrandedLevelWeight == 0 {
+		errs = append(errs, field.Invalid(path.Child("packingWeight"), args.PackingWeight, "packingWeight, strandingWeight and strandedLevelWeight cannot all be 0"))
 	}
 	for i, n := range args.ScarceResources.Names {
 		errs = append(errs, ValidateResourceName(path.Child("scarceResources", "names").Index(i), n)...)

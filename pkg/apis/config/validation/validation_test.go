@@ -36,8 +36,13 @@ func TestValidateStrandingAwarePackingArgs(t *testing.T) {
 		{name: "defaults are valid", mutate: func(*config.StrandingAwarePackingArgs) {}},
 		{name: "negative packing weight", mutate: func(a *config.StrandingAwarePackingArgs) { a.PackingWeight = -1 },
 			want: []string{"args.packingWeight", "[0, 100]"}},
-		{name: "both weights zero", mutate: func(a *config.StrandingAwarePackingArgs) { a.PackingWeight, a.StrandingWeight = 0, 0 },
-			want: []string{"args.packingWeight", "cannot both be 0"}},
+		{name: "all weights zero", mutate: func(a *config.StrandingAwarePackingArgs) {
+			a.PackingWeight, a.StrandingWeight, a.StrandedLevelWeight = 0, 0, 0
+		}, want: []string{"args.packingWeight", "cannot all be 0"}},
+		{name: "level weight out of range", mutate: func(a *config.StrandingAwarePackingArgs) { a.StrandedLevelWeight = 101 },
+			want: []string{"args.strandedLevelWeight", "[0, 100]"}},
+		{name: "fragmentation weight zero", mutate: func(a *config.StrandingAwarePackingArgs) { a.ScarceResources.FragmentationWeight = 0 },
+			want: []string{"args.scarceResources.fragmentationWeight", "[1, 1000]"}},
 		{name: "unknown resource", mutate: func(a *config.StrandingAwarePackingArgs) {
 			a.Resources = append(a.Resources, config.ResourceWeight{Name: "cpus", Weight: 1})
 		}, want: []string{"args.resources[4].name", "cpus"}},
