@@ -56,7 +56,7 @@
 //	P = sum w_i * min(1, (u_i + p_i) / a_i) / sum w_i   (over dims the pod or a shape requests)
 //	R = (W_pack*P + W_frag*(1 - dF)/2 + W_level*(1 - L)) / (W_pack + W_frag + W_level)
 //
-// in [0, 1]. snug's defaults (1, 16, 8, scarce x50) were chosen on the
+// in [0, 1]. snug's defaults (1, 16, 4, scarce x50) were chosen on the
 // Alibaba GPU trace (docs/benchmarks.md): fragmentation first, level second,
 // packing to break ties.
 //

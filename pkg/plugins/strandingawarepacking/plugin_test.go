@@ -215,7 +215,7 @@ func resGPU(cpu, mem, gpus string) map[corev1.ResourceName]string {
 
 func TestDefaultArgs(t *testing.T) {
 	a := defaultArgs(t)
-	if a.PackingWeight != 1 || a.StrandingWeight != 16 || a.StrandedLevelWeight != 8 || a.ExtendedResourceWeight != 1 ||
+	if a.PackingWeight != 1 || a.StrandingWeight != 16 || a.StrandedLevelWeight != 4 || a.ExtendedResourceWeight != 1 ||
 		!a.ScarceResources.ExtendedResources || a.ScarceResources.FragmentationWeight != 50 || a.Shapes.Mode != config.ShapeSourceLearned ||
 		a.Shapes.MaxLearned != 16 || len(a.Resources) != 4 || len(a.DefaultConstraints) != 1 {
 		t.Fatalf("unexpected defaults: %+v", a)
@@ -461,7 +461,7 @@ func TestScoreStaticShapes(t *testing.T) {
 	// Free before placement: n1 (4 cpu, 2Gi), n2 (2 cpu, 8Gi); after: n1
 	// (3, 1Gi), n2 (1, 7Gi). P(n1) = (1/4 + 7/8 + 2/110)/3 = 0.381061,
 	// P(n2) = (3/4 + 1/8 + 2/110)/3 = 0.297727. Default weights: packing 1,
-	// fragmentation change 16, stranded level 8.
+	// fragmentation change 16, stranded level 4.
 	//
 	// Shape small-cpu (1 cpu, 256Mi): one shape less fits on either node,
 	// dF = (-0.75/8)/2 on both. Stranded after: n1 256Mi, n2 6.75Gi, so
@@ -496,16 +496,17 @@ func TestScoreStaticShapes(t *testing.T) {
 		})
 	}
 
-	// Learned mode with the small-cpu static shape and one learned mem-heavy
-	// pod (the static shape weighs as much as the most frequent learned
-	// one, rho 1/2 each): dF = (-0.5/4 - 0.875/8)/2 on both nodes, but with
-	// the mem-heavy shape n2's 7Gi are no longer stranded (n1 keeps 256Mi):
-	// the learned shape turns small-cpu's choice around.
-	a := static("small-cpu", "1", "256Mi")
+	// Learned mode with the mem-heavy static shape and one learned
+	// small-cpu pod (the static shape weighs as much as the most frequent
+	// learned one): dF is equal on both nodes again, and with small-cpu n1's
+	// leftover is no longer stranded but for 256Mi (L = 1/64, n2 0). Level
+	// 4 x 1/64 no longer outweighs packing (0.381 vs 0.298): the learned
+	// shape turns mem-heavy's choice around.
+	a := static("mem-heavy", "250m", "3584Mi")
 	a.Shapes.Mode = config.ShapeSourceLearned
 	e := newEnv(t, a, nodes, pods, envOptions{})
-	e.pl.Shapes().Observe(makePod("m", "", res("250m", "3584Mi")), 1)
-	if got, want := e.score(t, incoming), map[string]int64{"n1": 20, "n2": 100}; !maps.Equal(got, want) {
+	e.pl.Shapes().Observe(makePod("m", "", res("1", "256Mi")), 1)
+	if got, want := e.score(t, incoming), map[string]int64{"n1": 100, "n2": 20}; !maps.Equal(got, want) {
 		t.Errorf("learned: scores = %v, want %v", got, want)
 	}
 }

@@ -50,7 +50,7 @@ func TestShippedConfigDecodesWithDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatalf("shipped config: %v", err)
 	}
-	if args.PackingWeight != 1 || args.StrandingWeight != 16 || args.StrandedLevelWeight != 8 || !args.ScarceResources.ExtendedResources {
+	if args.PackingWeight != 1 || args.StrandingWeight != 16 || args.StrandedLevelWeight != 4 || !args.ScarceResources.ExtendedResources {
 		t.Errorf("defaults not applied: %+v", args)
 	}
 	if len(args.Resources) != 4 || args.Shapes.Mode != config.ShapeSourceLearned || args.Shapes.MaxLearned != 16 {
@@ -76,7 +76,7 @@ func TestArgsDecode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if args.PackingWeight != 3 || args.StrandingWeight != 16 || args.StrandedLevelWeight != 8 || args.ScarceResources.FragmentationWeight != 50 {
+	if args.PackingWeight != 3 || args.StrandingWeight != 16 || args.StrandedLevelWeight != 4 || args.ScarceResources.FragmentationWeight != 50 {
 		t.Errorf("weights: %+v", args)
 	}
 	if args.ScarceResources.ExtendedResources || len(args.ScarceResources.Names) != 1 {

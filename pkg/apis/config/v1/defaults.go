@@ -11,7 +11,7 @@ const (
 	DefaultExtendedResourceWeight int64 = 1
 	DefaultPackingWeight          int64 = 1
 	DefaultStrandingWeight        int64 = 16
-	DefaultStrandedLevelWeight    int64 = 8
+	DefaultStrandedLevelWeight    int64 = 4
 	DefaultFragmentationWeight    int64 = 50
 	DefaultMaxLearnedShapes       int32 = 16
 	DefaultShapeSourceMode              = ShapeSourceMode("Learned")

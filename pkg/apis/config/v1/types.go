@@ -33,7 +33,7 @@ type StrandingAwarePackingArgs struct {
 	// stranded after placement (free capacity no single known shape,
 	// repeated, can use). It keeps nodes whole: with churn, a pod that
 	// leaves a node's remaining capacity usable by the largest shapes wins.
-	// Default 8.
+	// Default 4.
 	StrandedLevelWeight *int64 `json:"strandedLevelWeight,omitempty"`
 	// ScarceResources are resources that pods not requesting them avoid
 	// while other feasible nodes exist.
