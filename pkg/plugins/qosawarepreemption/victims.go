@@ -107,9 +107,12 @@ func sortByImportance(pods []fwk.PodInfo, reverse bool) {
 }
 
 // SelectVictimsOnNode finds the victims on one node: remove every eligible
-// lower-priority pod (in Respect mode, only those whose eviction keeps every
-// PDB within budget), check the pod fits, then reprieve pods from the most
-// important down while it still fits.
+// lower-priority pod, check the pod fits, then reprieve pods from the most
+// important down while it still fits. PDB budgets are judged on the victims
+// actually chosen: in Respect mode a victim set that would exceed a budget
+// is retried without the pods whose eviction spends more than the budgets
+// allow, and a node is only reported as blocked by a PDB when evicting the
+// protected pods too would have made room.
 func (pl *Plugin) SelectVictimsOnNode(ctx context.Context, state fwk.CycleState, pod *corev1.Pod,
 	nodeInfo fwk.NodeInfo, pdbs []*policy.PodDisruptionBudget) ([]*corev1.Pod, int, *fwk.Status) {
 	logger := klog.FromContext(ctx)
@@ -122,17 +125,6 @@ func (pl *Plugin) SelectVictimsOnNode(ctx context.Context, state fwk.CycleState,
 	if len(potential) == 0 {
 		return nil, 0, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, "No preemption victims found for incoming pod")
 	}
-	// Least important first: PDB budgets are spent on the pods we would evict first.
-	sortByImportance(potential, true)
-	violating, nonViolating := filterPodsWithPDBViolation(potential, pdbs)
-	protected := 0 // pods only a PDB keeps from being victims
-	if pl.args.PDBMode == config.PDBRespect {
-		potential, protected, violating = nonViolating, len(violating), nil
-		if len(potential) == 0 {
-			markPDBBlocked(ctx)
-			return nil, 0, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, pdbMessage)
-		}
-	}
 	remove := func(pi fwk.PodInfo) error {
 		if err := nodeInfo.RemovePod(logger, pi.GetPod()); err != nil {
 			return err
@@ -143,66 +135,109 @@ func (pl *Plugin) SelectVictimsOnNode(ctx context.Context, state fwk.CycleState,
 		nodeInfo.AddPodInfo(pi)
 		return pl.fh.RunPreFilterExtensionAddPod(ctx, state, pod, pi, nodeInfo).AsError()
 	}
-	for _, pi := range potential {
-		if err := remove(pi); err != nil {
-			return nil, 0, fwk.AsStatus(err)
+	fits := func() *fwk.Status { return pl.fh.RunFilterPluginsWithNominatedPods(ctx, state, pod, nodeInfo) }
+
+	// minimal removes candidates, checks the pod fits, and reprieves them
+	// in reprieve order while it still fits; it returns the victims or the
+	// filters' verdict. On success the node is left without the victims,
+	// on failure without every candidate.
+	minimal := func(candidates []fwk.PodInfo) ([]fwk.PodInfo, *fwk.Status) {
+		for _, pi := range candidates {
+			if err := remove(pi); err != nil {
+				return nil, fwk.AsStatus(err)
+			}
 		}
-	}
-	if status := pl.fh.RunFilterPluginsWithNominatedPods(ctx, state, pod, nodeInfo); !status.IsSuccess() {
-		if protected > 0 {
-			markPDBBlocked(ctx)
-			return nil, 0, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, pdbMessage)
+		if status := fits(); !status.IsSuccess() {
+			return nil, status
 		}
-		return nil, 0, status
+		var victims []fwk.PodInfo
+		for _, pi := range reprieveOrder(candidates, pdbs) {
+			if err := add(pi); err != nil {
+				return nil, fwk.AsStatus(err)
+			}
+			if fits().IsSuccess() {
+				continue
+			}
+			if err := remove(pi); err != nil {
+				return nil, fwk.AsStatus(err)
+			}
+			victims = append(victims, pi)
+		}
+		return victims, nil
 	}
+	restore := func(removed []fwk.PodInfo) error {
+		for _, pi := range removed {
+			if err := add(pi); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+
 	var victimInfos []fwk.PodInfo
 	numViolating := 0
-	reprieve := func(pi fwk.PodInfo) (bool, error) {
-		if err := add(pi); err != nil {
-			return false, err
+	switch pl.args.PDBMode {
+	case config.PDBRespect:
+		victims, status := minimal(potential)
+		if !status.IsSuccess() {
+			return nil, 0, status // not even evicting every candidate helps
 		}
-		if pl.fh.RunFilterPluginsWithNominatedPods(ctx, state, pod, nodeInfo).IsSuccess() {
-			return true, nil
+		if countViolations(victims, pdbs) == 0 {
+			victimInfos = victims
+			break
 		}
-		if err := remove(pi); err != nil {
-			return false, err
-		}
-		victimInfos = append(victimInfos, pi)
-		return false, nil
-	}
-	// Most important first: in Prefer mode PDB-violating pods are reprieved
-	// before the others, as upstream does.
-	byImportance := func(ps []fwk.PodInfo) []fwk.PodInfo {
-		out := append([]fwk.PodInfo(nil), ps...)
-		sortByImportance(out, false)
-		return out
-	}
-	if pl.args.PDBMode == config.PDBPrefer {
-		for _, pi := range byImportance(violating) {
-			fits, err := reprieve(pi)
-			if err != nil {
-				return nil, 0, fwk.AsStatus(err)
-			}
-			if !fits {
-				numViolating++
-			}
-		}
-		potential = nonViolating
-	}
-	for _, pi := range byImportance(potential) {
-		if _, err := reprieve(pi); err != nil {
+		// Retry with only the pods whose eviction fits the budgets.
+		if err := restore(victims); err != nil {
 			return nil, 0, fwk.AsStatus(err)
 		}
+		sortByImportance(potential, true)
+		_, allowed := filterPodsWithPDBViolation(potential, pdbs)
+		if len(allowed) > 0 {
+			if victims, status = minimal(allowed); status.IsSuccess() {
+				victimInfos = victims
+				break
+			}
+		}
+		markPDBBlocked(ctx)
+		return nil, 0, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, pdbMessage)
+	default: // Prefer: violate a budget if nothing else makes room, and say how often.
+		victims, status := minimal(potential)
+		if !status.IsSuccess() {
+			return nil, 0, status
+		}
+		victimInfos = victims
+		numViolating = countViolations(victims, pdbs)
 	}
 	sortByImportance(victimInfos, false)
-	victims := make([]*corev1.Pod, 0, len(victimInfos))
+	out := make([]*corev1.Pod, 0, len(victimInfos))
 	for _, pi := range victimInfos {
-		victims = append(victims, pi.GetPod())
+		out = append(out, pi.GetPod())
 	}
 	if call, ok := ctx.Value(callKey{}).(*preemptionCall); ok {
-		call.record(nodeInfo.Node().Name, victims)
+		call.record(nodeInfo.Node().Name, out)
 	}
-	return victims, numViolating, nil
+	return out, numViolating, nil
+}
+
+// reprieveOrder is the order in which victims are given back: pods whose
+// eviction would exceed a budget first (spending budgets least important
+// first, as upstream does), then the others, each most important first.
+func reprieveOrder(candidates []fwk.PodInfo, pdbs []*policy.PodDisruptionBudget) []fwk.PodInfo {
+	ordered := append([]fwk.PodInfo(nil), candidates...)
+	sortByImportance(ordered, true)
+	violating, nonViolating := filterPodsWithPDBViolation(ordered, pdbs)
+	sortByImportance(violating, false)
+	sortByImportance(nonViolating, false)
+	return append(violating, nonViolating...)
+}
+
+// countViolations is how many of the victims, evicted least important
+// first, exceed a PDB's budget.
+func countViolations(victims []fwk.PodInfo, pdbs []*policy.PodDisruptionBudget) int {
+	ordered := append([]fwk.PodInfo(nil), victims...)
+	sortByImportance(ordered, true)
+	violating, _ := filterPodsWithPDBViolation(ordered, pdbs)
+	return len(violating)
 }
 
 // pdbMessage explains a node rejected in Respect mode.
@@ -288,3 +323,42 @@ func ContextWithPreemptor(ctx context.Context, pod *corev1.Pod) context.Context 
 
 // ObservePod feeds the shape learner (simulator without informers).
 func (pl *Plugin) ObservePod(pod *corev1.Pod, delta int) { pl.shapes.Observe(pod, delta) }
+
+// PodEligibleToPreemptOthers is upstream's check (preemptionPolicy Never;
+// no second preemption while victims on the nominated node are still
+// terminating), with one change: upstream finds those victims through
+// IsEligiblePod, which here rejects terminating pods so that they are never
+// chosen again, and would never find them.
+func (pl *Plugin) PodEligibleToPreemptOthers(_ context.Context, pod *corev1.Pod, nominatedNodeStatus *fwk.Status) (bool, string) {
+	if pod.Spec.PreemptionPolicy != nil && *pod.Spec.PreemptionPolicy == corev1.PreemptNever {
+		return false, "not eligible due to preemptionPolicy=Never."
+	}
+	nom := pod.Status.NominatedNodeName
+	if nom == "" {
+		return true, ""
+	}
+	if nominatedNodeStatus.Code() == fwk.UnschedulableAndUnresolvable {
+		return true, "" // the nominated node cannot take it: preempt elsewhere
+	}
+	if ni, _ := pl.fh.SnapshotSharedLister().NodeInfos().Get(nom); ni != nil {
+		for _, p := range ni.GetPods() {
+			if corev1helpers.PodPriority(p.GetPod()) < corev1helpers.PodPriority(pod) && terminatingByPreemption(p.GetPod()) {
+				return false, "not eligible due to a terminating pod on the nominated node."
+			}
+		}
+	}
+	return true, ""
+}
+
+// terminatingByPreemption is upstream's podTerminatingByPreemption.
+func terminatingByPreemption(p *corev1.Pod) bool {
+	if p.DeletionTimestamp == nil {
+		return false
+	}
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.DisruptionTarget {
+			return c.Status == corev1.ConditionTrue && c.Reason == corev1.PodReasonPreemptionByScheduler
+		}
+	}
+	return false
+}

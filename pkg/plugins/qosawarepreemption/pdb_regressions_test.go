@@ -10,15 +10,14 @@ import (
 	"github.com/snug-sched/snug/pkg/apis/config"
 )
 
-// skipKnownBugs lists the tests below that state the intended behaviour of
-// a bug not fixed yet; set it to false to see them fail.
-const skipKnownBugs = true
+// Regression tests of three bugs found by the unit tests (fixed in
+// victims.go).
 
 // TestPodEligibleToPreemptOthersWaitsForTerminatingVictims: upstream's
 // PodEligibleToPreemptOthers keeps a preemptor from preempting again while
 // the victims it already preempted on its nominated node are terminating.
-// It finds them with isPreemptionAllowed, i.e. through IsEligiblePod, and
-// eligibleVictim rejects every terminating pod, so the check never fires.
+// Upstream finds them through IsEligiblePod, and eligibleVictim rejects
+// every terminating pod, so the plugin has its own check.
 func TestPodEligibleToPreemptOthersWaitsForTerminatingVictims(t *testing.T) {
 	const node = "n1"
 	victim := newPod("victim", 0, burstable, res("1", "")).Node(node).Terminating().
@@ -35,19 +34,15 @@ func TestPodEligibleToPreemptOthersWaitsForTerminatingVictims(t *testing.T) {
 		t.Fatalf("upstream eligibility: PodEligibleToPreemptOthers = true, want false (%q)", msg)
 	}
 
-	if skipKnownBugs {
-		t.Skip("known bug: eligibleVictim (victims.go) disables upstream's wait for terminating victims in PodEligibleToPreemptOthers")
-	}
 	if ok, _ := e.pl.PodEligibleToPreemptOthers(e.ctx, preemptor, nil); ok {
 		t.Errorf("PodEligibleToPreemptOthers = true with a victim still terminating on the nominated node, want false")
 	}
 }
 
-// TestSelectVictimsOnNodeBudgetSpentOnReprievedPod: in Respect mode the
-// PDB budget is assigned to the least important pods before the reprieve,
-// so a pod that would be reprieved anyway (it frees nothing the preemptor
-// needs) takes the only allowed disruption, and the pod that must go is
-// called violating although evicting it alone stays within the budget.
+// TestSelectVictimsOnNodeBudgetSpentOnReprievedPod: budgets are judged on
+// the victims chosen, not on every candidate: a pod that is reprieved anyway
+// (it frees nothing the preemptor needs) must not take the only allowed
+// disruption from the pod that has to go.
 func TestSelectVictimsOnNodeBudgetSpentOnReprievedPod(t *testing.T) {
 	const node = "n1"
 	pods := []*corev1.Pod{
@@ -60,9 +55,6 @@ func TestSelectVictimsOnNodeBudgetSpentOnReprievedPod(t *testing.T) {
 
 	for _, mode := range []config.PDBMode{config.PDBRespect, config.PDBPrefer} {
 		t.Run(string(mode), func(t *testing.T) {
-			if skipKnownBugs {
-				t.Skip("known bug: Respect refuses (pdbMessage) and Prefer counts 1 violation for a preemption that uses 1 of 1 allowed disruptions")
-			}
 			e := newEnv(t, defaultArgs(t, mode), nodes, pods)
 			victims, violating, status := e.pl.SelectVictimsOnNode(e.ctx, e.preFilter(t, preemptor), preemptor, e.nodeInfo(t, node), pdbs)
 			if !status.IsSuccess() {
@@ -77,9 +69,8 @@ func TestSelectVictimsOnNodeBudgetSpentOnReprievedPod(t *testing.T) {
 
 // TestSelectVictimsOnNodeBlamesPDBWhenNothingHelps: in Respect mode a node
 // where the preemptor would not fit even if every lower-priority pod,
-// PDB-protected or not, were evicted is reported as blocked by a PDB (and
-// the preemptor is queued for reactivation on PDB changes), instead of
-// getting the filters' verdict as without PDBs.
+// PDB-protected or not, were evicted gets the filters' verdict, not the PDB
+// message (which would queue the preemptor for reactivation on PDB changes).
 func TestSelectVictimsOnNodeBlamesPDBWhenNothingHelps(t *testing.T) {
 	const node = "n1"
 	pods := []*corev1.Pod{
@@ -95,9 +86,6 @@ func TestSelectVictimsOnNodeBlamesPDBWhenNothingHelps(t *testing.T) {
 	_, _, status := e.pl.SelectVictimsOnNode(ctx, e.preFilter(t, preemptor), preemptor, e.nodeInfo(t, node), pdbs)
 	if status.IsSuccess() {
 		t.Fatalf("status = success, want failure")
-	}
-	if skipKnownBugs {
-		t.Skip("known bug: pdbMessage and pdbBlocked although evicting the PDB-protected pod would not help either")
 	}
 	if status.Message() == pdbMessage || ctx.Value(callKey{}).(*preemptionCall).pdbBlocked.Load() {
 		t.Errorf("status %q (pdbBlocked %v): a PDB is blamed although the preemptor does not fit whatever is evicted",
