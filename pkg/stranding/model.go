@@ -275,6 +275,31 @@ func (s *Shapes) reach(free *Vec) Vec {
 	return reach
 }
 
+// reachUsable is reach and usable of the same free vector in one pass (one
+// fit count per shape): the score needs both for the vector after placement.
+func (s *Shapes) reachUsable(free *Vec) (reach, usable Vec) {
+	slots := s.slots(free)
+	for k := 0; k < s.N; k++ {
+		c := s.fit(k, free, slots)
+		if c == 0 {
+			continue
+		}
+		shape, nz, rho := &s.V[k], &s.nz[k], &s.rho[k]
+		for j := 0; j < int(s.nnz[k]); j++ {
+			i := nz[j]
+			u := c * shape[i]
+			if u > free[i] {
+				u = free[i]
+			}
+			reach[i] += rho[j] * u
+			if u > usable[i] {
+				usable[i] = u
+			}
+		}
+	}
+	return reach, usable
+}
+
 // StrandedShare is the weighted share of a node's capacity that would be
 // stranded (Stranded, single-shape relaxation) after placing pod:
 // sum w_i * stranded_i / a_i / sum w_i over demanded dimensions with a_i > 0.
@@ -384,8 +409,10 @@ func (p *Plan) Evaluate(alloc, used *Vec) Eval {
 			}
 		}
 	}
+	var reachAfter, usableAfter Vec
 	if p.nStrand > 0 {
-		reachBefore, reachAfter := p.s.reach(&before), p.s.reach(&after)
+		reachBefore := p.s.reach(&before)
+		reachAfter, usableAfter = p.s.reachUsable(&after)
 		var sum float64
 		for j := 0; j < p.nStrand; j++ {
 			i := p.strandDims[j]
@@ -411,7 +438,7 @@ func (p *Plan) Evaluate(alloc, used *Vec) Eval {
 	}
 	var level float64
 	if p.w.Level > 0 && p.nStrand > 0 {
-		usable := p.s.usable(&after)
+		usable := &usableAfter
 		var w, sum float64
 		for j := 0; j < p.nStrand; j++ {
 			i := p.strandDims[j]
