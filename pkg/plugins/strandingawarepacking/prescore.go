@@ -2,7 +2,6 @@ package strandingawarepacking
 
 import (
 	"context"
-	"math"
 
 	corev1 "k8s.io/api/core/v1"
 	fwk "k8s.io/kube-scheduler/framework"
@@ -73,8 +72,24 @@ func (pl *Plugin) buildLayout(s *preScoreState, pod *corev1.Pod, nodes []fwk.Nod
 	for n := range requests {
 		addExtended(n)
 	}
+	// One pass over the candidates: the extended resources they expose and
+	// the largest allocatable of every resource, the unit in which
+	// fragmentation is compared across nodes.
+	var maxCPU, maxMem, maxEph, maxPods int64
+	var maxScalar []scalarMax // a node exposes a handful at most
 	for _, ni := range nodes {
-		for n := range ni.GetAllocatable().GetScalarResources() {
+		a := ni.GetAllocatable()
+		maxCPU, maxMem = max(maxCPU, a.GetMilliCPU()), max(maxMem, a.GetMemory())
+		maxEph, maxPods = max(maxEph, a.GetEphemeralStorage()), max(maxPods, int64(a.GetAllowedPodNumber()))
+	scalars:
+		for n, v := range a.GetScalarResources() {
+			for i := range maxScalar {
+				if maxScalar[i].name == n {
+					maxScalar[i].v = max(maxScalar[i].v, v)
+					continue scalars
+				}
+			}
+			maxScalar = append(maxScalar, scalarMax{n, v})
 			addExtended(n)
 		}
 	}
@@ -91,17 +106,31 @@ func (pl *Plugin) buildLayout(s *preScoreState, pod *corev1.Pod, nodes []fwk.Nod
 	if l.PodsDim >= 0 {
 		s.pod[l.PodsDim] = 1
 	}
-	// Fragmentation is compared across nodes in one unit per resource, the
-	// largest allocatable among the candidates.
-	var alloc, used stranding.Vec
-	for _, ni := range nodes {
-		nodeVectors(l, &s.kinds, ni, &alloc, &used)
-		for i := 0; i < l.N; i++ {
-			l.Scale[i] = math.Max(l.Scale[i], alloc[i])
+	for i := 0; i < l.N; i++ {
+		switch s.kinds[i] {
+		case dimCPU:
+			l.Scale[i] = float64(maxCPU)
+		case dimMemory:
+			l.Scale[i] = float64(maxMem)
+		case dimEphemeral:
+			l.Scale[i] = float64(maxEph)
+		case dimPods:
+			l.Scale[i] = float64(maxPods)
+		default:
+			for _, m := range maxScalar {
+				if m.name == l.Names[i] {
+					l.Scale[i] = float64(m.v)
+				}
+			}
 		}
 	}
 	s.shapes = ModelOf(l, shapes, weights)
 	s.plan = stranding.NewPlan(l, &s.shapes, pl.weights, &s.pod)
+}
+
+type scalarMax struct {
+	name corev1.ResourceName
+	v    int64
 }
 
 func kindsOf(l *stranding.Layout) [stranding.MaxDims]dimKind {
