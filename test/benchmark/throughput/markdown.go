@@ -105,7 +105,10 @@ func Render(rows []Row, m Meta) string {
 	p("Upstream workloads come from `test/benchmark/throughput/config/upstream.yaml` (copied from\n")
 	p("scheduler_perf's misc and topology_spreading configs), snug's (`Snug*`) from `config/snug.yaml`:\n")
 	p("mixed pod shapes, one in ten requesting an `nvidia.com/gpu`, on a mixed CPU and GPU node pool\n")
-	p("over three zones, and ten services spread over zones with a `ScheduleAnyway` constraint.\n\n")
+	p("over three zones; ten services spread over zones with a `ScheduleAnyway` constraint; and pods\n")
+	p("created before the ConfigMaps they read (SnugConfigMapDependencies: the default profile binds\n")
+	p("them at once, snug's dependency gate holds each until its ConfigMap exists, so snug's rate there\n")
+	p("is bounded by how fast the workload creates ConfigMaps, not by scheduling).\n\n")
 	p("Machine: %d CPUs (`nproc`), %s, %s memory; %s; measured %s", m.CPUs, m.CPUModel, m.Memory, m.GoVersion, m.Date)
 	if m.Revision != "" {
 		p(" at commit %s (plus any uncommitted changes)", m.Revision)
