@@ -411,8 +411,10 @@ func (p *Plan) Evaluate(alloc, used *Vec) Eval {
 	}
 	var reachAfter, usableAfter Vec
 	if p.nStrand > 0 {
-		reachBefore := p.s.reach(&before)
 		reachAfter, usableAfter = p.s.reachUsable(&after)
+	}
+	if p.nStrand > 0 && p.strandWeight > 0 {
+		reachBefore := p.s.reach(&before)
 		var sum float64
 		for j := 0; j < p.nStrand; j++ {
 			i := p.strandDims[j]
