@@ -49,6 +49,14 @@ type PodObserver interface {
 	ObservePod(pod *corev1.Pod, delta int)
 }
 
+// SharedObserver is a PodObserver whose learning may be shared with other
+// plugins (the packing and preemption plugins of a profile share one shape
+// learner); observers with the same ObserverKey are fed once.
+type SharedObserver interface {
+	PodObserver
+	ObserverKey() any
+}
+
 // Options of a simulator.
 type Options struct {
 	// Preemption runs the profile's PostFilter plugins when a pod fits
@@ -97,7 +105,7 @@ func New(ctx context.Context, profile *schedconfig.KubeSchedulerProfile, opts Op
 			if err != nil {
 				return p, err
 			}
-			if o, ok := p.(PodObserver); ok {
+			if o, ok := p.(PodObserver); ok && !s.observes(o) {
 				s.observers = append(s.observers, o)
 			}
 			if pi, ok := p.(preemption.Interface); ok && opts.Preemption {
@@ -398,4 +406,18 @@ func withoutDRA(p *schedconfig.KubeSchedulerProfile) *schedconfig.KubeSchedulerP
 	}
 	out.Plugins.MultiPoint.Disabled = append(out.Plugins.MultiPoint.Disabled, schedconfig.Plugin{Name: dra})
 	return out
+}
+
+// observes reports whether an observer sharing o's learner is registered.
+func (s *Simulator) observes(o PodObserver) bool {
+	so, ok := o.(SharedObserver)
+	if !ok {
+		return false
+	}
+	for _, other := range s.observers {
+		if x, ok := other.(SharedObserver); ok && x.ObserverKey() == so.ObserverKey() {
+			return true
+		}
+	}
+	return false
 }

@@ -11,6 +11,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	schedconfig "k8s.io/kubernetes/pkg/scheduler/apis/config"
+
+	"github.com/snug-sched/snug/pkg/plugins/strandingawarepacking"
 )
 
 func node(name, cpu, mem string) *corev1.Node {
@@ -157,5 +159,30 @@ func TestPreemptionInSimulator(t *testing.T) {
 				t.Errorf("victim still placed = %v with preemption %v", still, tc.preempt)
 			}
 		})
+	}
+}
+
+// The packing and preemption plugins of snug's profile share one shape
+// learner; the simulator feeds it each pod once.
+func TestSharedLearnerObservedOnce(t *testing.T) {
+	s := newSim(t, SnugProfile, Options{Preemption: true}, node("n1", "8", "16Gi"))
+	schedule(t, s, pod("a", "1", "1Gi"), pod("b", "1", "1Gi"), pod("c", "1", "1Gi"))
+	keys := map[any]bool{}
+	for _, o := range s.observers {
+		if so, ok := o.(SharedObserver); ok {
+			keys[so.ObserverKey()] = true
+		}
+	}
+	if len(s.observers) != 1 || len(keys) != 1 {
+		t.Fatalf("%d observers with %d learners, want one observer for the one shared learner", len(s.observers), len(keys))
+	}
+	for k := range keys {
+		l, ok := k.(*strandingawarepacking.ShapeLearner)
+		if !ok {
+			t.Fatalf("observer key is a %T, want the shape learner", k)
+		}
+		if shapes, weights := l.Weighted(); len(shapes) != 1 || weights[0] != 3 {
+			t.Errorf("learner holds %d shapes with weights %v, want one shape seen 3 times", len(shapes), weights)
+		}
 	}
 }

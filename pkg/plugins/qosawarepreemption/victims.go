@@ -324,6 +324,9 @@ func ContextWithPreemptor(ctx context.Context, pod *corev1.Pod) context.Context 
 // ObservePod feeds the shape learner (simulator without informers).
 func (pl *Plugin) ObservePod(pod *corev1.Pod, delta int) { pl.shapes.Observe(pod, delta) }
 
+// ObserverKey is the shape learner, shared by the plugins of a profile.
+func (pl *Plugin) ObserverKey() any { return pl.shapes }
+
 // PodEligibleToPreemptOthers is upstream's check (preemptionPolicy Never;
 // no second preemption while victims on the nominated node are still
 // terminating), with one change: upstream finds those victims through

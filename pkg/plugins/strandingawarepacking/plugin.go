@@ -108,3 +108,6 @@ func (pl *Plugin) ScoreExtensions() fwk.ScoreExtensions { return pl }
 // ObservePod feeds the shape learner; the simulator calls it for the pods it
 // places, binds or sees pending, as the scheduler's informer would.
 func (pl *Plugin) ObservePod(pod *corev1.Pod, delta int) { pl.shapes.Observe(pod, delta) }
+
+// ObserverKey is the shape learner, shared by the plugins of a profile.
+func (pl *Plugin) ObserverKey() any { return pl.shapes }
