@@ -122,3 +122,25 @@ func TestReplace(t *testing.T) {
 		t.Errorf("new document:\n%s", got)
 	}
 }
+
+func TestDataRaces(t *testing.T) {
+	report := func(frame string) string {
+		return "WARNING: DATA RACE\nWrite at 0x1 by goroutine 1:\n  " + frame + "()\n      /x.go:1\n==================\n"
+	}
+	tests := []struct {
+		name           string
+		out            string
+		ours, upstream int
+	}{
+		{"none", "PASS\n", 0, 0},
+		{"upstream only", report("k8s.io/component-base/metrics.(*Counter).Reset") + "FAIL\n", 0, 1},
+		{"snug", report("github.com/snug-sched/snug/pkg/stranding.(*Shapes).reach") + report("k8s.io/x.Y"), 1, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if ours, upstream := dataRaces([]byte(tc.out)); ours != tc.ours || upstream != tc.upstream {
+				t.Errorf("dataRaces = (%d, %d), want (%d, %d)", ours, upstream, tc.ours, tc.upstream)
+			}
+		})
+	}
+}

