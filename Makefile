@@ -56,7 +56,7 @@ clean:
 	rm -rf $(BIN)
 
 ## bench-throughput: upstream's scheduler_perf workloads under the default
-## profile and snug's shipped profile (test/benchmark/throughput, ~20 min;
+## profile and snug's shipped profile (test/benchmark/throughput, ~20 min per run;
 ## not part of make test), then the table in docs/benchmarks.md, section
 ## Throughput. BENCH_LABELS selects workloads (scheduler_perf labels),
 ## BENCH_RUNS repeats the whole run (the table shows means and ratio ranges).
@@ -76,7 +76,7 @@ bench-throughput: $(CP_BIN)/etcd
 
 ## bench-quality: placement quality of eight policies (upstream profiles,
 ## reference heuristics, snug's) on the Alibaba openb trace in the simulator
-## (test/benchmark/quality; about 50 minutes on two cores; not part of make
+## (test/benchmark/quality; about 20 minutes on two cores; not part of make
 ## test), then the Placement quality section of docs/benchmarks.md and
 ## docs/quality-protocol-a.svg. SNUG_OPENB_DIR is the trace directory (never
 ## copied into the repository). BENCH_QUALITY_FLAGS adds flags, e.g. -quick
