@@ -184,7 +184,7 @@ func Free(l *Layout, alloc, used, pod *Vec) Vec {
 // Stranded returns, per dimension, the free capacity no known shape can use
 // (see the package doc). Dimensions no shape demands, and pods, are 0.
 func Stranded(l *Layout, s *Shapes, free *Vec) Vec {
-	usable := s.usable(free)
+	_, usable := s.reachUsable(free)
 	var out Vec
 	for i := 0; i < l.N; i++ {
 		if s.Demanded[i] && i != l.PodsDim {
@@ -225,58 +225,16 @@ func (s *Shapes) slots(free *Vec) float64 {
 	return math.MaxFloat64 // no pod-count dimension: slots never bind
 }
 
-// usable returns, per dimension, the most of free that one shape repeated
-// can consume.
-func (s *Shapes) usable(free *Vec) Vec {
-	var usable Vec
-	slots := s.slots(free)
-	for k := 0; k < s.N; k++ {
-		c := s.fit(k, free, slots)
-		if c == 0 {
-			continue
-		}
-		shape, nz := &s.V[k], &s.nz[k]
-		for j := 0; j < int(s.nnz[k]); j++ {
-			i := nz[j]
-			u := c * shape[i]
-			if u > free[i] {
-				u = free[i]
-			}
-			if u > usable[i] {
-				usable[i] = u
-			}
-		}
-	}
-	return usable
-}
-
-// reach returns, per dimension i, the expected part of free that the next
-// pod demanding i can put to use: over the shapes k demanding i, weighted by
-// frequency, min(free_i, c_k * s^k_i) (0 when k does not fit). free - reach
-// is the expected fragmentation F of the package doc.
-func (s *Shapes) reach(free *Vec) Vec {
-	var reach Vec
-	slots := s.slots(free)
-	for k := 0; k < s.N; k++ {
-		c := s.fit(k, free, slots)
-		if c == 0 {
-			continue
-		}
-		shape, nz, rho := &s.V[k], &s.nz[k], &s.rho[k]
-		for j := 0; j < int(s.nnz[k]); j++ {
-			i := nz[j]
-			u := c * shape[i]
-			if u > free[i] {
-				u = free[i]
-			}
-			reach[i] += rho[j] * u
-		}
-	}
-	return reach
-}
-
-// reachUsable is reach and usable of the same free vector in one pass (one
-// fit count per shape): the score needs both for the vector after placement.
+// reachUsable returns, per dimension, what the shapes can put to use of
+// free in one pass (one fit count per shape):
+//
+//   - reach_i: the expected part of free_i that the next pod demanding i can
+//     use, over the shapes k demanding i weighted by frequency,
+//     sum of rho_k,i * min(free_i, c_k * s^k_i) (0 when k does not fit);
+//     free - reach is the expected fragmentation F of the package doc.
+//     Needs normalise (NewPlan).
+//   - usable_i: the most of free_i that one shape repeated can consume;
+//     free - usable is the stranded capacity.
 func (s *Shapes) reachUsable(free *Vec) (reach, usable Vec) {
 	slots := s.slots(free)
 	for k := 0; k < s.N; k++ {
@@ -307,12 +265,17 @@ func (s *Shapes) reachUsable(free *Vec) (reach, usable Vec) {
 // they are left with.
 func StrandedShare(l *Layout, s *Shapes, alloc, used, pod *Vec) float64 {
 	free := Free(l, alloc, used, pod)
-	st := Stranded(l, s, &free)
+	_, usable := s.reachUsable(&free)
+	return strandedShare(l, s, alloc, &free, &usable)
+}
+
+// strandedShare is StrandedShare of a free vector whose usable part is known.
+func strandedShare(l *Layout, s *Shapes, alloc, free, usable *Vec) float64 {
 	var w, sum float64
 	for i := 0; i < l.N; i++ {
 		if s.Demanded[i] && i != l.PodsDim && alloc[i] > 0 && l.Weights[i] > 0 {
 			w += l.Weights[i]
-			sum += l.Weights[i] * math.Min(1, st[i]/alloc[i])
+			sum += l.Weights[i] * math.Min(1, (free[i]-usable[i])/alloc[i])
 		}
 	}
 	if w == 0 {
@@ -414,7 +377,7 @@ func (p *Plan) Evaluate(alloc, used *Vec) Eval {
 		reachAfter, usableAfter = p.s.reachUsable(&after)
 	}
 	if p.nStrand > 0 && p.strandWeight > 0 {
-		reachBefore := p.s.reach(&before)
+		reachBefore, _ := p.s.reachUsable(&before)
 		var sum float64
 		for j := 0; j < p.nStrand; j++ {
 			i := p.strandDims[j]
@@ -440,18 +403,7 @@ func (p *Plan) Evaluate(alloc, used *Vec) Eval {
 	}
 	var level float64
 	if p.w.Level > 0 && p.nStrand > 0 {
-		usable := &usableAfter
-		var w, sum float64
-		for j := 0; j < p.nStrand; j++ {
-			i := p.strandDims[j]
-			if alloc[i] > 0 {
-				w += l.Weights[i]
-				sum += l.Weights[i] * math.Min(1, (after[i]-usable[i])/alloc[i])
-			}
-		}
-		if w > 0 {
-			level = sum / w
-		}
+		level = strandedShare(l, p.s, alloc, &after, &usableAfter)
 	}
 	if tw := p.w.Packing + p.w.Stranding + p.w.Level; tw > 0 {
 		e.Score = (p.w.Packing*e.Packing + p.w.Stranding*(1-e.Fragmentation)/2 + p.w.Level*(1-level)) / tw
