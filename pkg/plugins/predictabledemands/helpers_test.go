@@ -4,7 +4,6 @@ import (
 	"context"
 	"os"
 	"testing"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -13,9 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes/fake"
-	fwk "k8s.io/kube-scheduler/framework"
 	schedulerconfig "k8s.io/kubernetes/pkg/scheduler/apis/config"
-	kubeschedulerscheme "k8s.io/kubernetes/pkg/scheduler/apis/config/scheme"
 	schedcache "k8s.io/kubernetes/pkg/scheduler/backend/cache"
 	"k8s.io/kubernetes/pkg/scheduler/framework"
 	"k8s.io/kubernetes/pkg/scheduler/framework/plugins/defaultbinder"
@@ -24,6 +21,7 @@ import (
 	"k8s.io/kubernetes/pkg/scheduler/metrics"
 	"k8s.io/utils/ptr"
 
+	"github.com/snug-sched/snug/internal/plugintest"
 	"github.com/snug-sched/snug/pkg/apis/config"
 	_ "github.com/snug-sched/snug/pkg/apis/config/scheme"
 	configv1 "github.com/snug-sched/snug/pkg/apis/config/v1"
@@ -40,13 +38,7 @@ const gpu corev1.ResourceName = "nvidia.com/gpu"
 // scheduler builds them from an empty pluginConfig entry.
 func defaultArgs(t testing.TB) *config.PredictableDemandsArgs {
 	t.Helper()
-	v1 := &configv1.PredictableDemandsArgs{}
-	kubeschedulerscheme.Scheme.Default(v1)
-	var out config.PredictableDemandsArgs
-	if err := kubeschedulerscheme.Scheme.Convert(v1, &out, nil); err != nil {
-		t.Fatal(err)
-	}
-	return &out
+	return plugintest.Defaulted[config.PredictableDemandsArgs](t, &configv1.PredictableDemandsArgs{})
 }
 
 // rl builds a ResourceList from name/quantity pairs.
@@ -123,13 +115,7 @@ func newEnv(t testing.TB, args *config.PredictableDemandsArgs, objs ...runtime.O
 	registry := frameworkruntime.Registry{
 		queuesort.Name:     queuesort.New,
 		defaultbinder.Name: defaultbinder.New,
-		Name: func(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, error) {
-			p, err := New(ctx, obj, h)
-			if err == nil {
-				created = p.(*Plugin)
-			}
-			return p, err
-		},
+		Name:               plugintest.Capturing(New, &created),
 	}
 	profile := &schedulerconfig.KubeSchedulerProfile{
 		SchedulerName: "snug-test",
@@ -143,20 +129,8 @@ func newEnv(t testing.TB, args *config.PredictableDemandsArgs, objs ...runtime.O
 		PluginConfig: []schedulerconfig.PluginConfig{{Name: Name, Args: args}},
 	}
 	factory := informers.NewSharedInformerFactory(fake.NewClientset(objs...), 0)
-	fw, err := frameworkruntime.NewFramework(ctx, registry, profile,
-		frameworkruntime.WithSnapshotSharedLister(schedcache.NewEmptySnapshot()),
-		frameworkruntime.WithInformerFactory(factory),
-		frameworkruntime.WithMetricsRecorder(metrics.NewMetricsAsyncRecorder(1000, 10*time.Millisecond, ctx.Done())),
-	)
-	if err != nil {
-		cancel()
-		t.Fatalf("NewFramework: %v", err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		frameworkruntime.WaitForShutdown(fw)
-		factory.Shutdown()
-	})
+	fw := plugintest.NewFramework(t, ctx, cancel, registry, profile, factory,
+		frameworkruntime.WithSnapshotSharedLister(schedcache.NewEmptySnapshot()))
 	if created == nil {
 		t.Fatal("plugin was not created")
 	}

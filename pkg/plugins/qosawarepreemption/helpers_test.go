@@ -8,7 +8,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	utilfeature "k8s.io/apiserver/pkg/util/feature"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes/fake"
@@ -16,7 +15,6 @@ import (
 	kubeschedulerconfigv1 "k8s.io/kube-scheduler/config/v1"
 	fwk "k8s.io/kube-scheduler/framework"
 	schedconfig "k8s.io/kubernetes/pkg/scheduler/apis/config"
-	kubeschedulerscheme "k8s.io/kubernetes/pkg/scheduler/apis/config/scheme"
 	schedcache "k8s.io/kubernetes/pkg/scheduler/backend/cache"
 	"k8s.io/kubernetes/pkg/scheduler/framework"
 	"k8s.io/kubernetes/pkg/scheduler/framework/plugins/defaultbinder"
@@ -28,6 +26,7 @@ import (
 	"k8s.io/kubernetes/pkg/scheduler/metrics"
 	st "k8s.io/kubernetes/pkg/scheduler/testing"
 
+	"github.com/snug-sched/snug/internal/plugintest"
 	"github.com/snug-sched/snug/pkg/apis/config"
 	_ "github.com/snug-sched/snug/pkg/apis/config/scheme"
 	configv1 "github.com/snug-sched/snug/pkg/apis/config/v1"
@@ -123,28 +122,17 @@ func equalStrings(a, b []string) bool {
 // when mode is not empty.
 func defaultArgs(t testing.TB, mode config.PDBMode) *config.QoSAwarePreemptionArgs {
 	t.Helper()
-	v1 := &configv1.QoSAwarePreemptionArgs{}
-	kubeschedulerscheme.Scheme.Default(v1)
-	var out config.QoSAwarePreemptionArgs
-	if err := kubeschedulerscheme.Scheme.Convert(v1, &out, nil); err != nil {
-		t.Fatal(err)
-	}
+	out := plugintest.Defaulted[config.QoSAwarePreemptionArgs](t, &configv1.QoSAwarePreemptionArgs{})
 	if mode != "" {
 		out.PDBMode = mode
 	}
-	return &out
+	return out
 }
 
 // defaultFitArgs returns NodeResourcesFit's defaulted internal args.
 func defaultFitArgs(t testing.TB) *schedconfig.NodeResourcesFitArgs {
 	t.Helper()
-	v1 := &kubeschedulerconfigv1.NodeResourcesFitArgs{}
-	kubeschedulerscheme.Scheme.Default(v1)
-	var out schedconfig.NodeResourcesFitArgs
-	if err := kubeschedulerscheme.Scheme.Convert(v1, &out, nil); err != nil {
-		t.Fatal(err)
-	}
-	return &out
+	return plugintest.Defaulted[schedconfig.NodeResourcesFitArgs](t, &kubeschedulerconfigv1.NodeResourcesFitArgs{})
 }
 
 // noNominations is a PodNominator with no nominated pods.
@@ -174,13 +162,7 @@ func newEnv(t testing.TB, args *config.QoSAwarePreemptionArgs, nodes []*corev1.N
 		queuesort.Name:         queuesort.New,
 		defaultbinder.Name:     defaultbinder.New,
 		names.NodeResourcesFit: frameworkruntime.FactoryAdapter(fts, noderesources.NewFit),
-		Name: func(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, error) {
-			p, err := New(ctx, obj, h)
-			if err == nil {
-				created = p.(*Plugin)
-			}
-			return p, err
-		},
+		Name:                   plugintest.Capturing(New, &created),
 	}
 	enable := func(names ...string) schedconfig.PluginSet {
 		var ps schedconfig.PluginSet
@@ -208,22 +190,9 @@ func newEnv(t testing.TB, args *config.QoSAwarePreemptionArgs, nodes []*corev1.N
 	// sees only what the tests feed it) is what upstream's Executor and the
 	// plugin's watches need; it is never started.
 	factory := informers.NewSharedInformerFactory(fake.NewClientset(), 0)
-	fw, err := frameworkruntime.NewFramework(ctx, registry, profile,
+	fw := plugintest.NewFramework(t, ctx, cancel, registry, profile, factory,
 		frameworkruntime.WithSnapshotSharedLister(snapshot),
-		frameworkruntime.WithInformerFactory(factory),
-		frameworkruntime.WithPodNominator(noNominations{}),
-		// A short flush interval keeps WaitForShutdown from waiting a second per framework.
-		frameworkruntime.WithMetricsRecorder(metrics.NewMetricsAsyncRecorder(1000, 10*time.Millisecond, ctx.Done())),
-	)
-	if err != nil {
-		cancel()
-		t.Fatalf("NewFramework: %v", err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		frameworkruntime.WaitForShutdown(fw)
-		factory.Shutdown()
-	})
+		frameworkruntime.WithPodNominator(noNominations{}))
 	if created == nil {
 		t.Fatal("plugin was not created")
 	}

@@ -20,7 +20,6 @@ import (
 	"k8s.io/client-go/tools/cache"
 	fwk "k8s.io/kube-scheduler/framework"
 	schedulerconfig "k8s.io/kubernetes/pkg/scheduler/apis/config"
-	kubeschedulerscheme "k8s.io/kubernetes/pkg/scheduler/apis/config/scheme"
 	schedcache "k8s.io/kubernetes/pkg/scheduler/backend/cache"
 	"k8s.io/kubernetes/pkg/scheduler/framework"
 	"k8s.io/kubernetes/pkg/scheduler/framework/plugins/defaultbinder"
@@ -29,6 +28,7 @@ import (
 	"k8s.io/kubernetes/pkg/scheduler/metrics"
 	st "k8s.io/kubernetes/pkg/scheduler/testing"
 
+	"github.com/snug-sched/snug/internal/plugintest"
 	"github.com/snug-sched/snug/pkg/apis/config"
 	_ "github.com/snug-sched/snug/pkg/apis/config/scheme"
 	configv1 "github.com/snug-sched/snug/pkg/apis/config/v1"
@@ -48,13 +48,7 @@ func TestMain(m *testing.M) {
 // scheduler builds them from an empty pluginConfig entry.
 func defaultArgs(t testing.TB) *config.StrandingAwarePackingArgs {
 	t.Helper()
-	v1 := &configv1.StrandingAwarePackingArgs{}
-	kubeschedulerscheme.Scheme.Default(v1)
-	var out config.StrandingAwarePackingArgs
-	if err := kubeschedulerscheme.Scheme.Convert(v1, &out, nil); err != nil {
-		t.Fatal(err)
-	}
-	return &out
+	return plugintest.Defaulted[config.StrandingAwarePackingArgs](t, &configv1.StrandingAwarePackingArgs{})
 }
 
 // env is a real framework with this plugin at PreScore and Score over a
@@ -79,13 +73,7 @@ func newEnv(t testing.TB, args *config.StrandingAwarePackingArgs, nodes []*corev
 	registry := frameworkruntime.Registry{
 		queuesort.Name:     queuesort.New,
 		defaultbinder.Name: defaultbinder.New,
-		Name: func(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, error) {
-			p, err := New(ctx, obj, h)
-			if err == nil {
-				created = p.(*Plugin)
-			}
-			return p, err
-		},
+		Name:               plugintest.Capturing(New, &created),
 	}
 	profile := &schedulerconfig.KubeSchedulerProfile{
 		SchedulerName: "snug-test",
@@ -98,28 +86,11 @@ func newEnv(t testing.TB, args *config.StrandingAwarePackingArgs, nodes []*corev
 		PluginConfig: []schedulerconfig.PluginConfig{{Name: Name, Args: args}},
 	}
 	snapshot := schedcache.NewSnapshot(pods, nodes)
-	fopts := []frameworkruntime.Option{
-		frameworkruntime.WithSnapshotSharedLister(snapshot),
-		// A short flush interval keeps WaitForShutdown from waiting a second per framework.
-		frameworkruntime.WithMetricsRecorder(metrics.NewMetricsAsyncRecorder(1000, 10*time.Millisecond, ctx.Done())),
-	}
 	var factory informers.SharedInformerFactory
 	if opts.informerObjs != nil {
 		factory = informers.NewSharedInformerFactory(fake.NewClientset(opts.informerObjs...), 0)
-		fopts = append(fopts, frameworkruntime.WithInformerFactory(factory))
 	}
-	fw, err := frameworkruntime.NewFramework(ctx, registry, profile, fopts...)
-	if err != nil {
-		cancel()
-		t.Fatalf("NewFramework: %v", err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		frameworkruntime.WaitForShutdown(fw)
-		if factory != nil {
-			factory.Shutdown()
-		}
-	})
+	fw := plugintest.NewFramework(t, ctx, cancel, registry, profile, factory, frameworkruntime.WithSnapshotSharedLister(snapshot))
 	if created == nil {
 		t.Fatal("plugin was not created")
 	}
