@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/snug-sched/snug/test/benchmark/docsection"
 )
 
 // SectionHeading is the heading of the section Render writes and Replace
@@ -159,51 +161,5 @@ func runsNote(rows []Row) string {
 }
 
 // Replace returns doc with its Throughput section replaced by section, or
-// section appended if doc has none. The section runs from its heading to the
-// next heading of level 1 or 2 outside fenced code blocks.
-func Replace(doc, section string) string {
-	if !strings.HasSuffix(section, "\n") {
-		section += "\n"
-	}
-	if strings.TrimSpace(doc) == "" {
-		return "# Benchmarks\n\n" + section
-	}
-	lines := strings.SplitAfter(doc, "\n")
-	start, end := -1, len(lines)
-	fenced := false
-	for i, l := range lines {
-		t := strings.TrimRight(l, "\r\n")
-		if strings.HasPrefix(t, "```") || strings.HasPrefix(t, "~~~") {
-			fenced = !fenced
-			continue
-		}
-		if fenced {
-			continue
-		}
-		if start < 0 {
-			if strings.TrimSpace(t) == SectionHeading {
-				start = i
-			}
-			continue
-		}
-		if strings.HasPrefix(t, "# ") || strings.HasPrefix(t, "## ") {
-			end = i
-			break
-		}
-	}
-	if start < 0 {
-		if !strings.HasSuffix(doc, "\n") {
-			doc += "\n"
-		}
-		if !strings.HasSuffix(doc, "\n\n") {
-			doc += "\n"
-		}
-		return doc + section
-	}
-	before := strings.Join(lines[:start], "")
-	after := strings.Join(lines[end:], "")
-	if after != "" && !strings.HasSuffix(section, "\n\n") {
-		section += "\n"
-	}
-	return before + section + after
-}
+// section appended if doc has none (docsection.Replace).
+func Replace(doc, section string) string { return docsection.Replace(doc, SectionHeading, section) }
