@@ -16,8 +16,8 @@ import (
 // TestPodEligibleToPreemptOthersWaitsForTerminatingVictims: upstream's
 // PodEligibleToPreemptOthers keeps a preemptor from preempting again while
 // the victims it already preempted on its nominated node are terminating.
-// Upstream finds them through IsEligiblePod, and eligibleVictim rejects
-// every terminating pod, so the plugin has its own check.
+// Upstream finds them through the IsEligiblePod hook, so the plugin must not
+// set that hook to eligibleVictim, which rejects every terminating pod.
 func TestPodEligibleToPreemptOthersWaitsForTerminatingVictims(t *testing.T) {
 	const node = "n1"
 	victim := newPod("victim", 0, burstable, res("1", "")).Node(node).Terminating().

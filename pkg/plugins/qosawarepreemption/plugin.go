@@ -82,8 +82,12 @@ func New(ctx context.Context, obj runtime.Object, fh fwk.Handle) (fwk.Plugin, er
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", Name, err)
 	}
-	dp.IsEligiblePod = eligibleVictim
-	dp.MoreImportantPod = moreImportant
+	// DefaultPreemption's IsEligiblePod and MoreImportantPod hooks are left
+	// as upstream sets them: only its own SelectVictimsOnNode (replaced by
+	// ours, which applies eligibleVictim and moreImportant) and
+	// PodEligibleToPreemptOthers read them, and the latter must still see
+	// the terminating victims a preemptor already made, which eligibleVictim
+	// would hide.
 	pl := &Plugin{
 		DefaultPreemption: dp,
 		fh:                fh,
