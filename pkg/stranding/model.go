@@ -184,7 +184,8 @@ func Free(l *Layout, alloc, used, pod *Vec) Vec {
 // Stranded returns, per dimension, the free capacity no known shape can use
 // (see the package doc). Dimensions no shape demands, and pods, are 0.
 func Stranded(l *Layout, s *Shapes, free *Vec) Vec {
-	_, usable := s.reachUsable(free)
+	var usable Vec
+	s.reachUsable(free, nil, &usable)
 	var out Vec
 	for i := 0; i < l.N; i++ {
 		if s.Demanded[i] && i != l.PodsDim {
@@ -235,7 +236,10 @@ func (s *Shapes) slots(free *Vec) float64 {
 //     Needs normalise (NewPlan).
 //   - usable_i: the most of free_i that one shape repeated can consume;
 //     free - usable is the stranded capacity.
-func (s *Shapes) reachUsable(free *Vec) (reach, usable Vec) {
+//
+// reach and usable must be zero; either may be nil when not wanted (Score
+// needs only reach of the free vector before placement).
+func (s *Shapes) reachUsable(free, reach, usable *Vec) {
 	slots := s.slots(free)
 	for k := 0; k < s.N; k++ {
 		c := s.fit(k, free, slots)
@@ -249,13 +253,14 @@ func (s *Shapes) reachUsable(free *Vec) (reach, usable Vec) {
 			if u > free[i] {
 				u = free[i]
 			}
-			reach[i] += rho[j] * u
-			if u > usable[i] {
+			if reach != nil {
+				reach[i] += rho[j] * u
+			}
+			if usable != nil && u > usable[i] {
 				usable[i] = u
 			}
 		}
 	}
-	return reach, usable
 }
 
 // StrandedShare is the weighted share of a node's capacity that would be
@@ -265,7 +270,8 @@ func (s *Shapes) reachUsable(free *Vec) (reach, usable Vec) {
 // they are left with.
 func StrandedShare(l *Layout, s *Shapes, alloc, used, pod *Vec) float64 {
 	free := Free(l, alloc, used, pod)
-	_, usable := s.reachUsable(&free)
+	var usable Vec
+	s.reachUsable(&free, nil, &usable)
 	return strandedShare(l, s, alloc, &free, &usable)
 }
 
@@ -374,10 +380,11 @@ func (p *Plan) Evaluate(alloc, used *Vec) Eval {
 	}
 	var reachAfter, usableAfter Vec
 	if p.nStrand > 0 {
-		reachAfter, usableAfter = p.s.reachUsable(&after)
+		p.s.reachUsable(&after, &reachAfter, &usableAfter)
 	}
 	if p.nStrand > 0 && p.strandWeight > 0 {
-		reachBefore, _ := p.s.reachUsable(&before)
+		var reachBefore Vec
+		p.s.reachUsable(&before, &reachBefore, nil)
 		var sum float64
 		for j := 0; j < p.nStrand; j++ {
 			i := p.strandDims[j]
