@@ -95,10 +95,11 @@ bench-quality:
 	$(BENCH_QUALITY_RUN) -command "make bench-quality$(if $(BENCH_QUALITY_FLAGS), BENCH_QUALITY_FLAGS='$(BENCH_QUALITY_FLAGS)')" $(if $(BENCH_QUALITY_FLAGS),,-analysis test/benchmark/quality/analysis.md)
 
 ## bench-plugins: Go micro-benchmarks of snug's plugins (Score/PreScore against
-## upstream NodeResourcesFit, Filter, PreEnqueue); raw output to docs/bench/
+## upstream NodeResourcesFit, Filter, PreEnqueue, victim selection against
+## DefaultPreemption); raw output to docs/bench/
 bench-plugins:
 	@mkdir -p docs/bench
-	$(GO) test -run '^$$' -bench . -benchmem -count=6 ./pkg/plugins/strandingawarepacking ./pkg/plugins/predictabledemands | tee docs/bench/plugins.txt
+	$(GO) test -run '^$$' -bench . -benchmem -count=6 ./pkg/plugins/strandingawarepacking ./pkg/plugins/predictabledemands ./pkg/plugins/qosawarepreemption | tee docs/bench/plugins.txt
 
 ## bench-simulator: 10,000 openb trace pods on the 1,523 openb nodes with snug's profile
 bench-simulator:

@@ -105,6 +105,23 @@ func podInfos(t testing.TB, pods ...*corev1.Pod) []fwk.PodInfo {
 	return out
 }
 
+func candidateNames(cs candidates) []string {
+	out := make([]string, 0, len(cs))
+	for _, c := range cs {
+		out = append(out, c.pi.GetPod().Name)
+	}
+	return out
+}
+
+// sortByImportance sorts pods through candidates, as SelectVictimsOnNode does.
+func sortByImportance(pis []fwk.PodInfo, reverse bool) {
+	cs := newCandidates(pis)
+	cs.sort(reverse)
+	for i, c := range cs {
+		pis[i] = c.pi
+	}
+}
+
 func equalStrings(a, b []string) bool {
 	if len(a) != len(b) {
 		return false

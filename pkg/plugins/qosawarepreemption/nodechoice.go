@@ -7,6 +7,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	corev1helpers "k8s.io/component-helpers/scheduling/corev1"
 	extenderv1 "k8s.io/kube-scheduler/extender/v1"
+	fwk "k8s.io/kube-scheduler/framework"
 	v1helper "k8s.io/kubernetes/pkg/apis/core/v1/helper"
 	"k8s.io/kubernetes/pkg/scheduler/util"
 
@@ -20,17 +21,20 @@ import (
 // victim QoS, fewest victims, least stranded capacity once the preemptor is
 // placed, latest start time of the highest-priority victims.
 func (pl *Plugin) OrderedScoreFuncs(ctx context.Context, nodesToVictims map[string]*extenderv1.Victims) []func(node string) int64 {
-	call, _ := ctx.Value(callKey{}).(*preemptionCall)
+	var judge *strandingJudge
+	if call, ok := ctx.Value(callKey{}).(*preemptionCall); ok {
+		judge = pl.newStrandingJudge(call.preemptor)
+	}
 	return []func(string) int64{
 		func(n string) int64 { return -nodesToVictims[n].NumPDBViolations },
 		func(n string) int64 { return -int64(corev1helpers.PodPriority(nodesToVictims[n].Pods[0])) },
 		func(n string) int64 { return -qosCost(nodesToVictims[n].Pods) },
 		func(n string) int64 { return -int64(len(nodesToVictims[n].Pods)) },
 		func(n string) int64 {
-			if call == nil {
+			if judge == nil {
 				return 0
 			}
-			return -int64(math.Round(1e6 * pl.strandedAfter(n, nodesToVictims[n].Pods, call.preemptor)))
+			return -int64(math.Round(1e6 * judge.strandedAfter(n, nodesToVictims[n].Pods)))
 		},
 		func(n string) int64 {
 			if t := util.GetEarliestPodStartTime(nodesToVictims[n]); t != nil {
@@ -55,7 +59,26 @@ func qosCost(victims []*corev1.Pod) int64 {
 // victims are gone and the preemptor runs there, judged against the pod
 // shapes the cluster runs.
 func (pl *Plugin) strandedAfter(node string, victims []*corev1.Pod, preemptor *corev1.Pod) float64 {
-	ni, err := pl.fh.SnapshotSharedLister().NodeInfos().Get(node)
+	return pl.newStrandingJudge(preemptor).strandedAfter(node, victims)
+}
+
+// strandingJudge computes strandedAfter for the candidate nodes of one
+// preemption, which can be hundreds: the preemptor's requests are computed
+// once, and the shape model once per run of nodes with the same layout
+// (most nodes of a cluster share one).
+type strandingJudge struct {
+	pl        *Plugin
+	preemptor corev1.ResourceList
+	layout    stranding.Layout
+	shapes    *stranding.Shapes // model of layout; nil until the first node
+}
+
+func (pl *Plugin) newStrandingJudge(preemptor *corev1.Pod) *strandingJudge {
+	return &strandingJudge{pl: pl, preemptor: resourcemodel.Requests(preemptor)}
+}
+
+func (j *strandingJudge) strandedAfter(node string, victims []*corev1.Pod) float64 {
+	ni, err := j.pl.fh.SnapshotSharedLister().NodeInfos().Get(node)
 	if err != nil || ni.Node() == nil {
 		return 1
 	}
@@ -69,24 +92,41 @@ func (pl *Plugin) strandedAfter(node string, victims []*corev1.Pod, preemptor *c
 		}
 	}
 	a, used := strandingawarepacking.NodeVectors(&l, ni)
-	vec := func(pod *corev1.Pod) stranding.Vec {
-		list := resourcemodel.Requests(pod)
-		var v stranding.Vec
-		for i := 0; i < l.N; i++ {
-			v[i] = float64(resourcemodel.Value(l.Names[i], list))
-		}
-		if l.PodsDim >= 0 {
-			v[l.PodsDim] = 1
-		}
-		return v
-	}
 	for _, v := range victims {
-		vv := vec(v)
+		vv := j.victimVector(&l, ni, v)
 		for i := 0; i < l.N; i++ {
 			used[i] -= vv[i]
 		}
 	}
-	pod := vec(preemptor)
-	shapes := pl.shapes.Model(&l)
-	return stranding.StrandedShare(&l, &shapes, &a, &used, &pod)
+	var pod stranding.Vec
+	for i := 0; i < l.N; i++ {
+		pod[i] = float64(resourcemodel.Value(l.Names[i], j.preemptor))
+	}
+	if l.PodsDim >= 0 {
+		pod[l.PodsDim] = 1
+	}
+	if j.shapes == nil || j.layout != l {
+		m := j.pl.shapes.Model(&l)
+		j.layout, j.shapes = l, &m
+	}
+	return stranding.StrandedShare(&l, j.shapes, &a, &used, &pod)
+}
+
+// victimVector is what the victim was charged on the node: its PodInfo's
+// cached requests, or its requests recomputed if it is not on the node.
+func (j *strandingJudge) victimVector(l *stranding.Layout, ni fwk.NodeInfo, victim *corev1.Pod) stranding.Vec {
+	for _, pi := range ni.GetPods() {
+		if p := pi.GetPod(); p == victim || p.UID == victim.UID {
+			return strandingawarepacking.PodVector(l, pi)
+		}
+	}
+	list := resourcemodel.Requests(victim)
+	var v stranding.Vec
+	for i := 0; i < l.N; i++ {
+		v[i] = float64(resourcemodel.Value(l.Names[i], list))
+	}
+	if l.PodsDim >= 0 {
+		v[l.PodsDim] = 1
+	}
+	return v
 }

@@ -84,7 +84,7 @@ func New(ctx context.Context, obj runtime.Object, fh fwk.Handle) (fwk.Plugin, er
 	}
 	// DefaultPreemption's IsEligiblePod and MoreImportantPod hooks are left
 	// as upstream sets them: only its own SelectVictimsOnNode (replaced by
-	// ours, which applies eligibleVictim and moreImportant) and
+	// ours, which applies eligibleVictim and its own importance order) and
 	// PodEligibleToPreemptOthers read them, and the latter must still see
 	// the terminating victims a preemptor already made, which eligibleVictim
 	// would hide.

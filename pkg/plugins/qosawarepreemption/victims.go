@@ -18,7 +18,6 @@ import (
 	"k8s.io/kubernetes/pkg/scheduler/util"
 
 	"github.com/snug-sched/snug/pkg/apis/config"
-	"github.com/snug-sched/snug/pkg/resourcemodel"
 )
 
 // eligibleVictim excludes pods whose eviction frees nothing: a DaemonSet pod
@@ -50,21 +49,18 @@ func qosRank(p *corev1.Pod) int {
 }
 
 // size is a scalar for "bigger pod": cores plus GiB of memory requested.
-func size(p *corev1.Pod) float64 {
-	r := resourcemodel.Requests(p)
-	return float64(resourcemodel.Value(corev1.ResourceCPU, r))/1000 +
-		float64(resourcemodel.Value(corev1.ResourceMemory, r))/(1<<30)
+// It reads the requests the scheduler cached on the PodInfo, which it
+// computed with component-helpers' PodRequests like pkg/resourcemodel and
+// charged to the node; recomputing them per candidate node made victim
+// selection four times slower than upstream's.
+func size(pi fwk.PodInfo) float64 {
+	r := pi.CalculateResource().Resource
+	return float64(r.GetMilliCPU())/1000 + float64(r.GetMemory())/(1<<30)
 }
 
-// moreImportant orders pods from most to least protected: priority, QoS,
+// importance orders pods from most to least protected: priority, QoS,
 // smaller size (so bigger pods go first and fewer victims suffice), then
 // earlier start. Victims are taken from the least important end.
-func moreImportant(a, b *corev1.Pod) bool {
-	return importanceOf(a).moreThan(importanceOf(b))
-}
-
-// importance is moreImportant's sort key, computed once per pod: QoS and
-// size need the pod's resources, too costly to recompute per comparison.
 type importance struct {
 	priority int32
 	qos      int
@@ -72,8 +68,9 @@ type importance struct {
 	start    int64
 }
 
-func importanceOf(p *corev1.Pod) importance {
-	return importance{priority: corev1helpers.PodPriority(p), qos: qosRank(p), size: size(p),
+func importanceOf(pi fwk.PodInfo) importance {
+	p := pi.GetPod()
+	return importance{priority: corev1helpers.PodPriority(p), qos: qosRank(p), size: size(pi),
 		start: util.GetPodStartTime(p).UnixNano()}
 }
 
@@ -90,21 +87,35 @@ func (a importance) moreThan(b importance) bool {
 	return a.start < b.start
 }
 
-// sortByImportance sorts pods in place, most important first (or least
-// important first when reverse), computing each key once.
-func sortByImportance(pods []fwk.PodInfo, reverse bool) {
-	keys := make(map[*corev1.Pod]importance, len(pods))
-	for _, pi := range pods {
-		keys[pi.GetPod()] = importanceOf(pi.GetPod())
+// candidate is a potential victim with its importance, computed once per
+// SelectVictimsOnNode call (QoS and size are too costly per comparison).
+type candidate struct {
+	pi  fwk.PodInfo
+	imp importance
+}
+
+type candidates []candidate
+
+func newCandidates(pis []fwk.PodInfo) candidates {
+	cs := make(candidates, len(pis))
+	for i, pi := range pis {
+		cs[i] = candidate{pi: pi, imp: importanceOf(pi)}
 	}
-	sort.SliceStable(pods, func(i, j int) bool {
-		a, b := keys[pods[i].GetPod()], keys[pods[j].GetPod()]
+	return cs
+}
+
+// sort orders cs in place, most important first (least important first
+// when reverse), keeping the order of ties.
+func (cs candidates) sort(reverse bool) {
+	sort.SliceStable(cs, func(i, j int) bool {
 		if reverse {
-			return b.moreThan(a)
+			return cs[j].imp.moreThan(cs[i].imp)
 		}
-		return a.moreThan(b)
+		return cs[i].imp.moreThan(cs[j].imp)
 	})
 }
+
+func (cs candidates) clone() candidates { return append(candidates(nil), cs...) }
 
 // SelectVictimsOnNode finds the victims on one node: remove every eligible
 // lower-priority pod, check the pod fits, then reprieve pods from the most
@@ -116,65 +127,66 @@ func sortByImportance(pods []fwk.PodInfo, reverse bool) {
 func (pl *Plugin) SelectVictimsOnNode(ctx context.Context, state fwk.CycleState, pod *corev1.Pod,
 	nodeInfo fwk.NodeInfo, pdbs []*policy.PodDisruptionBudget) ([]*corev1.Pod, int, *fwk.Status) {
 	logger := klog.FromContext(ctx)
-	var potential []fwk.PodInfo
+	var potential candidates
 	for _, pi := range nodeInfo.GetPods() {
 		if corev1helpers.PodPriority(pi.GetPod()) < corev1helpers.PodPriority(pod) && eligibleVictim(nodeInfo, pi, pod) {
-			potential = append(potential, pi)
+			potential = append(potential, candidate{pi: pi, imp: importanceOf(pi)})
 		}
 	}
 	if len(potential) == 0 {
 		return nil, 0, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, "No preemption victims found for incoming pod")
 	}
-	remove := func(pi fwk.PodInfo) error {
-		if err := nodeInfo.RemovePod(logger, pi.GetPod()); err != nil {
+	budgets := compileBudgets(pdbs)
+	remove := func(c candidate) error {
+		if err := nodeInfo.RemovePod(logger, c.pi.GetPod()); err != nil {
 			return err
 		}
-		return pl.fh.RunPreFilterExtensionRemovePod(ctx, state, pod, pi, nodeInfo).AsError()
+		return pl.fh.RunPreFilterExtensionRemovePod(ctx, state, pod, c.pi, nodeInfo).AsError()
 	}
-	add := func(pi fwk.PodInfo) error {
-		nodeInfo.AddPodInfo(pi)
-		return pl.fh.RunPreFilterExtensionAddPod(ctx, state, pod, pi, nodeInfo).AsError()
+	add := func(c candidate) error {
+		nodeInfo.AddPodInfo(c.pi)
+		return pl.fh.RunPreFilterExtensionAddPod(ctx, state, pod, c.pi, nodeInfo).AsError()
 	}
 	fits := func() *fwk.Status { return pl.fh.RunFilterPluginsWithNominatedPods(ctx, state, pod, nodeInfo) }
 
-	// minimal removes candidates, checks the pod fits, and reprieves them
-	// in reprieve order while it still fits; it returns the victims or the
+	// minimal removes cs, checks the pod fits, and reprieves them in
+	// reprieve order while it still fits; it returns the victims or the
 	// filters' verdict. On success the node is left without the victims,
 	// on failure without every candidate.
-	minimal := func(candidates []fwk.PodInfo) ([]fwk.PodInfo, *fwk.Status) {
-		for _, pi := range candidates {
-			if err := remove(pi); err != nil {
+	minimal := func(cs candidates) (candidates, *fwk.Status) {
+		for _, c := range cs {
+			if err := remove(c); err != nil {
 				return nil, fwk.AsStatus(err)
 			}
 		}
 		if status := fits(); !status.IsSuccess() {
 			return nil, status
 		}
-		var victims []fwk.PodInfo
-		for _, pi := range reprieveOrder(candidates, pdbs) {
-			if err := add(pi); err != nil {
+		var victims candidates
+		for _, c := range budgets.reprieveOrder(cs) {
+			if err := add(c); err != nil {
 				return nil, fwk.AsStatus(err)
 			}
 			if fits().IsSuccess() {
 				continue
 			}
-			if err := remove(pi); err != nil {
+			if err := remove(c); err != nil {
 				return nil, fwk.AsStatus(err)
 			}
-			victims = append(victims, pi)
+			victims = append(victims, c)
 		}
 		return victims, nil
 	}
-	restore := func(removed []fwk.PodInfo) error {
-		for _, pi := range removed {
-			if err := add(pi); err != nil {
+	restore := func(removed candidates) error {
+		for _, c := range removed {
+			if err := add(c); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
 
-	var victimInfos []fwk.PodInfo
+	var chosen candidates
 	numViolating := 0
 	switch pl.args.PDBMode {
 	case config.PDBRespect:
@@ -182,19 +194,19 @@ func (pl *Plugin) SelectVictimsOnNode(ctx context.Context, state fwk.CycleState,
 		if !status.IsSuccess() {
 			return nil, 0, status // not even evicting every candidate helps
 		}
-		if countViolations(victims, pdbs) == 0 {
-			victimInfos = victims
+		if budgets.countViolations(victims) == 0 {
+			chosen = victims
 			break
 		}
 		// Retry with only the pods whose eviction fits the budgets.
 		if err := restore(victims); err != nil {
 			return nil, 0, fwk.AsStatus(err)
 		}
-		sortByImportance(potential, true)
-		_, allowed := filterPodsWithPDBViolation(potential, pdbs)
+		potential.sort(true)
+		_, allowed := budgets.split(potential)
 		if len(allowed) > 0 {
 			if victims, status = minimal(allowed); status.IsSuccess() {
-				victimInfos = victims
+				chosen = victims
 				break
 			}
 		}
@@ -205,13 +217,13 @@ func (pl *Plugin) SelectVictimsOnNode(ctx context.Context, state fwk.CycleState,
 		if !status.IsSuccess() {
 			return nil, 0, status
 		}
-		victimInfos = victims
-		numViolating = countViolations(victims, pdbs)
+		chosen = victims
+		numViolating = budgets.countViolations(victims)
 	}
-	sortByImportance(victimInfos, false)
-	out := make([]*corev1.Pod, 0, len(victimInfos))
-	for _, pi := range victimInfos {
-		out = append(out, pi.GetPod())
+	chosen.sort(false)
+	out := make([]*corev1.Pod, len(chosen))
+	for i, c := range chosen {
+		out[i] = c.pi.GetPod()
 	}
 	if call, ok := ctx.Value(callKey{}).(*preemptionCall); ok {
 		call.record(nodeInfo.Node().Name, out)
@@ -219,51 +231,76 @@ func (pl *Plugin) SelectVictimsOnNode(ctx context.Context, state fwk.CycleState,
 	return out, numViolating, nil
 }
 
+// pdbMessage explains a node rejected in Respect mode.
+const pdbMessage = "preempting enough pods here would violate a PodDisruptionBudget (pdbMode Respect)"
+
+// budgets are the PDBs of one SelectVictimsOnNode call with their
+// selectors parsed once.
+type budgets []budget
+
+type budget struct {
+	pdb *policy.PodDisruptionBudget
+	sel labels.Selector // nil: matches nothing (invalid or empty selector)
+}
+
+func compileBudgets(pdbs []*policy.PodDisruptionBudget) budgets {
+	if len(pdbs) == 0 {
+		return nil
+	}
+	bs := make(budgets, len(pdbs))
+	for i, pdb := range pdbs {
+		bs[i].pdb = pdb
+		if sel, err := metav1.LabelSelectorAsSelector(pdb.Spec.Selector); err == nil && !sel.Empty() {
+			bs[i].sel = sel
+		}
+	}
+	return bs
+}
+
 // reprieveOrder is the order in which victims are given back: pods whose
 // eviction would exceed a budget first (spending budgets least important
 // first, as upstream does), then the others, each most important first.
-func reprieveOrder(candidates []fwk.PodInfo, pdbs []*policy.PodDisruptionBudget) []fwk.PodInfo {
-	ordered := append([]fwk.PodInfo(nil), candidates...)
-	sortByImportance(ordered, true)
-	violating, nonViolating := filterPodsWithPDBViolation(ordered, pdbs)
-	sortByImportance(violating, false)
-	sortByImportance(nonViolating, false)
+func (bs budgets) reprieveOrder(cs candidates) candidates {
+	ordered := cs.clone()
+	ordered.sort(true)
+	violating, nonViolating := bs.split(ordered)
+	violating.sort(false)
+	nonViolating.sort(false)
 	return append(violating, nonViolating...)
 }
 
 // countViolations is how many of the victims, evicted least important
 // first, exceed a PDB's budget.
-func countViolations(victims []fwk.PodInfo, pdbs []*policy.PodDisruptionBudget) int {
-	ordered := append([]fwk.PodInfo(nil), victims...)
-	sortByImportance(ordered, true)
-	violating, _ := filterPodsWithPDBViolation(ordered, pdbs)
+func (bs budgets) countViolations(victims candidates) int {
+	if len(bs) == 0 {
+		return 0
+	}
+	ordered := victims.clone()
+	ordered.sort(true)
+	violating, _ := bs.split(ordered)
 	return len(violating)
 }
 
-// pdbMessage explains a node rejected in Respect mode.
-const pdbMessage = "preempting enough pods here would violate a PodDisruptionBudget (pdbMode Respect)"
-
-// filterPodsWithPDBViolation splits pods, in the given order, into those
-// whose eviction would exceed a PDB's DisruptionsAllowed and the rest
-// (upstream's accounting: pods already in DisruptedPods are not counted).
-func filterPodsWithPDBViolation(pods []fwk.PodInfo, pdbs []*policy.PodDisruptionBudget) (violating, nonViolating []fwk.PodInfo) {
-	allowed := make([]int32, len(pdbs))
-	for i, pdb := range pdbs {
-		allowed[i] = pdb.Status.DisruptionsAllowed
+// split divides pods, in the given order, into those whose eviction would
+// exceed a PDB's DisruptionsAllowed and the rest (upstream's accounting:
+// pods already in DisruptedPods are not counted).
+func (bs budgets) split(cs candidates) (violating, nonViolating candidates) {
+	if len(bs) == 0 {
+		return nil, cs
 	}
-	for _, pi := range pods {
-		p := pi.GetPod()
+	allowed := make([]int32, len(bs))
+	for i, b := range bs {
+		allowed[i] = b.pdb.Status.DisruptionsAllowed
+	}
+	for _, c := range cs {
+		p := c.pi.GetPod()
 		violates := false
 		if len(p.Labels) != 0 {
-			for i, pdb := range pdbs {
-				if pdb.Namespace != p.Namespace {
+			for i, b := range bs {
+				if b.sel == nil || b.pdb.Namespace != p.Namespace || !b.sel.Matches(labels.Set(p.Labels)) {
 					continue
 				}
-				sel, err := metav1.LabelSelectorAsSelector(pdb.Spec.Selector)
-				if err != nil || sel.Empty() || !sel.Matches(labels.Set(p.Labels)) {
-					continue
-				}
-				if _, done := pdb.Status.DisruptedPods[p.Name]; done {
+				if _, done := b.pdb.Status.DisruptedPods[p.Name]; done {
 					continue
 				}
 				allowed[i]--
@@ -273,9 +310,9 @@ func filterPodsWithPDBViolation(pods []fwk.PodInfo, pdbs []*policy.PodDisruption
 			}
 		}
 		if violates {
-			violating = append(violating, pi)
+			violating = append(violating, c)
 		} else {
-			nonViolating = append(nonViolating, pi)
+			nonViolating = append(nonViolating, c)
 		}
 	}
 	return violating, nonViolating

@@ -122,20 +122,20 @@ func TestQoSRankAndSize(t *testing.T) {
 			if got := qosRank(tt.pod); got != tt.wantRank {
 				t.Errorf("qosRank() = %d, want %d", got, tt.wantRank)
 			}
-			if got := size(tt.pod); got != tt.wantSize {
+			if got := size(podInfos(t, tt.pod)[0]); got != tt.wantSize {
 				t.Errorf("size() = %v, want %v", got, tt.wantSize)
 			}
 		})
 	}
 }
 
-func TestMoreImportant(t *testing.T) {
+func TestImportanceOrder(t *testing.T) {
 	t1, t2 := at(100), at(200)
 	tests := []struct {
 		name string
 		a, b *corev1.Pod
-		// want is moreImportant(a, b); unless equal, moreImportant(b, a)
-		// must be its negation.
+		// want is a.moreThan(b); unless equal, b.moreThan(a) must be its
+		// negation.
 		want  bool
 		equal bool
 	}{
@@ -214,18 +214,17 @@ func TestMoreImportant(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := moreImportant(tt.a, tt.b); got != tt.want {
-				t.Errorf("moreImportant(a, b) = %v, want %v", got, tt.want)
+			pis := podInfos(t, tt.a, tt.b)
+			a, b := importanceOf(pis[0]), importanceOf(pis[1])
+			if got := a.moreThan(b); got != tt.want {
+				t.Errorf("a.moreThan(b) = %v, want %v", got, tt.want)
 			}
 			wantRev := !tt.want
 			if tt.equal {
 				wantRev = false
 			}
-			if got := moreImportant(tt.b, tt.a); got != wantRev {
-				t.Errorf("moreImportant(b, a) = %v, want %v", got, wantRev)
-			}
-			if got := importanceOf(tt.a).moreThan(importanceOf(tt.b)); got != tt.want {
-				t.Errorf("importance(a).moreThan(importance(b)) = %v, want %v", got, tt.want)
+			if got := b.moreThan(a); got != wantRev {
+				t.Errorf("b.moreThan(a) = %v, want %v", got, wantRev)
 			}
 		})
 	}
@@ -355,7 +354,7 @@ func matchLabels(kv ...string) *metav1.LabelSelector {
 	return &metav1.LabelSelector{MatchLabels: m}
 }
 
-func TestFilterPodsWithPDBViolation(t *testing.T) {
+func TestBudgetsSplit(t *testing.T) {
 	web := func(name string) *corev1.Pod {
 		return newPod(name, 0, bestEffort, nil).Label("app", "web").Obj()
 	}
@@ -484,11 +483,11 @@ func TestFilterPodsWithPDBViolation(t *testing.T) {
 			for i, p := range tt.pdbs {
 				pdbStatus[i] = p.Status.DisruptionsAllowed
 			}
-			violating, nonViolating := filterPodsWithPDBViolation(podInfos(t, tt.pods...), tt.pdbs)
-			if got := podInfoNames(violating); !equalStrings(got, tt.wantViolating) {
+			violating, nonViolating := compileBudgets(tt.pdbs).split(newCandidates(podInfos(t, tt.pods...)))
+			if got := candidateNames(violating); !equalStrings(got, tt.wantViolating) {
 				t.Errorf("violating = %v, want %v", got, tt.wantViolating)
 			}
-			if got := podInfoNames(nonViolating); !equalStrings(got, tt.wantNonViolating) {
+			if got := candidateNames(nonViolating); !equalStrings(got, tt.wantNonViolating) {
 				t.Errorf("nonViolating = %v, want %v", got, tt.wantNonViolating)
 			}
 			for i, p := range tt.pdbs {

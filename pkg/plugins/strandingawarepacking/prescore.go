@@ -160,6 +160,29 @@ func NodeVectors(l *stranding.Layout, ni fwk.NodeInfo) (alloc, used stranding.Ve
 	return alloc, used
 }
 
+// PodVector returns what a pod bound to a node requests in layout l, from
+// the requests the scheduler cached on its PodInfo (the amounts it charged
+// to the node), so it allocates nothing.
+func PodVector(l *stranding.Layout, pi fwk.PodInfo) stranding.Vec {
+	r := pi.CalculateResource().Resource
+	var v stranding.Vec
+	for i := 0; i < l.N; i++ {
+		switch l.Names[i] {
+		case corev1.ResourceCPU:
+			v[i] = float64(r.GetMilliCPU())
+		case corev1.ResourceMemory:
+			v[i] = float64(r.GetMemory())
+		case corev1.ResourceEphemeralStorage:
+			v[i] = float64(r.GetEphemeralStorage())
+		case corev1.ResourcePods:
+			v[i] = 1
+		default:
+			v[i] = float64(r.GetScalarResources()[l.Names[i]])
+		}
+	}
+	return v
+}
+
 // nodeVectors fills allocatable and requested vectors of a node. It
 // allocates nothing: scalar resources are read by map lookup.
 func nodeVectors(l *stranding.Layout, kinds *[stranding.MaxDims]dimKind, ni fwk.NodeInfo, alloc, used *stranding.Vec) {

@@ -1,0 +1,72 @@
+package qosawarepreemption
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	policy "k8s.io/api/policy/v1"
+	fwk "k8s.io/kube-scheduler/framework"
+	"k8s.io/kubernetes/pkg/apis/core/v1/helper/qos"
+)
+
+// benchNode is scheduler_perf's PreemptionAsync node once measured pods land:
+// 4 cores, four 900m low-priority pods and four 100m pods, all priority 0
+// and Guaranteed; the preemptor asks for 3 cores at priority 10.
+func benchNode(b *testing.B) (*env, *corev1.Pod) {
+	b.Helper()
+	nodes := []*corev1.Node{makeNode("n", map[corev1.ResourceName]string{corev1.ResourceCPU: "4", corev1.ResourceMemory: "32Gi", corev1.ResourcePods: "110"})}
+	var pods []*corev1.Pod
+	for i := range 4 {
+		pods = append(pods, newPod(fmt.Sprintf("low-%d", i), 0, guaranteed, res("900m", "500Mi")).Node("n").StartTime(at(int64(i))).Obj())
+	}
+	for i := range 4 {
+		pods = append(pods, newPod(fmt.Sprintf("small-%d", i), 0, guaranteed, res("100m", "500Mi")).Node("n").StartTime(at(int64(100+i))).Obj())
+	}
+	for _, p := range pods {
+		p.Status.QOSClass = qos.ComputePodQOS(p) // the apiserver sets it on create
+	}
+	e := newEnv(b, defaultArgs(b, ""), nodes, pods)
+	for _, p := range pods {
+		e.pl.ObservePod(p, 1)
+	}
+	return e, newPod("preemptor", 10, guaranteed, res("3", "500Mi")).Obj()
+}
+
+type selectVictims func(context.Context, fwk.CycleState, *corev1.Pod, fwk.NodeInfo, []*policy.PodDisruptionBudget) ([]*corev1.Pod, int, *fwk.Status)
+
+func benchSelect(b *testing.B, e *env, preemptor *corev1.Pod, f selectVictims) {
+	state := e.preFilter(b, preemptor)
+	ctx := ContextWithPreemptor(e.ctx, preemptor)
+	b.ReportAllocs()
+	for b.Loop() {
+		ni := e.nodeInfo(b, "n")
+		victims, _, s := f(ctx, state.Clone(), preemptor, ni, nil)
+		if !s.IsSuccess() || len(victims) == 0 {
+			b.Fatalf("no victims: %v", s)
+		}
+	}
+}
+
+// BenchmarkSelectVictimsOnNode compares snug's victim selection with
+// DefaultPreemption's on the same node; the node clone each iteration
+// needs is in both.
+func BenchmarkSelectVictimsOnNode(b *testing.B) {
+	e, preemptor := benchNode(b)
+	b.Run("snug", func(b *testing.B) { benchSelect(b, e, preemptor, e.pl.SelectVictimsOnNode) })
+	b.Run("upstream", func(b *testing.B) { benchSelect(b, e, preemptor, e.pl.DefaultPreemption.SelectVictimsOnNode) })
+}
+
+// BenchmarkStrandedAfter is the node-choice term, run for every candidate
+// still tied after fewest victims, with one judge per preemption.
+func BenchmarkStrandedAfter(b *testing.B) {
+	e, preemptor := benchNode(b)
+	ni := e.nodeInfo(b, "n")
+	victims := []*corev1.Pod{ni.GetPods()[0].GetPod(), ni.GetPods()[1].GetPod(), ni.GetPods()[2].GetPod()}
+	judge := e.pl.newStrandingJudge(preemptor)
+	b.ReportAllocs()
+	for b.Loop() {
+		judge.strandedAfter("n", victims)
+	}
+}
