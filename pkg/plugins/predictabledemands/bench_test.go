@@ -6,7 +6,9 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
+	schedcache "k8s.io/kubernetes/pkg/scheduler/backend/cache"
 	"k8s.io/kubernetes/pkg/scheduler/framework"
 )
 
@@ -99,7 +101,8 @@ func BenchmarkFilter(b *testing.B) {
 }
 
 // BenchmarkFilterCold measures a node whose cache entry is stale (a new
-// NodeInfo generation): the sum is recomputed from its three pods.
+// NodeInfo generation) but whose pods are the ones last seen on it: the sum
+// is recomputed from their remembered limits.
 func BenchmarkFilterCold(b *testing.B) {
 	pl, state, pod, nodes := benchFilterEnv(b, 1)
 	ni := nodes[0].(*framework.NodeInfo)
@@ -125,5 +128,29 @@ func TestFilterDoesNotAllocate(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Errorf("Filter on a warm cache: %v allocs per run, want 0", allocs)
+	}
+}
+
+// BenchmarkFilterDerived measures Filter on a NodeInfo derived from the
+// snapshot's, as in a preemption dry run: one of its three pods removed,
+// a generation never cached, every pod's limits reused.
+func BenchmarkFilterDerived(b *testing.B) {
+	pl, state, pod, nodes := benchFilterEnv(b, 1)
+	var pods []*corev1.Pod
+	for _, pi := range nodes[0].GetPods() {
+		pods = append(pods, pi.GetPod())
+	}
+	// The snapshot's NodeInfo of the node has a generation of its own.
+	pl.handle = snapshotHandle{snapshot: schedcache.NewSnapshot(pods, []*corev1.Node{nodes[0].Node()})}
+	derived := nodes[0].Snapshot()
+	if err := derived.RemovePod(klog.Background(), derived.GetPods()[0].GetPod()); err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if s := pl.Filter(ctx, state, pod, derived); s != nil {
+			b.Fatal(s)
+		}
 	}
 }

@@ -117,5 +117,6 @@ func (pl *Plugin) PreFilter(ctx context.Context, cs fwk.CycleState, pod *corev1.
 }
 
 // PreFilterExtensions returns nil: Filter recomputes a node's limits from
-// its pods whenever the NodeInfo changes, preemption dry runs included.
+// its pods whenever the NodeInfo changes, preemption dry runs included
+// (reusing each pod's limits, see limitCache).
 func (pl *Plugin) PreFilterExtensions() fwk.PreFilterExtensions { return nil }

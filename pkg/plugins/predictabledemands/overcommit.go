@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"sync"
 	"sync/atomic"
 
 	corev1 "k8s.io/api/core/v1"
@@ -93,8 +94,17 @@ func (pl *Plugin) podLimits(pod *corev1.Pod, out *[maxCaps]int64) {
 // Two live nodes whose generations collide modulo the table size just
 // recompute more often; generation 0 (a NodeInfo not built by the
 // framework) is never cached.
+//
+// A miss recomputes the sum from each pod's limits, reused from the node's
+// last computed pods (byNode) when the pod object is the same: preemption
+// dry runs and nominated pods filter derived NodeInfos (the snapshot's
+// minus victims, plus nominated pods), each with a fresh generation, and
+// computing every pod's limits anew there made preemption several times
+// slower. Derived NodeInfos are not stored: their generations never come
+// back, and storing them evicted the snapshot's nodes from the table.
 type limitCache struct {
-	slots [1 << limitCacheBits]atomic.Pointer[nodeLimits]
+	slots  [1 << limitCacheBits]atomic.Pointer[nodeLimits]
+	byNode sync.Map // node name -> *nodePods of its last snapshot NodeInfo
 }
 
 // limitCacheBits sizes the table: 65,536 slots, 512 KiB, comfortably more
@@ -106,29 +116,105 @@ type nodeLimits struct {
 	sum        [maxCaps]int64
 }
 
+// nodePods are the bounded limits of each pod of a node, by pod object
+// (the scheduler replaces, never mutates, a pod it caches).
+type nodePods struct {
+	pods []*corev1.Pod
+	lims [][maxCaps]int64
+}
+
+// find returns the limits of pod, looking first at index hint (pods keep
+// their order between generations of a node).
+func (n *nodePods) find(pod *corev1.Pod, hint int) (*[maxCaps]int64, bool) {
+	if n == nil {
+		return nil, false
+	}
+	if hint < len(n.pods) && n.pods[hint] == pod {
+		return &n.lims[hint], true
+	}
+	for i, p := range n.pods {
+		if p == pod {
+			return &n.lims[i], true
+		}
+	}
+	return nil, false
+}
+
 func newLimitCache() *limitCache { return &limitCache{} }
 
-func (pl *Plugin) nodeSum(ni fwk.NodeInfo) *[maxCaps]int64 {
+// nodeSum returns the sum of the bounded limits of ni's pods per cap.
+func (pl *Plugin) nodeSum(ni fwk.NodeInfo) [maxCaps]int64 {
 	gen := ni.GetGeneration()
 	var slot *atomic.Pointer[nodeLimits]
 	if gen != 0 {
-		slot = &pl.limits.slots[uint64(gen)&(1<<limitCacheBits-1)]
+		slot = pl.limits.slot(gen)
 		if cur := slot.Load(); cur != nil && cur.generation == gen {
-			return &cur.sum
+			return cur.sum
 		}
 	}
-	n := &nodeLimits{generation: gen}
-	var podSum [maxCaps]int64
-	for _, p := range ni.GetPods() {
-		pl.podLimits(p.GetPod(), &podSum)
+	name := ""
+	if node := ni.Node(); node != nil {
+		name = node.Name
+	}
+	var base *nodePods
+	if name != "" {
+		if v, ok := pl.limits.byNode.Load(name); ok {
+			base = v.(*nodePods)
+		}
+	}
+	store := slot != nil && pl.isSnapshotNode(name, gen)
+	var fresh *nodePods
+	pods := ni.GetPods()
+	if store {
+		fresh = &nodePods{pods: make([]*corev1.Pod, len(pods)), lims: make([][maxCaps]int64, len(pods))}
+	}
+	var sum, computed [maxCaps]int64
+	for k, pi := range pods {
+		pod := pi.GetPod()
+		lim, ok := base.find(pod, k)
+		if !ok {
+			pl.podLimits(pod, &computed)
+			lim = &computed
+		}
 		for i := range pl.caps {
-			n.sum[i] += podSum[i]
+			sum[i] += lim[i]
+		}
+		if fresh != nil {
+			fresh.pods[k], fresh.lims[k] = pod, *lim
 		}
 	}
-	if slot != nil {
-		slot.Store(n)
+	if store {
+		slot.Store(&nodeLimits{generation: gen, sum: sum})
+		if name != "" {
+			pl.limits.byNode.Store(name, fresh)
+		}
 	}
-	return &n.sum
+	return sum
+}
+
+func (c *limitCache) slot(gen int64) *atomic.Pointer[nodeLimits] {
+	return &c.slots[uint64(gen)&(1<<limitCacheBits-1)]
+}
+
+// cached reports whether generation gen has an entry.
+func (c *limitCache) cached(gen int64) bool {
+	cur := c.slot(gen).Load()
+	return cur != nil && cur.generation == gen
+}
+
+// isSnapshotNode reports whether a NodeInfo of generation gen is the
+// cycle's snapshot of node name rather than a copy derived from it. Without
+// a snapshot (tests, tools) every NodeInfo counts as one.
+func (pl *Plugin) isSnapshotNode(name string, gen int64) bool {
+	if pl.handle == nil || name == "" {
+		return true
+	}
+	lister := pl.handle.SnapshotSharedLister()
+	if lister == nil {
+		return true
+	}
+	snap, err := lister.NodeInfos().Get(name)
+	return err != nil || snap.GetGeneration() == gen
 }
 
 // Filter rejects a node whose limits, with the pod's, would exceed a cap.

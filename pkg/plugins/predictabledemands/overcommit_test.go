@@ -7,8 +7,10 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
+	schedcache "k8s.io/kubernetes/pkg/scheduler/backend/cache"
 	"k8s.io/kubernetes/pkg/scheduler/framework"
 
 	"github.com/snug-sched/snug/pkg/apis/config"
@@ -239,8 +241,8 @@ func TestNodeSumCacheFollowsGeneration(t *testing.T) {
 	if first[0] != 4<<30 || first[1] != 1000 {
 		t.Fatalf("sum = %v, want [4Gi 1000m]", first[:2])
 	}
-	if again := pl.nodeSum(ni); again != first {
-		t.Error("same generation recomputed the sum")
+	if !pl.limits.cached(ni.GetGeneration()) {
+		t.Error("the sum of the node's generation was not cached")
 	}
 	incoming := limPod("in", "memory", "3Gi")
 	if s := filter(t, pl, incoming, ni); !s.IsSuccess() {
@@ -377,5 +379,74 @@ func TestNodeSumCacheCollisions(t *testing.T) {
 	zero.Pods = nil // changed without a new generation: only safe because 0 is never cached
 	if got := pl.nodeSum(zero)[0]; got != 0 {
 		t.Errorf("sum at generation 0 after emptying = %d, want 0", got)
+	}
+}
+
+// snapshotHandle is a framework handle that only serves a snapshot.
+type snapshotHandle struct {
+	fwk.Handle
+	snapshot *schedcache.Snapshot
+}
+
+func (h snapshotHandle) SnapshotSharedLister() fwk.SharedLister { return h.snapshot }
+
+// Preemption dry runs and nominated pods filter NodeInfos derived from the
+// snapshot's: their sums are right, reuse the limits of the snapshot's
+// pods instead of recomputing them, and are not cached (their generations
+// never come back, and caching them evicted the snapshot's nodes).
+func TestNodeSumDerivedNodeInfos(t *testing.T) {
+	pl := newPlugin(t, defaultArgs(t))
+	alloc := rl("cpu", "4", "memory", "8Gi")
+	a := onNode(limPod("a", "memory", "4Gi", "cpu", "1"), "n1")
+	b := onNode(reqPod("b", "memory", "2Gi", "cpu", "500m"), "n1")
+	snapshot := schedcache.NewSnapshot([]*corev1.Pod{a, b},
+		[]*corev1.Node{{ObjectMeta: metav1.ObjectMeta{Name: "n1"}, Status: corev1.NodeStatus{Allocatable: alloc, Capacity: alloc}}})
+	pl.handle = snapshotHandle{snapshot: snapshot}
+	ni, err := snapshot.NodeInfos().Get("n1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := pl.nodeSum(ni); got[0] != 6<<30 || got[1] != 1500 {
+		t.Fatalf("snapshot sum = %v, want [6Gi 1500m]", got[:2])
+	}
+	if !pl.limits.cached(ni.GetGeneration()) {
+		t.Fatal("the snapshot's NodeInfo was not cached")
+	}
+
+	dryRun := ni.Snapshot()
+	if err := dryRun.RemovePod(klog.Background(), a); err != nil {
+		t.Fatal(err)
+	}
+	nominated := ni.Snapshot().(*framework.NodeInfo)
+	nominated.AddPod(limPod("nominated", "memory", "1Gi", "cpu", "250m"))
+	tests := []struct {
+		name    string
+		ni      fwk.NodeInfo
+		wantMem int64
+		wantCPU int64
+		// allocs is what a Filter on it may allocate: nothing when every
+		// pod is one of the snapshot's.
+		allocs float64
+	}{
+		{"dry run without a", dryRun, 2 << 30, 500, 0},
+		{"nominated pod added", nominated, 7 << 30, 1750, -1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := pl.nodeSum(tt.ni); got[0] != tt.wantMem || got[1] != tt.wantCPU {
+				t.Errorf("sum = %v, want [%d %d]", got[:2], tt.wantMem, tt.wantCPU)
+			}
+			if pl.limits.cached(tt.ni.GetGeneration()) {
+				t.Error("a derived NodeInfo was cached")
+			}
+			if tt.allocs >= 0 {
+				if got := testing.AllocsPerRun(100, func() { pl.nodeSum(tt.ni) }); got != tt.allocs {
+					t.Errorf("nodeSum allocates %v times, want %v", got, tt.allocs)
+				}
+			}
+		})
+	}
+	if got := pl.nodeSum(ni); got[0] != 6<<30 {
+		t.Errorf("snapshot sum after the derived ones = %v, want 6Gi", got[:2])
 	}
 }
