@@ -22,11 +22,13 @@ package qosawarepreemption
 import (
 	"context"
 	"fmt"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	utilfeature "k8s.io/apiserver/pkg/util/feature"
+	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
 	schedconfig "k8s.io/kubernetes/pkg/scheduler/apis/config"
 	"k8s.io/kubernetes/pkg/scheduler/framework/plugins/defaultpreemption"
@@ -53,6 +55,10 @@ type Plugin struct {
 	evaluator *preemption.Evaluator
 	shapes    *strandingawarepacking.ShapeLearner
 	blocked   *pdbBlocked
+	// async is the SchedulerAsyncPreemption gate; done ends the
+	// activation watches (activateWhenPreempted) with the scheduler.
+	async bool
+	done  <-chan struct{}
 }
 
 var (
@@ -93,6 +99,8 @@ func New(ctx context.Context, obj runtime.Object, fh fwk.Handle) (fwk.Plugin, er
 		fh:                fh,
 		args:              *args.DeepCopy(),
 		shapes:            strandingawarepacking.NewShapeLearner(strandingawarepacking.DefaultShapeSource),
+		async:             fts.EnableAsyncPreemption,
+		done:              ctx.Done(),
 	}
 	// The same Executor as DefaultPreemption, so its PreEnqueue (async
 	// preemption in flight) sees the preemptions this Evaluator starts.
@@ -120,6 +128,9 @@ func (pl *Plugin) PostFilter(ctx context.Context, state fwk.CycleState, pod *cor
 	result, status := pl.evaluator.Preempt(ctx, state, pod, m)
 	if status.IsSuccess() && result != nil && result.NominatingInfo != nil {
 		recordVictims(call.victimsOn(result.NominatingInfo.NominatedNodeName))
+		if pl.async {
+			pl.activateWhenPreempted(ctx, pod)
+		}
 		return result, status
 	}
 	failures.Inc()
@@ -132,4 +143,52 @@ func (pl *Plugin) PostFilter(ctx context.Context, state fwk.CycleState, pod *cor
 		return result, fwk.NewStatus(status.Code(), "preemption: "+msg)
 	}
 	return result, status
+}
+
+// Activation watch timing: preemption API calls take milliseconds to
+// seconds; past the limit the queue's periodic flush is the fallback.
+const (
+	activatePollInterval = 50 * time.Millisecond
+	activatePollLimit    = 5 * time.Minute
+)
+
+// activateWhenPreempted moves the preemptor back to the active queue once
+// its async preemption has finished. Upstream leaves that to the victims'
+// deletion events, which can come too early: when they arrive while the
+// preemption goroutine still runs (or when a stale snapshot made it pick a
+// victim already deleted, so no event follows), PreEnqueue keeps the pod
+// gated and nothing un-gates it (kubernetes/kubernetes#141694; seen here in
+// scheduler_perf's PreemptionBasic, one preemptor stuck for minutes).
+// Upstream's proposed fix (#142294) activates the preemptor when the
+// goroutine completes; the Executor has no hook, so this watches it.
+// Activate is a no-op for a pod already queued and, for a pod in flight,
+// requeues it when it returns.
+func (pl *Plugin) activateWhenPreempted(ctx context.Context, pod *corev1.Pod) {
+	logger := klog.FromContext(ctx)
+	uid := pod.UID
+	go waitThenActivate(pl.done, func() bool { return pl.Executor.IsPodRunningPreemption(uid) },
+		func() { pl.fh.Activate(logger, map[string]*corev1.Pod{pod.Name: pod}) },
+		activatePollInterval, activatePollLimit)
+}
+
+// waitThenActivate calls activate once running reports false, checking
+// every interval, unless done closes or limit passes first.
+func waitThenActivate(done <-chan struct{}, running func() bool, activate func(), interval, limit time.Duration) {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	deadline := time.NewTimer(limit)
+	defer deadline.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-deadline.C:
+			return
+		case <-tick.C:
+			if !running() {
+				activate()
+				return
+			}
+		}
+	}
 }
