@@ -17,6 +17,9 @@
 //   - Node choice: fewest PDB violations, lowest highest-victim priority,
 //     lowest victim QoS, fewest victims, least stranded capacity left once
 //     the preemptor runs there (pkg/stranding), latest start time.
+//   - Async preemption: the preemptor is activated when its preemption
+//     finishes, so it cannot stay gated when its victims' deletion events
+//     came too early (kubernetes/kubernetes#141694).
 package qosawarepreemption
 
 import (
