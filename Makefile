@@ -29,7 +29,9 @@ $(CP_BIN)/etcd:
 ## test: unit and integration tests
 test: test-unit test-integration
 
-test-unit:
+# The control plane is a prerequisite: the throughput smoke test
+# (test/benchmark/throughput) needs its etcd and skips itself without one.
+test-unit: controlplane
 	$(GO) test -race -count=1 $(UNIT_PKGS)
 
 test-integration: controlplane
