@@ -104,7 +104,10 @@ func (pl *Plugin) podLimits(pod *corev1.Pod, out *[maxCaps]int64) {
 // back, and storing them evicted the snapshot's nodes from the table.
 type limitCache struct {
 	slots  [1 << limitCacheBits]atomic.Pointer[nodeLimits]
-	byNode sync.Map // node name -> *nodePods of its last snapshot NodeInfo
+	// byNode maps a node name to the *nodePods of its last snapshot
+	// NodeInfo: the node's live pods, replaced at its next change. The
+	// entry of a deleted node stays until a node of that name returns.
+	byNode sync.Map
 }
 
 // limitCacheBits sizes the table: 65,536 slots, 512 KiB, comfortably more
