@@ -103,7 +103,7 @@ func (pl *Plugin) podLimits(pod *corev1.Pod, out *[maxCaps]int64) {
 // slower. Derived NodeInfos are not stored: their generations never come
 // back, and storing them evicted the snapshot's nodes from the table.
 type limitCache struct {
-	slots  [1 << limitCacheBits]atomic.Pointer[nodeLimits]
+	slots [1 << limitCacheBits]atomic.Pointer[nodeLimits]
 	// byNode maps a node name to the *nodePods of its last snapshot
 	// NodeInfo: the node's live pods, replaced at its next change. The
 	// entry of a deleted node stays until a node of that name returns.
