@@ -113,6 +113,15 @@ func candidateNames(cs candidates) []string {
 	return out
 }
 
+// newCandidates keys pods as SelectVictimsOnNode does.
+func newCandidates(pis []fwk.PodInfo) candidates {
+	cs := make(candidates, len(pis))
+	for i, pi := range pis {
+		cs[i] = candidate{pi: pi, imp: importanceOf(pi)}
+	}
+	return cs
+}
+
 // sortByImportance sorts pods through candidates, as SelectVictimsOnNode does.
 func sortByImportance(pis []fwk.PodInfo, reverse bool) {
 	cs := newCandidates(pis)

@@ -98,13 +98,7 @@ func (j *strandingJudge) strandedAfter(node string, victims []*corev1.Pod) float
 			used[i] -= vv[i]
 		}
 	}
-	var pod stranding.Vec
-	for i := 0; i < l.N; i++ {
-		pod[i] = float64(resourcemodel.Value(l.Names[i], j.preemptor))
-	}
-	if l.PodsDim >= 0 {
-		pod[l.PodsDim] = 1
-	}
+	pod := strandingawarepacking.RequestVector(&l, j.preemptor)
 	if j.shapes == nil || j.layout != l {
 		m := j.pl.shapes.Model(&l)
 		j.layout, j.shapes = l, &m
@@ -120,13 +114,5 @@ func (j *strandingJudge) victimVector(l *stranding.Layout, ni fwk.NodeInfo, vict
 			return strandingawarepacking.PodVector(l, pi)
 		}
 	}
-	list := resourcemodel.Requests(victim)
-	var v stranding.Vec
-	for i := 0; i < l.N; i++ {
-		v[i] = float64(resourcemodel.Value(l.Names[i], list))
-	}
-	if l.PodsDim >= 0 {
-		v[l.PodsDim] = 1
-	}
-	return v
+	return strandingawarepacking.RequestVector(l, resourcemodel.Requests(victim))
 }

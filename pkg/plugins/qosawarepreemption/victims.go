@@ -96,14 +96,6 @@ type candidate struct {
 
 type candidates []candidate
 
-func newCandidates(pis []fwk.PodInfo) candidates {
-	cs := make(candidates, len(pis))
-	for i, pi := range pis {
-		cs[i] = candidate{pi: pi, imp: importanceOf(pi)}
-	}
-	return cs
-}
-
 // sort orders cs in place, most important first (least important first
 // when reverse), keeping the order of ties.
 func (cs candidates) sort(reverse bool) {

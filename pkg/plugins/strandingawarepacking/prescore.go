@@ -100,12 +100,7 @@ func (pl *Plugin) buildLayout(s *preScoreState, pod *corev1.Pod, nodes []fwk.Nod
 		}
 	}
 	s.kinds = kindsOf(l)
-	for i := 0; i < l.N; i++ {
-		s.pod[i] = float64(resourcemodel.Value(l.Names[i], requests))
-	}
-	if l.PodsDim >= 0 {
-		s.pod[l.PodsDim] = 1
-	}
+	s.pod = RequestVector(l, requests)
 	for i := 0; i < l.N; i++ {
 		switch s.kinds[i] {
 		case dimCPU:
@@ -158,6 +153,19 @@ func NodeVectors(l *stranding.Layout, ni fwk.NodeInfo) (alloc, used stranding.Ve
 	kinds := kindsOf(l)
 	nodeVectors(l, &kinds, ni, &alloc, &used)
 	return alloc, used
+}
+
+// RequestVector returns a pod's requests (resourcemodel.Requests) in
+// layout l, counting the pod itself as one in the pod-count dimension.
+func RequestVector(l *stranding.Layout, requests corev1.ResourceList) stranding.Vec {
+	var v stranding.Vec
+	for i := 0; i < l.N; i++ {
+		v[i] = float64(resourcemodel.Value(l.Names[i], requests))
+	}
+	if l.PodsDim >= 0 {
+		v[l.PodsDim] = 1
+	}
+	return v
 }
 
 // PodVector returns what a pod bound to a node requests in layout l, from
