@@ -58,15 +58,32 @@ func BenchmarkSelectVictimsOnNode(b *testing.B) {
 	b.Run("upstream", func(b *testing.B) { benchSelect(b, e, preemptor, e.pl.DefaultPreemption.SelectVictimsOnNode) })
 }
 
-// BenchmarkStrandedAfter is the node-choice term, run for every candidate
-// still tied after fewest victims, with one judge per preemption.
+// BenchmarkStrandedAfter is the node-choice term, run serially for every
+// candidate still tied after fewest victims, with one judge per
+// preemption: from the dry run's copy of the node (what PostFilter does)
+// and from the snapshot, subtracting the victims (the fallback).
 func BenchmarkStrandedAfter(b *testing.B) {
 	e, preemptor := benchNode(b)
 	ni := e.nodeInfo(b, "n")
 	victims := []*corev1.Pod{ni.GetPods()[0].GetPod(), ni.GetPods()[1].GetPod(), ni.GetPods()[2].GetPod()}
-	judge := e.pl.newStrandingJudge(preemptor)
-	b.ReportAllocs()
-	for b.Loop() {
-		judge.strandedAfter("n", victims)
-	}
+	b.Run("dryrun", func(b *testing.B) {
+		call := newPreemptionCall(preemptor)
+		ctx := context.WithValue(e.ctx, callKey{}, call)
+		state := e.preFilter(b, preemptor)
+		if _, _, s := e.pl.SelectVictimsOnNode(ctx, state, preemptor, e.nodeInfo(b, "n"), nil); !s.IsSuccess() {
+			b.Fatal(s)
+		}
+		judge := e.pl.newStrandingJudge(preemptor, call)
+		b.ReportAllocs()
+		for b.Loop() {
+			judge.strandedAfter("n", call.victimsOn("n"))
+		}
+	})
+	b.Run("snapshot", func(b *testing.B) {
+		judge := e.pl.newStrandingJudge(preemptor, nil)
+		b.ReportAllocs()
+		for b.Loop() {
+			judge.strandedAfter("n", victims)
+		}
+	})
 }

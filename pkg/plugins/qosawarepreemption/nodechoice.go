@@ -3,6 +3,7 @@ package qosawarepreemption
 import (
 	"context"
 	"math"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	corev1helpers "k8s.io/component-helpers/scheduling/corev1"
@@ -23,7 +24,7 @@ import (
 func (pl *Plugin) OrderedScoreFuncs(ctx context.Context, nodesToVictims map[string]*extenderv1.Victims) []func(node string) int64 {
 	var judge *strandingJudge
 	if call, ok := ctx.Value(callKey{}).(*preemptionCall); ok {
-		judge = pl.newStrandingJudge(call.preemptor)
+		judge = pl.newStrandingJudge(call.preemptor, call)
 	}
 	return []func(string) int64{
 		func(n string) int64 { return -nodesToVictims[n].NumPDBViolations },
@@ -59,58 +60,97 @@ func qosCost(victims []*corev1.Pod) int64 {
 // victims are gone and the preemptor runs there, judged against the pod
 // shapes the cluster runs.
 func (pl *Plugin) strandedAfter(node string, victims []*corev1.Pod, preemptor *corev1.Pod) float64 {
-	return pl.newStrandingJudge(preemptor).strandedAfter(node, victims)
+	return pl.newStrandingJudge(preemptor, nil).strandedAfter(node, victims)
 }
 
 // strandingJudge computes strandedAfter for the candidate nodes of one
-// preemption, which can be hundreds: the preemptor's requests are computed
-// once, and the shape model once per run of nodes with the same layout
-// (most nodes of a cluster share one).
+// preemption, which can be hundreds, all judged serially in the scheduling
+// cycle: the preemptor's requests and vector are computed once, the shape
+// model once per run of nodes with the same layout (most nodes of a
+// cluster share one), and a node the dry run already saw without its
+// victims is read from that copy.
 type strandingJudge struct {
 	pl        *Plugin
+	call      *preemptionCall // the dry run's nodes; nil: judge from the snapshot
 	preemptor corev1.ResourceList
+	base      stranding.Layout // the standard resources, before a node's extended ones
 	layout    stranding.Layout
 	shapes    *stranding.Shapes // model of layout; nil until the first node
+	pod       stranding.Vec     // the preemptor in layout
 }
 
-func (pl *Plugin) newStrandingJudge(preemptor *corev1.Pod) *strandingJudge {
-	return &strandingJudge{pl: pl, preemptor: resourcemodel.Requests(preemptor)}
+func (pl *Plugin) newStrandingJudge(preemptor *corev1.Pod, call *preemptionCall) *strandingJudge {
+	j := &strandingJudge{pl: pl, call: call, preemptor: resourcemodel.Requests(preemptor), base: stranding.NewLayout()}
+	for _, r := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory, corev1.ResourceEphemeralStorage, corev1.ResourcePods} {
+		j.base.Add(r, 1, false)
+	}
+	return j
 }
 
 func (j *strandingJudge) strandedAfter(node string, victims []*corev1.Pod) float64 {
+	if j.call != nil {
+		if after := j.call.afterOn(node); after != nil {
+			return j.share(after, nil)
+		}
+	}
 	ni, err := j.pl.fh.SnapshotSharedLister().NodeInfos().Get(node)
 	if err != nil || ni.Node() == nil {
 		return 1
 	}
-	l := stranding.NewLayout()
-	for _, r := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory, corev1.ResourceEphemeralStorage, corev1.ResourcePods} {
-		l.Add(r, 1, false)
-	}
-	for name := range ni.Node().Status.Allocatable {
-		if v1helper.IsExtendedResourceName(name) {
-			l.Add(name, 1, false)
-		}
-	}
+	return j.share(ni, victims)
+}
+
+// share is S of ni once victims (pods of ni) are gone and the preemptor
+// runs there.
+func (j *strandingJudge) share(ni fwk.NodeInfo, victims []*corev1.Pod) float64 {
+	l := j.layoutOf(ni)
 	a, used := strandingawarepacking.NodeVectors(&l, ni)
 	for _, v := range victims {
-		vv := j.victimVector(&l, ni, v)
+		vv := victimVector(&l, ni, v)
 		for i := 0; i < l.N; i++ {
 			used[i] -= vv[i]
 		}
 	}
-	pod := strandingawarepacking.RequestVector(&l, j.preemptor)
 	if j.shapes == nil || j.layout != l {
 		m := j.pl.shapes.Model(&l)
 		j.layout, j.shapes = l, &m
+		j.pod = strandingawarepacking.RequestVector(&l, j.preemptor)
 	}
-	return stranding.StrandedShare(&l, j.shapes, &a, &used, &pod)
+	return stranding.StrandedShare(&l, j.shapes, &a, &used, &j.pod)
+}
+
+// layoutOf is the base layout plus the node's extended resources in name
+// order (a map's order would make equal nodes look different).
+func (j *strandingJudge) layoutOf(ni fwk.NodeInfo) stranding.Layout {
+	l := j.base
+	scalars := ni.GetAllocatable().GetScalarResources()
+	if len(scalars) == 0 {
+		return l
+	}
+	names := make([]corev1.ResourceName, 0, len(scalars))
+	for name := range scalars {
+		if v1helper.IsExtendedResourceName(name) {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		l.Add(name, 1, false)
+	}
+	return l
 }
 
 // victimVector is what the victim was charged on the node: its PodInfo's
 // cached requests, or its requests recomputed if it is not on the node.
-func (j *strandingJudge) victimVector(l *stranding.Layout, ni fwk.NodeInfo, victim *corev1.Pod) stranding.Vec {
-	for _, pi := range ni.GetPods() {
-		if p := pi.GetPod(); p == victim || p.UID == victim.UID {
+func victimVector(l *stranding.Layout, ni fwk.NodeInfo, victim *corev1.Pod) stranding.Vec {
+	pods := ni.GetPods()
+	for _, pi := range pods {
+		if pi.GetPod() == victim {
+			return strandingawarepacking.PodVector(l, pi)
+		}
+	}
+	for _, pi := range pods {
+		if pi.GetPod().UID == victim.UID {
 			return strandingawarepacking.PodVector(l, pi)
 		}
 	}

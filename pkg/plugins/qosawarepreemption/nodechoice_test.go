@@ -360,3 +360,49 @@ func TestStrandedAfter(t *testing.T) {
 		})
 	}
 }
+
+// TestStrandedAfterFromDryRun checks that judging a node from the dry run's
+// copy (without the victims) gives what the snapshot minus the victims
+// gives, on a plain node and on one with an extended resource, and that a
+// node the dry run did not record falls back to the snapshot.
+func TestStrandedAfterFromDryRun(t *testing.T) {
+	gpuNode := makeNode("gpu", map[corev1.ResourceName]string{corev1.ResourceCPU: "8", corev1.ResourceMemory: "16Gi", "nvidia.com/gpu": "4"})
+	nodes := []*corev1.Node{
+		makeNode("n", map[corev1.ResourceName]string{corev1.ResourceCPU: "8", corev1.ResourceMemory: "16Gi"}),
+		gpuNode,
+	}
+	var pods []*corev1.Pod
+	for _, n := range []string{"n", "gpu"} {
+		pods = append(pods,
+			newPod(n+"-keep", 2000, burstable, res("3", "6Gi")).Node(n).Obj(),
+			newPod(n+"-v1", 0, burstable, res("2", "2Gi")).Node(n).StartTime(at(1)).Obj(),
+			newPod(n+"-v2", 0, burstable, res("2", "1Gi")).Node(n).StartTime(at(2)).Obj())
+	}
+	preemptor := newPod("preemptor", 1000, burstable, res("3", "4Gi")).Obj()
+	e := newEnv(t, defaultArgs(t, ""), nodes, pods)
+	e.pl.ObservePod(newPod("shape", 0, burstable, res("2", "4Gi")).Obj(), 1)
+	e.pl.ObservePod(newPod("gpu-shape", 0, burstable, map[corev1.ResourceName]string{corev1.ResourceCPU: "1", "nvidia.com/gpu": "1"}).Obj(), 1)
+
+	call := newPreemptionCall(preemptor)
+	ctx := context.WithValue(e.ctx, callKey{}, call)
+	for _, n := range []string{"n", "gpu"} {
+		victims, _, s := e.pl.SelectVictimsOnNode(ctx, e.preFilter(t, preemptor), preemptor, e.nodeInfo(t, n), nil)
+		if !s.IsSuccess() || len(victims) == 0 {
+			t.Fatalf("node %s: no victims: %v", n, s)
+		}
+		fromDryRun := e.pl.newStrandingJudge(preemptor, call).strandedAfter(n, victims)
+		fromSnapshot := e.pl.newStrandingJudge(preemptor, nil).strandedAfter(n, victims)
+		if math.Abs(fromDryRun-fromSnapshot) > 1e-12 {
+			t.Errorf("node %s: from the dry run %v, from the snapshot %v", n, fromDryRun, fromSnapshot)
+		}
+		// Without its victims subtracted the node looks fuller: a judge
+		// that ignored the dry run's copy would see that.
+		if full := e.pl.newStrandingJudge(preemptor, nil).strandedAfter(n, nil); full == fromDryRun {
+			t.Errorf("node %s: the victims change nothing (%v); the test cannot tell the paths apart", n, full)
+		}
+	}
+	other := newPreemptionCall(preemptor) // recorded nothing
+	if got, want := e.pl.newStrandingJudge(preemptor, other).strandedAfter("n", nil), e.pl.strandedAfter("n", nil, preemptor); got != want {
+		t.Errorf("unrecorded node: %v, want the snapshot's %v", got, want)
+	}
+}

@@ -125,7 +125,7 @@ func New(ctx context.Context, obj runtime.Object, fh fwk.Handle) (fwk.Plugin, er
 
 // PostFilter preempts lower-priority pods so that pod fits.
 func (pl *Plugin) PostFilter(ctx context.Context, state fwk.CycleState, pod *corev1.Pod, m fwk.NodeToStatusReader) (*fwk.PostFilterResult, *fwk.Status) {
-	call := &preemptionCall{preemptor: pod, victims: map[string][]*corev1.Pod{}}
+	call := newPreemptionCall(pod)
 	ctx = context.WithValue(ctx, callKey{}, call)
 	attempts.Inc()
 	result, status := pl.evaluator.Preempt(ctx, state, pod, m)

@@ -218,7 +218,7 @@ func (pl *Plugin) SelectVictimsOnNode(ctx context.Context, state fwk.CycleState,
 		out[i] = c.pi.GetPod()
 	}
 	if call, ok := ctx.Value(callKey{}).(*preemptionCall); ok {
-		call.record(nodeInfo.Node().Name, out)
+		call.record(nodeInfo, out) // every path above leaves nodeInfo without exactly the victims
 	}
 	return out, numViolating, nil
 }
@@ -310,13 +310,24 @@ func (bs budgets) split(cs candidates) (violating, nonViolating candidates) {
 	return violating, nonViolating
 }
 
-// preemptionCall carries the preemptor and the victims chosen per node
+// preemptionCall carries the preemptor and what the dry run found per node
 // through one Preempt call (the Evaluator's hooks do not receive them).
 type preemptionCall struct {
 	preemptor  *corev1.Pod
 	pdbBlocked atomic.Bool // some node was rejected only because of a PDB
 	mu         sync.Mutex
-	victims    map[string][]*corev1.Pod
+	nodes      map[string]dryRunNode
+}
+
+// dryRunNode is one candidate node of the dry run: its victims and the
+// dry run's copy of the node without them. The copy lets node choice judge
+// the node after preemption without looking it up in the snapshot and
+// subtracting the victims again, serially, for each of hundreds of tied
+// candidates; DryRunPreemption drops it unchanged once SelectVictimsOnNode
+// returns, so keeping it costs nothing.
+type dryRunNode struct {
+	victims []*corev1.Pod
+	after   fwk.NodeInfo
 }
 
 type callKey struct{}
@@ -327,16 +338,29 @@ func markPDBBlocked(ctx context.Context) {
 	}
 }
 
-func (c *preemptionCall) record(node string, victims []*corev1.Pod) {
+// record keeps the victims chosen on a node and the node without them.
+func (c *preemptionCall) record(after fwk.NodeInfo, victims []*corev1.Pod) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.victims[node] = victims
+	c.nodes[after.Node().Name] = dryRunNode{victims: victims, after: after}
 }
 
 func (c *preemptionCall) victimsOn(node string) []*corev1.Pod {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.victims[node]
+	return c.nodes[node].victims
+}
+
+// afterOn is the dry run's node without its victims, nil if the dry run
+// did not choose victims there in this call.
+func (c *preemptionCall) afterOn(node string) fwk.NodeInfo {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.nodes[node].after
+}
+
+func newPreemptionCall(pod *corev1.Pod) *preemptionCall {
+	return &preemptionCall{preemptor: pod, nodes: map[string]dryRunNode{}}
 }
 
 func (c *preemptionCall) String() string {
@@ -347,7 +371,7 @@ func (c *preemptionCall) String() string {
 // run SelectVictimsOnNode and OrderedScoreFuncs with the preemptor known,
 // so the stranding term of the node order applies.
 func ContextWithPreemptor(ctx context.Context, pod *corev1.Pod) context.Context {
-	return context.WithValue(ctx, callKey{}, &preemptionCall{preemptor: pod, victims: map[string][]*corev1.Pod{}})
+	return context.WithValue(ctx, callKey{}, newPreemptionCall(pod))
 }
 
 // ObservePod feeds the shape learner (simulator without informers).

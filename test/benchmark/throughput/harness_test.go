@@ -116,6 +116,7 @@ func runProfile(b *testing.B, profile string) {
 	if profile == ProfileSnug {
 		registry = plugins.Registry()
 	}
+	defer startPhaseProfile(b)()
 	// The topic names the JSON file: BenchmarkPerfScheduling_benchmark_<profile>_<time>.json.
 	perf.RunBenchmarkPerfScheduling(b, path, profile, registry)
 }
