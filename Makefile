@@ -66,15 +66,34 @@ BENCH_OUT    ?= $(BIN)/bench-throughput
 BENCH_LABELS ?= throughput
 BENCH_RUNS   ?= 1
 BENCH_BUILD   = $(GO) test -c -o $(BENCH_OUT)/throughput.test ./test/benchmark/throughput/
+BENCH_COMMAND = make bench-throughput$(if $(filter-out 1,$(BENCH_RUNS)), BENCH_RUNS=$(BENCH_RUNS))$(if $(filter-out throughput,$(BENCH_LABELS)), BENCH_LABELS=$(BENCH_LABELS))
 BENCH_RUN     = SNUG_CONTROLPLANE_BIN=$(abspath $(CP_BIN)) test/benchmark/throughput/bench.sh $(BENCH_OUT)/throughput.test $(BENCH_OUT) $(BENCH_LABELS) $(BENCH_RUNS)
 
 .PHONY: bench-throughput
 bench-throughput: $(CP_BIN)/etcd
 	rm -rf $(BENCH_OUT) && mkdir -p $(BENCH_OUT)
 	git rev-parse --short HEAD > $(BENCH_OUT)/revision 2>/dev/null || true
+	echo "$(BENCH_COMMAND)" > $(BENCH_OUT)/command
+	echo "$(BENCH_BUILD) && $(BENCH_RUN)" > $(BENCH_OUT)/expanded
 	$(BENCH_BUILD)
 	status=0; $(BENCH_RUN) || status=$$?; \
-	$(GO) run ./test/benchmark/throughput/report -data-dir $(BENCH_OUT) -doc docs/benchmarks.md -command "make bench-throughput$(if $(filter-out 1,$(BENCH_RUNS)), BENCH_RUNS=$(BENCH_RUNS))$(if $(filter-out throughput,$(BENCH_LABELS)), BENCH_LABELS=$(BENCH_LABELS))" -expanded "$(BENCH_BUILD) && $(BENCH_RUN)" && exit $$status
+	$(GO) run ./test/benchmark/throughput/report -data-dir $(BENCH_OUT) -doc docs/benchmarks.md -command "$(BENCH_COMMAND)" -expanded "$(BENCH_BUILD) && $(BENCH_RUN)" && exit $$status
+
+## bench-throughput-more: BENCH_RUNS more runs of the test cases in
+## BENCH_CASES (scheduler_perf test case names, e.g. PreemptionAsync) added
+## to the last bench-throughput's data, then the report again over all of
+## it: workloads whose runs vary most get more runs without repeating the rest.
+BENCH_CASES ?=
+.PHONY: bench-throughput-more
+bench-throughput-more: $(CP_BIN)/etcd
+	@test -x $(BENCH_OUT)/throughput.test -a -f $(BENCH_OUT)/command || { echo "no $(BENCH_OUT)/throughput.test: run make bench-throughput first"; exit 1; }
+	@test -n "$(BENCH_CASES)" || { echo "BENCH_CASES names the test cases to repeat, e.g. BENCH_CASES=PreemptionAsync"; exit 1; }
+	more="make bench-throughput-more BENCH_CASES='$(BENCH_CASES)'$(if $(filter-out 1,$(BENCH_RUNS)), BENCH_RUNS=$(BENCH_RUNS))"; \
+	expanded="BENCH_CASES='$(BENCH_CASES)' $(BENCH_RUN)"; \
+	echo "$$(cat $(BENCH_OUT)/command) && $$more" > $(BENCH_OUT)/command; \
+	echo "$$(cat $(BENCH_OUT)/expanded), then $$expanded" > $(BENCH_OUT)/expanded; \
+	status=0; BENCH_CASES="$(BENCH_CASES)" $(BENCH_RUN) || status=$$?; \
+	$(GO) run ./test/benchmark/throughput/report -data-dir $(BENCH_OUT) -doc docs/benchmarks.md -command "$$(cat $(BENCH_OUT)/command)" -expanded "$$(cat $(BENCH_OUT)/expanded)" && exit $$status
 
 ## bench-quality: placement quality of eight policies (upstream profiles,
 ## reference heuristics, snug's) on the Alibaba openb trace in the simulator

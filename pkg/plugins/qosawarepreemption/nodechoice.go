@@ -89,7 +89,7 @@ func (pl *Plugin) newStrandingJudge(preemptor *corev1.Pod, call *preemptionCall)
 
 func (j *strandingJudge) strandedAfter(node string, victims []*corev1.Pod) float64 {
 	if j.call != nil {
-		if after := j.call.afterOn(node); after != nil {
+		if after := j.call.afterOn(node, victims); after != nil {
 			return j.share(after, nil)
 		}
 	}

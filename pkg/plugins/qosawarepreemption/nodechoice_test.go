@@ -3,6 +3,7 @@ package qosawarepreemption
 import (
 	"context"
 	"math"
+	"slices"
 	"sort"
 	"testing"
 
@@ -400,6 +401,20 @@ func TestStrandedAfterFromDryRun(t *testing.T) {
 		if full := e.pl.newStrandingJudge(preemptor, nil).strandedAfter(n, nil); full == fromDryRun {
 			t.Errorf("node %s: the victims change nothing (%v); the test cannot tell the paths apart", n, full)
 		}
+	}
+	// Victims changed after the dry run (an extender): the copy no longer
+	// matches, so the snapshot minus the new victims is judged.
+	var changed []*corev1.Pod
+	for _, pi := range e.nodeInfo(t, "n").GetPods() {
+		if p := pi.GetPod(); p.Name != "n-keep" && !slices.Contains(call.victimsOn("n"), p) {
+			changed = append(changed, p)
+		}
+	}
+	if len(changed) != 1 {
+		t.Fatalf("want one other eligible pod on n, got %v (victims %v)", podNames(changed), podNames(call.victimsOn("n")))
+	}
+	if got, want := e.pl.newStrandingJudge(preemptor, call).strandedAfter("n", changed), e.pl.strandedAfter("n", changed, preemptor); got != want {
+		t.Errorf("changed victims: %v, want the snapshot's %v", got, want)
 	}
 	other := newPreemptionCall(preemptor) // recorded nothing
 	if got, want := e.pl.newStrandingJudge(preemptor, other).strandedAfter("n", nil), e.pl.strandedAfter("n", nil, preemptor); got != want {

@@ -3,6 +3,7 @@ package qosawarepreemption
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -351,12 +352,17 @@ func (c *preemptionCall) victimsOn(node string) []*corev1.Pod {
 	return c.nodes[node].victims
 }
 
-// afterOn is the dry run's node without its victims, nil if the dry run
-// did not choose victims there in this call.
-func (c *preemptionCall) afterOn(node string) fwk.NodeInfo {
+// afterOn is the dry run's node without victims, nil unless the dry run
+// chose exactly these victims there in this call (an extender may have
+// changed them since).
+func (c *preemptionCall) afterOn(node string, victims []*corev1.Pod) fwk.NodeInfo {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.nodes[node].after
+	n, ok := c.nodes[node]
+	c.mu.Unlock()
+	if !ok || !slices.Equal(n.victims, victims) {
+		return nil
+	}
+	return n.after
 }
 
 func newPreemptionCall(pod *corev1.Pod) *preemptionCall {

@@ -12,7 +12,8 @@
 #   label filter: scheduler_perf's -perf-scheduling-label-filter, default
 #                "throughput"
 #   runs:        how many times to run everything, default 1; the report
-#                averages the runs and shows the spread of the ratio
+#                averages the runs and shows the spread of the ratio. Data
+#                already in the output directory stays and counts.
 # BENCH_CASES in the environment (space-separated test case names) runs only
 # those test cases.
 set -eu
@@ -27,14 +28,17 @@ cd "$(dirname "$0")" # scheduler_perf resolves config paths here
 cases=${BENCH_CASES:-$(sed -n 's/^- name: *//p' config/upstream.yaml config/snug.yaml)}
 first=Default second=Snug
 failed=""
-run=1
-while [ "$run" -le "$runs" ]; do
+# Runs added to an earlier run's output directory (make bench-throughput-more)
+# continue its numbering, so their logs do not mix.
+run=$(($(find "$out/logs" -mindepth 1 -maxdepth 1 -name 'run*' 2>/dev/null | wc -l) + 1))
+last=$((run + runs - 1))
+while [ "$run" -le "$last" ]; do
 	# A workload's log is removed when it passes, so each run gets its own directory.
 	export ARTIFACTS="$out/logs/run$run"
 	mkdir -p "$ARTIFACTS"
 	for tc in $cases; do
 		for p in $first $second; do
-			echo "== run $run/$runs: $tc, profile $p"
+			echo "== run $run/$last: $tc, profile $p"
 			if ! (
 				set -x
 				"$bin" -test.run='^$' -test.bench="^BenchmarkPerfScheduling$p\$/^$tc\$" -test.benchtime=1x -test.timeout=60m \

@@ -78,7 +78,7 @@ func Render(rows []Row, m Meta) string {
 		if x := r.Ratio(); x > 0 {
 			ratio = fmt.Sprintf("%.2f", x)
 			if rr := r.RunRatios(); len(rr) > 1 {
-				ratio += fmt.Sprintf(" (runs %.2f-%.2f)", slices.Min(rr), slices.Max(rr))
+				ratio += fmt.Sprintf(" (%d runs %.2f-%.2f)", len(rr), slices.Min(rr), slices.Max(rr))
 			}
 			if r.Upstream() {
 				if x >= TargetRatio {
@@ -154,19 +154,28 @@ func Render(rows []Row, m Meta) string {
 }
 
 func runsNote(rows []Row) string {
-	n := 0
+	lo, hi := 0, 0
 	for _, r := range rows {
 		for _, t := range []*Throughput{r.Default, r.Snug} {
-			if t != nil {
-				n = max(n, len(t.RunAverages))
+			if t == nil {
+				continue
 			}
+			n := len(t.RunAverages)
+			if lo == 0 || n < lo {
+				lo = n
+			}
+			hi = max(hi, n)
 		}
 	}
-	if n <= 1 {
+	switch {
+	case hi <= 1:
 		return "One run per workload and profile: on a shared two-core machine single runs vary by\n" +
 			"tens of percent, so ratios near the target need repeated runs (`BENCH_RUNS`)."
+	case lo == hi:
+		return fmt.Sprintf("Values are means over %d runs; the ratio column also shows the range of\nthe per-run ratios.", hi)
 	}
-	return fmt.Sprintf("Values are means over %d runs; the ratio column also shows the range of\nthe per-run ratios.", n)
+	return fmt.Sprintf("Values are means over each workload's runs (%d to %d: noisy workloads got extra runs,\n"+
+		"`make bench-throughput-more`); the ratio column shows how many and the range of the per-run ratios.", lo, hi)
 }
 
 // Replace returns doc with its Throughput section replaced by section, or

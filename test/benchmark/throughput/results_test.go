@@ -144,3 +144,35 @@ func TestDataRaces(t *testing.T) {
 		})
 	}
 }
+
+// TestRunCounts checks the run counts the section reports when workloads
+// got different numbers of runs (make bench-throughput-more).
+func TestRunCounts(t *testing.T) {
+	tp := func(avgs ...float64) *Throughput {
+		var sum float64
+		for _, a := range avgs {
+			sum += a
+		}
+		return &Throughput{Average: sum / float64(len(avgs)), RunAverages: avgs}
+	}
+	rows := []Row{
+		{Workload: "SchedulingBasic/x", Default: tp(100, 100), Snug: tp(99, 101)},
+		{Workload: "PreemptionAsync/y", Default: tp(100, 120, 80, 100), Snug: tp(90, 120, 100, 90)},
+	}
+	s := Render(rows, Meta{})
+	for _, sub := range []string{
+		"means over each workload's runs (2 to 4",
+		"| | snug | 100.0 | 0.0 | 0.0 | 1.00 (2 runs 0.99-1.01) (meets target) |",
+		"| | snug | 100.0 | 0.0 | 0.0 | 1.00 (4 runs 0.90-1.25) (meets target) |",
+	} {
+		if !strings.Contains(s, sub) {
+			t.Errorf("rendered section lacks %q:\n%s", sub, s)
+		}
+	}
+	if got := runsNote(rows[:1]); !strings.Contains(got, "means over 2 runs") {
+		t.Errorf("equal counts: %q", got)
+	}
+	if got := runsNote([]Row{{Workload: "w", Default: tp(1)}}); !strings.Contains(got, "One run per workload") {
+		t.Errorf("single run: %q", got)
+	}
+}
