@@ -104,6 +104,9 @@ func BenchmarkPerfSchedulingSnug(b *testing.B) {
 	runProfile(b, ProfileSnug)
 }
 
+// schedulerNames are the profiles' scheduler names (metric labels).
+var schedulerNames = map[string]string{ProfileDefault: "default-scheduler", ProfileSnug: "snug-scheduler"}
+
 func runProfile(b *testing.B, profile string) {
 	if etcdErr != nil {
 		b.Fatal(etcdErr)
@@ -116,7 +119,7 @@ func runProfile(b *testing.B, profile string) {
 	if profile == ProfileSnug {
 		registry = plugins.Registry()
 	}
-	defer startPhaseProfile(b)()
+	defer startPhaseProfile(b, schedulerNames[profile])()
 	// The topic names the JSON file: BenchmarkPerfScheduling_benchmark_<profile>_<time>.json.
 	perf.RunBenchmarkPerfScheduling(b, path, profile, registry)
 }

@@ -30,8 +30,11 @@ const (
 )
 
 // startPhaseProfile starts the watch described above when envProfile is
-// set; the returned function stops it (and a profile still running).
-func startPhaseProfile(tb testing.TB) func() {
+// set; the returned function stops it (and a profile still running). At
+// both ends it logs what the profile covered: pods scheduled, nodes the
+// filters evaluated (NodeUnschedulable's Filter runs first on every node,
+// twice on nodes with nominated pods) and preemption attempts.
+func startPhaseProfile(tb testing.TB, schedulerName string) func() {
 	path := os.Getenv(envProfile)
 	if path == "" {
 		return func() {}
@@ -67,13 +70,13 @@ func startPhaseProfile(tb testing.TB) func() {
 			tb.Error(err)
 			return
 		}
-		tb.Logf("CPU profile to %s started at %d scheduled pods", path, scheduled())
+		tb.Logf("CPU profile to %s started: %s", path, counts(schedulerName))
 		select {
 		case <-stop:
 		case <-time.After(time.Duration(seconds) * time.Second):
 		}
 		pprof.StopCPUProfile()
-		tb.Logf("CPU profile stopped at %d scheduled pods", scheduled())
+		tb.Logf("CPU profile stopped: %s", counts(schedulerName))
 	}()
 	return func() {
 		close(stop)
@@ -96,6 +99,31 @@ func scheduled() uint64 {
 		return 0
 	}
 	return n
+}
+
+// counts describes the scheduler's progress for the profile's log lines.
+func counts(schedulerName string) string {
+	return fmt.Sprintf("%d scheduled pods, %.0f node filter evaluations, %.0f preemption attempts",
+		scheduled(), counter(func() metrics.CounterMetric {
+			return schedmetrics.PluginEvaluationTotal.WithLabelValues("NodeUnschedulable", schedmetrics.Filter, schedulerName)
+		}), counter(func() metrics.CounterMetric { return schedmetrics.PreemptionAttempts.CounterMetric }))
+}
+
+// counter reads a scheduler counter, 0 before the metrics are registered
+// (until then the variables are nil or no-ops without a value).
+func counter(get func() metrics.CounterMetric) float64 {
+	if schedmetrics.PreemptionAttempts == nil || schedmetrics.PluginEvaluationTotal == nil {
+		return 0
+	}
+	m := get()
+	if _, ok := m.(metrics.Metric); !ok {
+		return 0
+	}
+	v, err := testutil.GetCounterMetricValue(m)
+	if err != nil {
+		return 0
+	}
+	return v
 }
 
 func envInt(name string, def int) (int, error) {
