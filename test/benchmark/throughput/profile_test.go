@@ -33,7 +33,8 @@ const (
 // set; the returned function stops it (and a profile still running). At
 // both ends it logs what the profile covered: pods scheduled, nodes the
 // filters evaluated (NodeUnschedulable's Filter runs first on every node,
-// twice on nodes with nominated pods) and preemption attempts.
+// twice on nodes with nominated pods) and DefaultPreemption's preemption
+// attempts (upstream counts only its own plugin's).
 func startPhaseProfile(tb testing.TB, schedulerName string) func() {
 	path := os.Getenv(envProfile)
 	if path == "" {
@@ -103,7 +104,7 @@ func scheduled() uint64 {
 
 // counts describes the scheduler's progress for the profile's log lines.
 func counts(schedulerName string) string {
-	return fmt.Sprintf("%d scheduled pods, %.0f node filter evaluations, %.0f preemption attempts",
+	return fmt.Sprintf("%d scheduled pods, %.0f node filter evaluations, %.0f DefaultPreemption attempts",
 		scheduled(), counter(func() metrics.CounterMetric {
 			return schedmetrics.PluginEvaluationTotal.WithLabelValues("NodeUnschedulable", schedmetrics.Filter, schedulerName)
 		}), counter(func() metrics.CounterMetric { return schedmetrics.PreemptionAttempts.CounterMetric }))
