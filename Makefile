@@ -68,6 +68,9 @@ BENCH_RUNS   ?= 1
 BENCH_BUILD   = $(GO) test -c -o $(BENCH_OUT)/throughput.test ./test/benchmark/throughput/
 BENCH_COMMAND = make bench-throughput$(if $(filter-out 1,$(BENCH_RUNS)), BENCH_RUNS=$(BENCH_RUNS))$(if $(filter-out throughput,$(BENCH_LABELS)), BENCH_LABELS=$(BENCH_LABELS))
 BENCH_RUN     = SNUG_CONTROLPLANE_BIN=$(abspath $(CP_BIN)) test/benchmark/throughput/bench.sh $(BENCH_OUT)/throughput.test $(BENCH_OUT) $(BENCH_LABELS) $(BENCH_RUNS)
+# The report over everything in $(BENCH_OUT), with the commands that produced
+# it as bench-throughput and bench-throughput-more recorded them there.
+BENCH_REPORT  = $(GO) run ./test/benchmark/throughput/report -data-dir $(BENCH_OUT) -doc docs/benchmarks.md -command "$$(cat $(BENCH_OUT)/command)" -expanded "$$(cat $(BENCH_OUT)/expanded)"
 
 .PHONY: bench-throughput
 bench-throughput: $(CP_BIN)/etcd
@@ -77,7 +80,7 @@ bench-throughput: $(CP_BIN)/etcd
 	echo "$(BENCH_BUILD) && $(BENCH_RUN)" > $(BENCH_OUT)/expanded
 	$(BENCH_BUILD)
 	status=0; $(BENCH_RUN) || status=$$?; \
-	$(GO) run ./test/benchmark/throughput/report -data-dir $(BENCH_OUT) -doc docs/benchmarks.md -command "$(BENCH_COMMAND)" -expanded "$(BENCH_BUILD) && $(BENCH_RUN)" && exit $$status
+	$(BENCH_REPORT) && exit $$status
 
 ## bench-throughput-more: BENCH_RUNS more runs of the test cases in
 ## BENCH_CASES (scheduler_perf test case names, e.g. PreemptionAsync) added
@@ -93,7 +96,7 @@ bench-throughput-more: $(CP_BIN)/etcd
 	echo "$$(cat $(BENCH_OUT)/command) && $$more" > $(BENCH_OUT)/command; \
 	echo "$$(cat $(BENCH_OUT)/expanded), then $$expanded" > $(BENCH_OUT)/expanded; \
 	status=0; BENCH_CASES="$(BENCH_CASES)" $(BENCH_RUN) || status=$$?; \
-	$(GO) run ./test/benchmark/throughput/report -data-dir $(BENCH_OUT) -doc docs/benchmarks.md -command "$$(cat $(BENCH_OUT)/command)" -expanded "$$(cat $(BENCH_OUT)/expanded)" && exit $$status
+	$(BENCH_REPORT) && exit $$status
 
 ## bench-quality: placement quality of eight policies (upstream profiles,
 ## reference heuristics, snug's) on the Alibaba openb trace in the simulator
