@@ -4,20 +4,26 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
 )
 
 func TestWaitThenActivate(t *testing.T) {
 	tests := []struct {
 		name          string
-		runningChecks int // how many checks report the preemption still running
+		notReady      int // how many checks report the preemptor not ready
 		closeDone     bool
 		limit         time.Duration
 		wantActivated bool
 	}{
-		{name: "activates once the preemption has finished", runningChecks: 3, limit: time.Minute, wantActivated: true},
-		{name: "activates at once when nothing runs", runningChecks: 0, limit: time.Minute, wantActivated: true},
-		{name: "gives up at the limit", runningChecks: 1 << 30, limit: 20 * time.Millisecond},
-		{name: "stops with the scheduler", runningChecks: 1 << 30, closeDone: true, limit: time.Minute},
+		{name: "activates once ready", notReady: 3, limit: time.Minute, wantActivated: true},
+		{name: "activates one interval after the first check when ready at once", notReady: 0, limit: time.Minute, wantActivated: true},
+		{name: "gives up at the limit", notReady: 1 << 30, limit: 20 * time.Millisecond},
+		{name: "stops with the scheduler", notReady: 1 << 30, closeDone: true, limit: time.Minute},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -26,8 +32,8 @@ func TestWaitThenActivate(t *testing.T) {
 				close(done)
 			}
 			var checks, activations atomic.Int32
-			running := func() bool { return checks.Add(1) <= int32(tt.runningChecks) }
-			waitThenActivate(done, running, func() { activations.Add(1) }, time.Millisecond, tt.limit)
+			ready := func() bool { return checks.Add(1) > int32(tt.notReady) }
+			waitThenActivate(done, ready, func() { activations.Add(1) }, time.Millisecond, tt.limit)
 			want := int32(0)
 			if tt.wantActivated {
 				want = 1
@@ -35,8 +41,48 @@ func TestWaitThenActivate(t *testing.T) {
 			if got := activations.Load(); got != want {
 				t.Errorf("activated %d times, want %d", got, want)
 			}
-			if tt.wantActivated && checks.Load() != int32(tt.runningChecks)+1 {
-				t.Errorf("checked %d times, want %d", checks.Load(), tt.runningChecks+1)
+			// Ready is not asked again once it said yes: the next tick activates.
+			if tt.wantActivated && checks.Load() != int32(tt.notReady)+1 {
+				t.Errorf("checked %d times, want %d", checks.Load(), tt.notReady+1)
+			}
+		})
+	}
+}
+
+func TestVictimsGone(t *testing.T) {
+	pod := func(name, uid, node string) *corev1.Pod {
+		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name, UID: types.UID(uid)}, Spec: corev1.PodSpec{NodeName: node}}
+	}
+	victims := []*corev1.Pod{pod("a", "ua", "n1"), pod("b", "ub", "n1")}
+	terminating := pod("b", "ub", "n1")
+	terminating.DeletionTimestamp = &metav1.Time{Time: time.Now()}
+	tests := []struct {
+		name     string
+		store    []*corev1.Pod // nil store: no informers
+		noLister bool
+		want     bool
+	}{
+		{name: "both still bound", store: victims, want: false},
+		{name: "one deleted, one terminating", store: []*corev1.Pod{terminating}, want: false},
+		{name: "both deleted", store: []*corev1.Pod{}, want: true},
+		{name: "name reused by a new pod", store: []*corev1.Pod{pod("a", "new", "n2")}, want: true},
+		{name: "rejected at Permit, not bound", store: []*corev1.Pod{pod("a", "ua", ""), pod("b", "ub", "")}, want: true},
+		{name: "no informers", noLister: true, want: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var lister corelisters.PodLister
+			if !tt.noLister {
+				idx := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
+				for _, p := range tt.store {
+					if err := idx.Add(p); err != nil {
+						t.Fatal(err)
+					}
+				}
+				lister = corelisters.NewPodLister(idx)
+			}
+			if got := victimsGone(lister, victims); got != tt.want {
+				t.Errorf("victimsGone = %v, want %v", got, tt.want)
 			}
 		})
 	}

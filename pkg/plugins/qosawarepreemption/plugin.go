@@ -17,9 +17,9 @@
 //   - Node choice: fewest PDB violations, lowest highest-victim priority,
 //     lowest victim QoS, fewest victims, least stranded capacity left once
 //     the preemptor runs there (pkg/stranding), latest start time.
-//   - Async preemption: the preemptor is activated when its preemption
-//     finishes, so it cannot stay gated when its victims' deletion events
-//     came too early (kubernetes/kubernetes#141694).
+//   - Async preemption: the preemptor is activated once its preemption
+//     has finished and its victims are gone, so it cannot stay gated when
+//     their deletion events came too early (kubernetes/kubernetes#141694).
 package qosawarepreemption
 
 import (
@@ -31,6 +31,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	utilfeature "k8s.io/apiserver/pkg/util/feature"
+	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
 	schedconfig "k8s.io/kubernetes/pkg/scheduler/apis/config"
@@ -62,6 +63,9 @@ type Plugin struct {
 	// activation watches (activateWhenPreempted) with the scheduler.
 	async bool
 	done  <-chan struct{}
+	// pods is the informers' view of pods, where activation waits for
+	// the victims to be gone; nil without informers (the simulator).
+	pods corelisters.PodLister
 }
 
 var (
@@ -114,6 +118,7 @@ func New(ctx context.Context, obj runtime.Object, fh fwk.Handle) (fwk.Plugin, er
 			return nil, fmt.Errorf("%s: watching pod shapes: %w", Name, err)
 		}
 		pl.shapes = shared
+		pl.pods = f.Core().V1().Pods().Lister()
 	}
 	pl.blocked = newPDBBlocked(fh)
 	if err := pl.blocked.watch(fh); err != nil {
@@ -130,9 +135,10 @@ func (pl *Plugin) PostFilter(ctx context.Context, state fwk.CycleState, pod *cor
 	attempts.Inc()
 	result, status := pl.evaluator.Preempt(ctx, state, pod, m)
 	if status.IsSuccess() && result != nil && result.NominatingInfo != nil {
-		recordVictims(call.victimsOn(result.NominatingInfo.NominatedNodeName))
+		victims := call.victimsOn(result.NominatingInfo.NominatedNodeName)
+		recordVictims(victims)
 		if pl.async {
-			pl.activateWhenPreempted(ctx, pod)
+			pl.activateWhenPreempted(ctx, pod, victims)
 		}
 		return result, status
 	}
@@ -156,31 +162,61 @@ const (
 )
 
 // activateWhenPreempted moves the preemptor back to the active queue once
-// its async preemption has finished. Upstream leaves that to the victims'
-// deletion events, which can come too early: when they arrive while the
-// preemption goroutine still runs (or when a stale snapshot made it pick a
-// victim already deleted, so no event follows), PreEnqueue keeps the pod
-// gated and nothing un-gates it (kubernetes/kubernetes#141694; seen here in
-// scheduler_perf's PreemptionBasic, one preemptor stuck for minutes).
-// Upstream's proposed fix (#142294) activates the preemptor when the
-// goroutine completes; the Executor has no hook, so this watches it.
+// its async preemption has finished and its victims are gone. Upstream
+// leaves that to the victims' deletion events, which can come too early:
+// when they arrive while the preemption goroutine still runs (or when a
+// stale snapshot made it pick a victim already deleted, so no event
+// follows), PreEnqueue keeps the pod gated and nothing un-gates it
+// (kubernetes/kubernetes#141694; seen here in scheduler_perf's
+// PreemptionBasic, one preemptor stuck for minutes). Upstream's proposed fix
+// (#142294) activates the preemptor when the goroutine completes; the
+// Executor has no hook, so this watches it.
+//
+// Finishing is not enough: the goroutine ends once the delete calls return,
+// when the victims are still in the scheduler's cache, terminating. A
+// preemptor activated then fails its nominated node, filters every node in
+// vain and is refused a second preemption ("a terminating pod on the
+// nominated node"): in scheduler_perf's PreemptionAsync that was one
+// wasted all-node cycle for every sixth preemptor. So activation also waits
+// for the victims to leave the informers' pod store, and one interval more,
+// because the store drops a pod just before the cache's handler removes it.
 // Activate is a no-op for a pod already queued and, for a pod in flight,
 // requeues it when it returns.
-func (pl *Plugin) activateWhenPreempted(ctx context.Context, pod *corev1.Pod) {
+func (pl *Plugin) activateWhenPreempted(ctx context.Context, pod *corev1.Pod, victims []*corev1.Pod) {
 	logger := klog.FromContext(ctx)
 	uid := pod.UID
-	go waitThenActivate(pl.done, func() bool { return pl.Executor.IsPodRunningPreemption(uid) },
-		func() { pl.fh.Activate(logger, map[string]*corev1.Pod{pod.Name: pod}) },
+	ready := func() bool {
+		return !pl.Executor.IsPodRunningPreemption(uid) && victimsGone(pl.pods, victims)
+	}
+	go waitThenActivate(pl.done, ready, func() { pl.fh.Activate(logger, map[string]*corev1.Pod{pod.Name: pod}) },
 		activatePollInterval, activatePollLimit)
 }
 
-// waitThenActivate calls activate once running reports false, checking
-// every interval, unless done closes or limit passes first.
-func waitThenActivate(done <-chan struct{}, running func() bool, activate func(), interval, limit time.Duration) {
+// victimsGone reports whether no victim still holds its node in the pod
+// store: deleted, replaced by a pod of the same name, or no longer bound
+// (a victim waiting at Permit is rejected in memory, not deleted). Without
+// a store there is nothing to wait for.
+func victimsGone(pods corelisters.PodLister, victims []*corev1.Pod) bool {
+	if pods == nil {
+		return true
+	}
+	for _, v := range victims {
+		p, err := pods.Pods(v.Namespace).Get(v.Name)
+		if err == nil && p.UID == v.UID && p.Spec.NodeName != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// waitThenActivate calls activate one interval after ready first reports
+// true, checking every interval, unless done closes or limit passes first.
+func waitThenActivate(done <-chan struct{}, ready func() bool, activate func(), interval, limit time.Duration) {
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	deadline := time.NewTimer(limit)
 	defer deadline.Stop()
+	isReady := false
 	for {
 		select {
 		case <-done:
@@ -188,10 +224,11 @@ func waitThenActivate(done <-chan struct{}, running func() bool, activate func()
 		case <-deadline.C:
 			return
 		case <-tick.C:
-			if !running() {
+			if isReady {
 				activate()
 				return
 			}
+			isReady = ready()
 		}
 	}
 }

@@ -8,7 +8,9 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
 	"k8s.io/component-base/metrics"
+	"k8s.io/component-base/metrics/legacyregistry"
 	"k8s.io/component-base/metrics/testutil"
 	schedmetrics "k8s.io/kubernetes/pkg/scheduler/metrics"
 )
@@ -102,29 +104,62 @@ func scheduled() uint64 {
 	return n
 }
 
-// counts describes the scheduler's progress for the profile's log lines.
+// counts describes the scheduler's progress for the profile's log lines,
+// from the registry the scheduler serves on /metrics: pods scheduled and
+// their mean scheduling attempts, attempts by result, nodes the filters
+// evaluated (NodeUnschedulable's Filter runs first on every node, twice on
+// nodes with nominated pods), and preemption attempts and victims of both
+// plugins (upstream's metrics count only DefaultPreemption).
 func counts(schedulerName string) string {
-	return fmt.Sprintf("%d scheduled pods, %.0f node filter evaluations, %.0f DefaultPreemption attempts",
-		scheduled(), counter(func() metrics.CounterMetric {
-			return schedmetrics.PluginEvaluationTotal.WithLabelValues("NodeUnschedulable", schedmetrics.Filter, schedulerName)
-		}), counter(func() metrics.CounterMetric { return schedmetrics.PreemptionAttempts.CounterMetric }))
-}
-
-// counter reads a scheduler counter, 0 before the metrics are registered
-// (until then the variables are nil or no-ops without a value).
-func counter(get func() metrics.CounterMetric) float64 {
-	if schedmetrics.PreemptionAttempts == nil || schedmetrics.PluginEvaluationTotal == nil {
-		return 0
-	}
-	m := get()
-	if _, ok := m.(metrics.Metric); !ok {
-		return 0
-	}
-	v, err := testutil.GetCounterMetricValue(m)
+	families, err := legacyregistry.DefaultGatherer.Gather()
 	if err != nil {
-		return 0
+		return err.Error()
 	}
-	return v
+	byName := map[string]*dto.MetricFamily{}
+	for _, f := range families {
+		byName[f.GetName()] = f
+	}
+	sum := func(name string, want map[string]string) (value, count float64) {
+		f := byName[name]
+		if f == nil {
+			return 0, 0
+		}
+	metric:
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if v, ok := want[l.GetName()]; ok && v != l.GetValue() {
+					continue metric
+				}
+			}
+			switch {
+			case m.GetCounter() != nil:
+				value += m.GetCounter().GetValue()
+			case m.GetHistogram() != nil:
+				value += m.GetHistogram().GetSampleSum()
+				count += float64(m.GetHistogram().GetSampleCount())
+			}
+		}
+		return value, count
+	}
+	attemptsSum, pods := sum("scheduler_pod_scheduling_attempts", nil)
+	meanAttempts := 0.0
+	if pods > 0 {
+		meanAttempts = attemptsSum / pods
+	}
+	attempt := func(result string) float64 {
+		v, _ := sum("scheduler_schedule_attempts_total", map[string]string{"result": result, "profile": schedulerName})
+		return v
+	}
+	evals, _ := sum("scheduler_plugin_evaluation_total", map[string]string{"plugin": "NodeUnschedulable", "extension_point": "Filter", "profile": schedulerName})
+	defaultAttempts, _ := sum("scheduler_preemption_attempts_total", nil)
+	defaultVictims, _ := sum("scheduler_preemption_victims", nil)
+	snugAttempts, _ := sum("snug_preemption_attempts_total", nil)
+	snugFailures, _ := sum("snug_preemption_failures_total", nil)
+	snugVictims, _ := sum("snug_preemption_victims_total", nil)
+	return fmt.Sprintf("%.0f scheduled pods (%.3f attempts each), attempts %.0f scheduled / %.0f unschedulable / %.0f error, "+
+		"%.0f node filter evaluations, DefaultPreemption %.0f attempts %.0f victims, QoSAwarePreemption %.0f attempts %.0f failures %.0f victims",
+		pods, meanAttempts, attempt("scheduled"), attempt("unschedulable"), attempt("error"),
+		evals, defaultAttempts, defaultVictims, snugAttempts, snugFailures, snugVictims)
 }
 
 func envInt(name string, def int) (int, error) {
