@@ -10,9 +10,14 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
+	fwk "k8s.io/kube-scheduler/framework"
+	frameworkruntime "k8s.io/kubernetes/pkg/scheduler/framework/runtime"
+	st "k8s.io/kubernetes/pkg/scheduler/testing"
+	fakeext "k8s.io/kubernetes/pkg/scheduler/testing/framework"
 )
 
 func TestWaitThenActivate(t *testing.T) {
+	const interval = 20 * time.Millisecond
 	tests := []struct {
 		name          string
 		notReady      int // how many checks report the preemptor not ready
@@ -22,8 +27,9 @@ func TestWaitThenActivate(t *testing.T) {
 	}{
 		{name: "activates once ready", notReady: 3, limit: time.Minute, wantActivated: true},
 		{name: "activates one interval after the first check when ready at once", notReady: 0, limit: time.Minute, wantActivated: true},
-		{name: "gives up at the limit", notReady: 1 << 30, limit: 20 * time.Millisecond},
-		{name: "stops with the scheduler", notReady: 1 << 30, closeDone: true, limit: time.Minute},
+		{name: "gives up at the limit", notReady: 1 << 30, limit: 3 * interval},
+		// Ready at once: a watch that ignored done would activate.
+		{name: "stops with the scheduler", notReady: 0, closeDone: true, limit: time.Minute},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -33,7 +39,9 @@ func TestWaitThenActivate(t *testing.T) {
 			}
 			var checks, activations atomic.Int32
 			ready := func() bool { return checks.Add(1) > int32(tt.notReady) }
-			waitThenActivate(done, ready, func() { activations.Add(1) }, time.Millisecond, tt.limit)
+			start := time.Now()
+			waitThenActivate(done, ready, func() { activations.Add(1) }, interval, tt.limit)
+			elapsed := time.Since(start)
 			want := int32(0)
 			if tt.wantActivated {
 				want = 1
@@ -41,9 +49,17 @@ func TestWaitThenActivate(t *testing.T) {
 			if got := activations.Load(); got != want {
 				t.Errorf("activated %d times, want %d", got, want)
 			}
+			if !tt.wantActivated {
+				return
+			}
 			// Ready is not asked again once it said yes: the next tick activates.
-			if tt.wantActivated && checks.Load() != int32(tt.notReady)+1 {
+			if checks.Load() != int32(tt.notReady)+1 {
 				t.Errorf("checked %d times, want %d", checks.Load(), tt.notReady+1)
+			}
+			// Tickers never fire early: activating on the tick that found
+			// the preemptor ready would return an interval sooner.
+			if min := time.Duration(tt.notReady+2) * interval; elapsed < min {
+				t.Errorf("activated after %v, want at least %v (one interval after ready)", elapsed, min)
 			}
 		})
 	}
@@ -83,6 +99,27 @@ func TestVictimsGone(t *testing.T) {
 			}
 			if got := victimsGone(lister, victims); got != tt.want {
 				t.Errorf("victimsGone = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestExtenderMayChangeVictims(t *testing.T) {
+	pod := st.MakePod().Name("p").Obj()
+	tests := []struct {
+		name      string
+		extenders []fwk.Extender
+		want      bool
+	}{
+		{name: "no extenders", want: false},
+		{name: "an interested preempting extender", extenders: []fwk.Extender{&fakeext.FakeExtender{ExtenderName: "e"}}, want: true},
+		{name: "an uninterested one", extenders: []fwk.Extender{&fakeext.FakeExtender{ExtenderName: "e", UnInterested: true}}, want: false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, defaultArgs(t, ""), nil, nil, frameworkruntime.WithExtenders(tt.extenders))
+			if got := e.pl.extenderMayChangeVictims(pod); got != tt.want {
+				t.Errorf("extenderMayChangeVictims = %v, want %v", got, tt.want)
 			}
 		})
 	}

@@ -179,7 +179,7 @@ type env struct {
 	snapshot *schedcache.Snapshot
 }
 
-func newEnv(t testing.TB, args *config.QoSAwarePreemptionArgs, nodes []*corev1.Node, pods []*corev1.Pod) *env {
+func newEnv(t testing.TB, args *config.QoSAwarePreemptionArgs, nodes []*corev1.Node, pods []*corev1.Pod, opts ...frameworkruntime.Option) *env {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	fts := feature.NewSchedulerFeaturesFromGates(utilfeature.DefaultFeatureGate)
@@ -217,8 +217,8 @@ func newEnv(t testing.TB, args *config.QoSAwarePreemptionArgs, nodes []*corev1.N
 	// plugin's watches need; it is never started.
 	factory := informers.NewSharedInformerFactory(fake.NewClientset(), 0)
 	fw := plugintest.NewFramework(t, ctx, cancel, registry, profile, factory,
-		frameworkruntime.WithSnapshotSharedLister(snapshot),
-		frameworkruntime.WithPodNominator(noNominations{}))
+		append([]frameworkruntime.Option{frameworkruntime.WithSnapshotSharedLister(snapshot),
+			frameworkruntime.WithPodNominator(noNominations{})}, opts...)...)
 	if created == nil {
 		t.Fatal("plugin was not created")
 	}

@@ -64,7 +64,7 @@ type Plugin struct {
 	async bool
 	done  <-chan struct{}
 	// pods is the informers' view of pods, where activation waits for
-	// the victims to be gone; nil without informers (the simulator).
+	// the victims to be gone.
 	pods corelisters.PodLister
 }
 
@@ -138,6 +138,11 @@ func (pl *Plugin) PostFilter(ctx context.Context, state fwk.CycleState, pod *cor
 		victims := call.victimsOn(result.NominatingInfo.NominatedNodeName)
 		recordVictims(victims)
 		if pl.async {
+			if pl.extenderMayChangeVictims(pod) {
+				// A victim the extender spared is never deleted: wait
+				// for the Executor only, as before.
+				victims = nil
+			}
 			pl.activateWhenPreempted(ctx, pod, victims)
 		}
 		return result, status
@@ -192,10 +197,22 @@ func (pl *Plugin) activateWhenPreempted(ctx context.Context, pod *corev1.Pod, vi
 		activatePollInterval, activatePollLimit)
 }
 
+// extenderMayChangeVictims reports whether a preemption-capable extender
+// takes part in pod's preemption: it may replace the dry run's victims
+// before the Executor deletes them.
+func (pl *Plugin) extenderMayChangeVictims(pod *corev1.Pod) bool {
+	for _, e := range pl.fh.Extenders() {
+		if e.SupportsPreemption() && e.IsInterested(pod) {
+			return true
+		}
+	}
+	return false
+}
+
 // victimsGone reports whether no victim still holds its node in the pod
 // store: deleted, replaced by a pod of the same name, or no longer bound
-// (a victim waiting at Permit is rejected in memory, not deleted). Without
-// a store there is nothing to wait for.
+// (a victim waiting at Permit is rejected in memory, not deleted). A nil
+// store (callers without informers) has nothing to wait for.
 func victimsGone(pods corelisters.PodLister, victims []*corev1.Pod) bool {
 	if pods == nil {
 		return true
