@@ -33,10 +33,7 @@ const (
 
 // startPhaseProfile starts the watch described above when envProfile is
 // set; the returned function stops it (and a profile still running). At
-// both ends it logs what the profile covered: pods scheduled, nodes the
-// filters evaluated (NodeUnschedulable's Filter runs first on every node,
-// twice on nodes with nominated pods) and DefaultPreemption's preemption
-// attempts (upstream counts only its own plugin's).
+// both ends it logs what the profile covered (counts).
 func startPhaseProfile(tb testing.TB, schedulerName string) func() {
 	path := os.Getenv(envProfile)
 	if path == "" {
@@ -108,8 +105,9 @@ func scheduled() uint64 {
 // from the registry the scheduler serves on /metrics: pods scheduled and
 // their mean scheduling attempts, attempts by result, nodes the filters
 // evaluated (NodeUnschedulable's Filter runs first on every node, twice on
-// nodes with nominated pods), and preemption attempts and victims of both
-// plugins (upstream's metrics count only DefaultPreemption).
+// nodes with nominated pods), each plugin's preemption attempts (upstream's
+// counter counts only DefaultPreemption) and the victims upstream's
+// Executor deleted, which both plugins share.
 func counts(schedulerName string) string {
 	families, err := legacyregistry.DefaultGatherer.Gather()
 	if err != nil {
@@ -152,14 +150,14 @@ func counts(schedulerName string) string {
 	}
 	evals, _ := sum("scheduler_plugin_evaluation_total", map[string]string{"plugin": "NodeUnschedulable", "extension_point": "Filter", "profile": schedulerName})
 	defaultAttempts, _ := sum("scheduler_preemption_attempts_total", nil)
-	defaultVictims, _ := sum("scheduler_preemption_victims", nil)
+	executorVictims, _ := sum("scheduler_preemption_victims", nil)
 	snugAttempts, _ := sum("snug_preemption_attempts_total", nil)
 	snugFailures, _ := sum("snug_preemption_failures_total", nil)
 	snugVictims, _ := sum("snug_preemption_victims_total", nil)
 	return fmt.Sprintf("%.0f scheduled pods (%.3f attempts each), attempts %.0f scheduled / %.0f unschedulable / %.0f error, "+
-		"%.0f node filter evaluations, DefaultPreemption %.0f attempts %.0f victims, QoSAwarePreemption %.0f attempts %.0f failures %.0f victims",
+		"%.0f node filter evaluations, %.0f victims (Executor), DefaultPreemption %.0f attempts, QoSAwarePreemption %.0f attempts %.0f failures %.0f victims",
 		pods, meanAttempts, attempt("scheduled"), attempt("unschedulable"), attempt("error"),
-		evals, defaultAttempts, defaultVictims, snugAttempts, snugFailures, snugVictims)
+		evals, executorVictims, defaultAttempts, snugAttempts, snugFailures, snugVictims)
 }
 
 func envInt(name string, def int) (int, error) {
