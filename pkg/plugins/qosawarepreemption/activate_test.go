@@ -17,19 +17,21 @@ import (
 )
 
 func TestWaitThenActivate(t *testing.T) {
-	const interval = 20 * time.Millisecond
 	tests := []struct {
-		name          string
-		notReady      int // how many checks report the preemptor not ready
-		closeDone     bool
-		limit         time.Duration
-		wantActivated bool
+		name      string
+		notReady  int  // how many checks report the preemptor not ready
+		offer     int  // ticks offered at most
+		expire    bool // the deadline fires once the offered ticks are taken
+		closeDone bool // the scheduler has stopped before the watch starts
+		wantTicks int  // ticks the watch takes before it returns
+		wantActed bool
 	}{
-		{name: "activates once ready", notReady: 3, limit: time.Minute, wantActivated: true},
-		{name: "activates one interval after the first check when ready at once", notReady: 0, limit: time.Minute, wantActivated: true},
-		{name: "gives up at the limit", notReady: 1 << 30, limit: 3 * interval},
-		// Ready at once: a watch that ignored done would activate.
-		{name: "stops with the scheduler", notReady: 0, closeDone: true, limit: time.Minute},
+		{name: "activates on the tick after ready", notReady: 3, offer: 100, wantTicks: 5, wantActed: true},
+		{name: "ready at once still waits one tick", notReady: 0, offer: 100, wantTicks: 2, wantActed: true},
+		{name: "gives up at the deadline", notReady: 1 << 30, offer: 5, expire: true, wantTicks: 5},
+		// No tick is ever offered: a watch that ignored done would hang
+		// here (and fail at go test's timeout) instead of returning.
+		{name: "stops with the scheduler", notReady: 0, closeDone: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -37,29 +39,42 @@ func TestWaitThenActivate(t *testing.T) {
 			if tt.closeDone {
 				close(done)
 			}
+			tick, deadline := make(chan time.Time), make(chan time.Time)
 			var checks, activations atomic.Int32
 			ready := func() bool { return checks.Add(1) > int32(tt.notReady) }
-			start := time.Now()
-			waitThenActivate(done, ready, func() { activations.Add(1) }, interval, tt.limit)
-			elapsed := time.Since(start)
+			finished := make(chan struct{})
+			go func() {
+				defer close(finished)
+				waitThenActivate(done, tick, deadline, ready, func() { activations.Add(1) })
+			}()
+			// The tick channel is unbuffered: each send is one tick taken.
+			ticks := 0
+		offer:
+			for ticks < tt.offer {
+				select {
+				case tick <- time.Time{}:
+					ticks++
+				case <-finished:
+					break offer
+				}
+			}
+			if tt.expire {
+				close(deadline)
+			}
+			<-finished
+			if ticks != tt.wantTicks {
+				t.Errorf("returned after %d ticks, want %d", ticks, tt.wantTicks)
+			}
 			want := int32(0)
-			if tt.wantActivated {
+			if tt.wantActed {
 				want = 1
 			}
 			if got := activations.Load(); got != want {
 				t.Errorf("activated %d times, want %d", got, want)
 			}
-			if !tt.wantActivated {
-				return
-			}
 			// Ready is not asked again once it said yes: the next tick activates.
-			if checks.Load() != int32(tt.notReady)+1 {
+			if tt.wantActed && checks.Load() != int32(tt.notReady)+1 {
 				t.Errorf("checked %d times, want %d", checks.Load(), tt.notReady+1)
-			}
-			// Tickers never fire early: activating on the tick that found
-			// the preemptor ready would return an interval sooner.
-			if min := time.Duration(tt.notReady+2) * interval; elapsed < min {
-				t.Errorf("activated after %v, want at least %v (one interval after ready)", elapsed, min)
 			}
 		})
 	}

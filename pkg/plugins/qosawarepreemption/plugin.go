@@ -193,8 +193,14 @@ func (pl *Plugin) activateWhenPreempted(ctx context.Context, pod *corev1.Pod, vi
 	ready := func() bool {
 		return !pl.Executor.IsPodRunningPreemption(uid) && victimsGone(pl.pods, victims)
 	}
-	go waitThenActivate(pl.done, ready, func() { pl.fh.Activate(logger, map[string]*corev1.Pod{pod.Name: pod}) },
-		activatePollInterval, activatePollLimit)
+	activate := func() { pl.fh.Activate(logger, map[string]*corev1.Pod{pod.Name: pod}) }
+	go func() {
+		tick := time.NewTicker(activatePollInterval)
+		defer tick.Stop()
+		deadline := time.NewTimer(activatePollLimit)
+		defer deadline.Stop()
+		waitThenActivate(pl.done, tick.C, deadline.C, ready, activate)
+	}()
 }
 
 // extenderMayChangeVictims reports whether a preemption-capable extender
@@ -226,21 +232,17 @@ func victimsGone(pods corelisters.PodLister, victims []*corev1.Pod) bool {
 	return true
 }
 
-// waitThenActivate calls activate one interval after ready first reports
-// true, checking every interval, unless done closes or limit passes first.
-func waitThenActivate(done <-chan struct{}, ready func() bool, activate func(), interval, limit time.Duration) {
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	deadline := time.NewTimer(limit)
-	defer deadline.Stop()
+// waitThenActivate calls activate on the tick after the one on which ready
+// first reports true, unless done closes or deadline fires first.
+func waitThenActivate(done <-chan struct{}, tick, deadline <-chan time.Time, ready func() bool, activate func()) {
 	isReady := false
 	for {
 		select {
 		case <-done:
 			return
-		case <-deadline.C:
+		case <-deadline:
 			return
-		case <-tick.C:
+		case <-tick:
 			if isReady {
 				activate()
 				return
