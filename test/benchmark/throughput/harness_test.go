@@ -120,6 +120,7 @@ func runProfile(b *testing.B, profile string) {
 		registry = plugins.Registry()
 	}
 	defer startPhaseProfile(b, schedulerNames[profile])()
+	defer startPhaseCounts(b, schedulerNames[profile])()
 	// The topic names the JSON file: BenchmarkPerfScheduling_benchmark_<profile>_<time>.json.
 	perf.RunBenchmarkPerfScheduling(b, path, profile, registry)
 }

@@ -3,8 +3,11 @@ package throughput
 import (
 	"fmt"
 	"os"
+	rtmetrics "runtime/metrics"
 	"runtime/pprof"
 	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -109,9 +112,43 @@ func scheduled() uint64 {
 // counter counts only DefaultPreemption) and the victims upstream's
 // Executor deleted, which both plugins share.
 func counts(schedulerName string) string {
+	c := takeCounters(schedulerName)
+	meanAttempts := 0.0
+	if c.pods > 0 {
+		meanAttempts = c.attemptsSum / c.pods
+	}
+	return fmt.Sprintf("%.0f scheduled pods (%.3f attempts each), attempts %.0f scheduled / %.0f unschedulable / %.0f error, "+
+		"%.0f node filter evaluations, %.0f victims (Executor), DefaultPreemption %.0f attempts, QoSAwarePreemption %.0f attempts %.0f failures %.0f victims",
+		c.pods, meanAttempts, c.attempts["scheduled"], c.attempts["unschedulable"], c.attempts["error"],
+		c.evals, c.executorVictims, c.defaultAttempts, c.snugAttempts, c.snugFailures, c.snugVictims)
+}
+
+// counters are the scheduler's and the process's running totals that a
+// phase's log line subtracts (phaseDelta).
+type counters struct {
+	at                                   time.Time
+	pods, attemptsSum                    float64
+	attempts                             map[string]float64 // by result
+	attemptSeconds                       map[string]float64 // scheduling_attempt_duration_seconds by result
+	evals, executorVictims               float64
+	defaultAttempts                      float64
+	snugAttempts, snugFailures           float64
+	snugVictims                          float64
+	algorithmSeconds                     float64
+	extensionSeconds, extensionCalls     map[string]float64 // framework_extension_point_duration_seconds by point
+	cpuSeconds, gcCPUSeconds, allocBytes float64            // this process, the in-process apiserver too
+	gcCycles                             float64
+}
+
+// extensionPoints are the extension points whose time the phase line shows.
+var extensionPoints = []string{"PreFilter", "Filter", "PostFilter", "PreScore", "Score", "Reserve", "Permit", "PreBind", "Bind"}
+
+func takeCounters(schedulerName string) counters {
+	c := counters{at: time.Now(), attempts: map[string]float64{}, attemptSeconds: map[string]float64{},
+		extensionSeconds: map[string]float64{}, extensionCalls: map[string]float64{}}
 	families, err := legacyregistry.DefaultGatherer.Gather()
 	if err != nil {
-		return err.Error()
+		return c
 	}
 	byName := map[string]*dto.MetricFamily{}
 	for _, f := range families {
@@ -139,25 +176,142 @@ func counts(schedulerName string) string {
 		}
 		return value, count
 	}
-	attemptsSum, pods := sum("scheduler_pod_scheduling_attempts", nil)
-	meanAttempts := 0.0
+	c.attemptsSum, c.pods = sum("scheduler_pod_scheduling_attempts", nil)
+	for _, result := range []string{"scheduled", "unschedulable", "error"} {
+		labels := map[string]string{"result": result, "profile": schedulerName}
+		c.attempts[result], _ = sum("scheduler_schedule_attempts_total", labels)
+		c.attemptSeconds[result], _ = sum("scheduler_scheduling_attempt_duration_seconds", labels)
+	}
+	c.evals, _ = sum("scheduler_plugin_evaluation_total", map[string]string{"plugin": "NodeUnschedulable", "extension_point": "Filter", "profile": schedulerName})
+	c.defaultAttempts, _ = sum("scheduler_preemption_attempts_total", nil)
+	c.executorVictims, _ = sum("scheduler_preemption_victims", nil)
+	c.snugAttempts, _ = sum("snug_preemption_attempts_total", nil)
+	c.snugFailures, _ = sum("snug_preemption_failures_total", nil)
+	c.snugVictims, _ = sum("snug_preemption_victims_total", nil)
+	c.algorithmSeconds, _ = sum("scheduler_scheduling_algorithm_duration_seconds", nil)
+	for _, point := range extensionPoints {
+		c.extensionSeconds[point], c.extensionCalls[point] = sum("scheduler_framework_extension_point_duration_seconds",
+			map[string]string{"extension_point": point, "profile": schedulerName})
+	}
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+		c.cpuSeconds = time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+	}
+	samples := []rtmetrics.Sample{{Name: "/cpu/classes/gc/total:cpu-seconds"}, {Name: "/gc/heap/allocs:bytes"}, {Name: "/gc/cycles/total:gc-cycles"}}
+	rtmetrics.Read(samples)
+	value := func(s rtmetrics.Sample) float64 {
+		switch s.Value.Kind() {
+		case rtmetrics.KindFloat64:
+			return s.Value.Float64()
+		case rtmetrics.KindUint64:
+			return float64(s.Value.Uint64())
+		}
+		return 0
+	}
+	c.gcCPUSeconds = value(samples[0])
+	c.allocBytes = value(samples[1])
+	c.gcCycles = value(samples[2])
+	return c
+}
+
+// phaseDelta describes what happened between two counters: wall time,
+// pods scheduled and their rate, attempts, the scheduling cycles' time by
+// result and by extension point (from the scheduler's histograms, so wall
+// time inside the cycle, waits included), and the process's CPU, GC and
+// allocation. The cycles' share of wall time says how busy the one
+// scheduling loop was.
+func phaseDelta(a, b counters) string {
+	wall := b.at.Sub(a.at).Seconds()
+	pods := b.pods - a.pods
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "%.1f s, %.0f pods scheduled (%.1f pods/s)", wall, pods, pods/wall)
+	cycles := 0.0
+	for _, result := range []string{"scheduled", "unschedulable", "error"} {
+		n := b.attempts[result] - a.attempts[result]
+		sec := b.attemptSeconds[result] - a.attemptSeconds[result]
+		cycles += sec
+		if n > 0 {
+			fmt.Fprintf(&sb, "; %s: %.0f attempts, %.2f s (%.2f ms each)", result, n, sec, 1000*sec/n)
+		}
+	}
+	fmt.Fprintf(&sb, "; cycles %.0f%% of wall time, algorithm %.2f s", 100*cycles/wall, b.algorithmSeconds-a.algorithmSeconds)
+	for _, point := range extensionPoints {
+		n := b.extensionCalls[point] - a.extensionCalls[point]
+		if n == 0 {
+			continue
+		}
+		sec := b.extensionSeconds[point] - a.extensionSeconds[point]
+		fmt.Fprintf(&sb, "; %s %.2f s (%.0f calls)", point, sec, n)
+	}
+	evals := b.evals - a.evals
 	if pods > 0 {
-		meanAttempts = attemptsSum / pods
+		fmt.Fprintf(&sb, "; %.0f node filter evaluations (%.0f per scheduled pod)", evals, evals/pods)
 	}
-	attempt := func(result string) float64 {
-		v, _ := sum("scheduler_schedule_attempts_total", map[string]string{"result": result, "profile": schedulerName})
-		return v
+	fmt.Fprintf(&sb, "; victims %.0f (Executor); process CPU %.1f s (%.0f%% of one core), GC CPU %.1f s, %d GC cycles, %.1f GiB allocated",
+		b.executorVictims-a.executorVictims, b.cpuSeconds-a.cpuSeconds, 100*(b.cpuSeconds-a.cpuSeconds)/wall,
+		b.gcCPUSeconds-a.gcCPUSeconds, int(b.gcCycles-a.gcCycles), (b.allocBytes-a.allocBytes)/(1<<30))
+	return sb.String()
+}
+
+// A phase's counters without a profile, over a whole measured phase:
+//
+//	SNUG_BENCH_PHASE=20000:25000   from the 20,000th scheduled pod to the 25,000th
+//
+// logs phaseDelta once the second count is reached (or the workload ends).
+const envPhase = "SNUG_BENCH_PHASE"
+
+// startPhaseCounts starts the watch described above when envPhase is set;
+// the returned function stops it.
+func startPhaseCounts(tb testing.TB, schedulerName string) func() {
+	spec := os.Getenv(envPhase)
+	if spec == "" {
+		return func() {}
 	}
-	evals, _ := sum("scheduler_plugin_evaluation_total", map[string]string{"plugin": "NodeUnschedulable", "extension_point": "Filter", "profile": schedulerName})
-	defaultAttempts, _ := sum("scheduler_preemption_attempts_total", nil)
-	executorVictims, _ := sum("scheduler_preemption_victims", nil)
-	snugAttempts, _ := sum("snug_preemption_attempts_total", nil)
-	snugFailures, _ := sum("snug_preemption_failures_total", nil)
-	snugVictims, _ := sum("snug_preemption_victims_total", nil)
-	return fmt.Sprintf("%.0f scheduled pods (%.3f attempts each), attempts %.0f scheduled / %.0f unschedulable / %.0f error, "+
-		"%.0f node filter evaluations, %.0f victims (Executor), DefaultPreemption %.0f attempts, QoSAwarePreemption %.0f attempts %.0f failures %.0f victims",
-		pods, meanAttempts, attempt("scheduled"), attempt("unschedulable"), attempt("error"),
-		evals, executorVictims, defaultAttempts, snugAttempts, snugFailures, snugVictims)
+	from, until, err := parsePhase(spec)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		wait := func(n uint64) bool {
+			for scheduled() < n {
+				select {
+				case <-stop:
+					return false
+				case <-tick.C:
+				}
+			}
+			return true
+		}
+		if !wait(from) {
+			return
+		}
+		start := takeCounters(schedulerName)
+		wait(until)
+		tb.Logf("phase %s: %s", spec, phaseDelta(start, takeCounters(schedulerName)))
+	}()
+	return func() {
+		close(stop)
+		<-done
+	}
+}
+
+func parsePhase(spec string) (from, until uint64, err error) {
+	a, b, ok := strings.Cut(spec, ":")
+	if ok {
+		from, err = strconv.ParseUint(a, 10, 64)
+	}
+	if ok && err == nil {
+		until, err = strconv.ParseUint(b, 10, 64)
+	}
+	if !ok || err != nil || until <= from {
+		return 0, 0, fmt.Errorf("%s=%q: want <from>:<until>, two pod counts, from < until", envPhase, spec)
+	}
+	return from, until, nil
 }
 
 func envInt(name string, def int) (int, error) {
