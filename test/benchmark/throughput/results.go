@@ -97,6 +97,11 @@ type Throughput struct {
 	Average, Perc50, Perc99 float64
 	// RunAverages are the Averages of the single runs, in file (time) order.
 	RunAverages []float64
+	// Duration is the mean SchedulingDuration (seconds from the first to
+	// the last measured pod scheduled) over the runs that report it, 0 if
+	// none does; durationRuns is how many do.
+	Duration     float64
+	durationRuns int
 }
 
 // Row is one workload with both profiles.
@@ -111,6 +116,17 @@ func (r Row) Ratio() float64 {
 		return 0
 	}
 	return r.Snug.Average / r.Default.Average
+}
+
+// DurationRatio is default's mean SchedulingDuration over snug's: the
+// ratio of the measured phases' overall rates (measured pods over the
+// phase's time), which does not depend on where per-second samples fall;
+// 0 if either is missing.
+func (r Row) DurationRatio() float64 {
+	if r.Default == nil || r.Snug == nil || r.Default.Duration == 0 || r.Snug.Duration == 0 {
+		return 0
+	}
+	return r.Default.Duration / r.Snug.Duration
 }
 
 // RunRatios pairs the runs of the two profiles in order (bench.sh runs them
@@ -138,16 +154,25 @@ func Table(items []Item) []Row {
 	type key struct{ workload, profile string }
 	sums := map[key]*Throughput{}
 	var order []string
-	for _, it := range items {
-		if it.Metric != "SchedulingThroughput" {
-			continue
-		}
-		k := key{it.Workload, it.Profile}
+	get := func(k key) *Throughput {
 		t := sums[k]
 		if t == nil {
 			t = &Throughput{}
 			sums[k] = t
 		}
+		return t
+	}
+	for _, it := range items {
+		if it.Metric == "SchedulingDuration" {
+			t := get(key{it.Workload, it.Profile})
+			t.Duration += it.Data["Duration"]
+			t.durationRuns++
+			continue
+		}
+		if it.Metric != "SchedulingThroughput" {
+			continue
+		}
+		t := get(key{it.Workload, it.Profile})
 		t.Average += it.Data["Average"]
 		t.Perc50 += it.Data["Perc50"]
 		t.Perc99 += it.Data["Perc99"]
@@ -156,9 +181,16 @@ func Table(items []Item) []Row {
 			order = append(order, it.Workload)
 		}
 	}
-	for _, t := range sums {
+	for k, t := range sums {
+		if len(t.RunAverages) == 0 { // a duration without throughput samples
+			delete(sums, k)
+			continue
+		}
 		n := float64(len(t.RunAverages))
 		t.Average, t.Perc50, t.Perc99 = t.Average/n, t.Perc50/n, t.Perc99/n
+		if t.durationRuns > 0 {
+			t.Duration /= float64(t.durationRuns)
+		}
 	}
 	rows := make([]Row, 0, len(order))
 	for _, w := range order {

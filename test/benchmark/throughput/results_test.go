@@ -26,6 +26,10 @@ const snugData = `{
   "dataItems": [
     {"data": {"Average": 196, "Perc50": 200, "Perc99": 260}, "unit": "pods/s",
      "labels": {"Metric": "SchedulingThroughput", "Name": "BenchmarkPerfSchedulingSnug/SchedulingBasic/5000Nodes_10000Pods/namespace-2"}},
+    {"data": {"Duration": 40}, "unit": "s",
+     "labels": {"Metric": "SchedulingDuration", "Name": "BenchmarkPerfSchedulingSnug/SchedulingBasic/5000Nodes_10000Pods/namespace-2"}},
+    {"data": {"Duration": 7}, "unit": "s",
+     "labels": {"Metric": "SchedulingDuration", "Name": "BenchmarkPerfSchedulingSnug/OnlyDuration/w/namespace-2"}},
     {"data": {"Average": 90, "Perc50": 90, "Perc99": 95}, "unit": "pods/s",
      "labels": {"Metric": "SchedulingThroughput", "Name": "BenchmarkPerfSchedulingSnug/Unschedulable/5kNodes/100Init/10kPods/namespace-3"}},
     {"data": {"Average": 60, "Perc50": 60, "Perc99": 70}, "unit": "pods/s",
@@ -48,8 +52,8 @@ func TestLoadTableRender(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(items) != 7 {
-		t.Fatalf("want 7 items, got %d", len(items))
+	if len(items) != 9 {
+		t.Fatalf("want 9 items, got %d", len(items))
 	}
 	rows := Table(items)
 	if len(rows) != 3 {
@@ -71,15 +75,21 @@ func TestLoadTableRender(t *testing.T) {
 	if got := rows[0].RunRatios(); len(got) != 1 || got[0] != rows[0].Ratio() {
 		t.Errorf("row 0: run ratios %v, want [%v]", got, rows[0].Ratio())
 	}
-	if rows[0].Default.Perc99 != 250 || rows[0].Snug.Perc50 != 200 {
+	if rows[0].Default.Perc99 != 250 || rows[0].Snug.Perc50 != 200 || rows[0].Default.Duration != 50 || rows[0].Snug.Duration != 40 {
 		t.Errorf("row 0: got %+v %+v", rows[0].Default, rows[0].Snug)
+	}
+	if got := rows[0].DurationRatio(); got != 1.25 {
+		t.Errorf("row 0: duration ratio %v, want 1.25", got)
+	}
+	if got := rows[1].DurationRatio(); got != 0 {
+		t.Errorf("row 1 (no durations): duration ratio %v, want 0", got)
 	}
 	s := Render(rows, Meta{CPUs: 2, CPUModel: "cpu", Memory: "1 GiB", GoVersion: "go1.26", Command: "make bench-throughput"})
 	for _, sub := range []string{
-		"| SchedulingBasic/5000Nodes_10000Pods | default | 200.0 | 210.0 | 250.0 | |",
-		"| | snug | 196.0 | 200.0 | 260.0 | 0.98 (meets target) |",
-		"| | snug | 90.0 | 90.0 | 95.0 | 0.90 (**below target**) |",
-		"| | snug | 60.0 | 60.0 | 70.0 | 0.75 |",
+		"| SchedulingBasic/5000Nodes_10000Pods | default | 200.0 | 210.0 | 250.0 | 50.0 | | |",
+		"| | snug | 196.0 | 200.0 | 260.0 | 40.0 | 0.98 (meets target) | 1.25 |",
+		"| | snug | 90.0 | 90.0 | 95.0 | n/a | 0.90 (**below target**) | n/a |",
+		"| | snug | 60.0 | 60.0 | 70.0 | n/a | 0.75 | n/a |",
 		"Below target (or not measured): Unschedulable/5kNodes/100Init/10kPods.",
 		"make bench-throughput",
 	} {
@@ -174,5 +184,30 @@ func TestRunCounts(t *testing.T) {
 	}
 	if got := runsNote([]Row{{Workload: "w", Default: tp(1)}}); !strings.Contains(got, "One run per workload") {
 		t.Errorf("single run: %q", got)
+	}
+}
+
+func TestParsePhase(t *testing.T) {
+	tests := []struct {
+		spec        string
+		from, until uint64
+		wantErr     bool
+	}{
+		{"20000:24000", 20000, 24000, false},
+		{"0:1", 0, 1, false},
+		{"24000:20000", 0, 0, true},
+		{"5:5", 0, 0, true},
+		{"20000", 0, 0, true},
+		{"a:10", 0, 0, true},
+		{"10:-1", 0, 0, true},
+	}
+	for _, tc := range tests {
+		from, until, err := parsePhase(tc.spec)
+		if (err != nil) != tc.wantErr || from != tc.from || until != tc.until {
+			t.Errorf("parsePhase(%q) = %d, %d, %v; want %d, %d, error %v", tc.spec, from, until, err, tc.from, tc.until, tc.wantErr)
+		}
+		if err != nil && !strings.Contains(err.Error(), envPhase) {
+			t.Errorf("parsePhase(%q): error %q does not name %s", tc.spec, err, envPhase)
+		}
 	}
 }
