@@ -112,7 +112,10 @@ func scheduled() uint64 {
 // counter counts only DefaultPreemption) and the victims upstream's
 // Executor deleted, which both plugins share.
 func counts(schedulerName string) string {
-	c := takeCounters(schedulerName)
+	c, err := takeCounters(schedulerName)
+	if err != nil {
+		return err.Error()
+	}
 	meanAttempts := 0.0
 	if c.pods > 0 {
 		meanAttempts = c.attemptsSum / c.pods
@@ -143,12 +146,12 @@ type counters struct {
 // extensionPoints are the extension points whose time the phase line shows.
 var extensionPoints = []string{"PreFilter", "Filter", "PostFilter", "PreScore", "Score", "Reserve", "Permit", "PreBind", "Bind"}
 
-func takeCounters(schedulerName string) counters {
+func takeCounters(schedulerName string) (counters, error) {
 	c := counters{at: time.Now(), attempts: map[string]float64{}, attemptSeconds: map[string]float64{},
 		extensionSeconds: map[string]float64{}, extensionCalls: map[string]float64{}}
 	families, err := legacyregistry.DefaultGatherer.Gather()
 	if err != nil {
-		return c
+		return c, fmt.Errorf("gathering the scheduler's metrics: %w", err)
 	}
 	byName := map[string]*dto.MetricFamily{}
 	for _, f := range families {
@@ -211,7 +214,7 @@ func takeCounters(schedulerName string) counters {
 	c.gcCPUSeconds = value(samples[0])
 	c.allocBytes = value(samples[1])
 	c.gcCycles = value(samples[2])
-	return c
+	return c, nil
 }
 
 // phaseDelta describes what happened between two counters: wall time,
@@ -293,10 +296,17 @@ func startPhaseCounts(tb testing.TB, schedulerName string) func() {
 		if !wait(from) {
 			return
 		}
-		start := takeCounters(schedulerName)
-		wait(until)
+		start, err := takeCounters(schedulerName)
+		var end counters
+		if err == nil {
+			wait(until)
+			end, err = takeCounters(schedulerName)
+		}
+		line := fmt.Sprintf("phase %s: %v", spec, err)
+		if err == nil {
+			line = fmt.Sprintf("phase %s: %s", spec, phaseDelta(start, end))
+		}
 		// Also to stderr: without -test.v a benchmark's log may not be shown.
-		line := fmt.Sprintf("phase %s: %s", spec, phaseDelta(start, takeCounters(schedulerName)))
 		fmt.Fprintln(os.Stderr, line)
 		tb.Log(line)
 	}()

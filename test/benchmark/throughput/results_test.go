@@ -172,8 +172,8 @@ func TestRunCounts(t *testing.T) {
 	s := Render(rows, Meta{})
 	for _, sub := range []string{
 		"means over each workload's runs (2 to 4",
-		"| | snug | 100.0 | 0.0 | 0.0 | 1.00 (2 runs 0.99-1.01) (meets target) |",
-		"| | snug | 100.0 | 0.0 | 0.0 | 1.00 (4 runs 0.90-1.25) (meets target) |",
+		"| | snug | 100.0 | 0.0 | 0.0 | n/a | 1.00 (2 runs 0.99-1.01) (meets target) | n/a |",
+		"| | snug | 100.0 | 0.0 | 0.0 | n/a | 1.00 (4 runs 0.90-1.25) (meets target) | n/a |",
 	} {
 		if !strings.Contains(s, sub) {
 			t.Errorf("rendered section lacks %q:\n%s", sub, s)
