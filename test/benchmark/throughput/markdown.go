@@ -146,7 +146,7 @@ func Render(rows []Row, m Meta) string {
 	p("identical runs differ by 20%% or more and the row needs more runs than the others\n")
 	p("(`make bench-throughput-more BENCH_CASES=PreemptionAsync`). Where a phase's time goes (cycles\n")
 	p("by result, extension points, node evaluations, the process's CPU, GC and allocation) is logged\n")
-	p("with `SNUG_BENCH_PHASE=<from>:<until>` and `-test.v` (section below). Snug's node choice breaks\n")
+	p("to stderr with `SNUG_BENCH_PHASE=<from>:<until>` (section below). Snug's node choice breaks\n")
 	p("the ties between the hundreds of equal candidates with the stranding term, serially, reading\n")
 	p("each node from the dry run's copy without its victims. Both\n")
 	p("preemption workloads can hit kubernetes/kubernetes#141694 (a preemptor left gated after an async\n")

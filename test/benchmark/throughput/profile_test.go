@@ -50,18 +50,9 @@ func startPhaseProfile(tb testing.TB, schedulerName string) func() {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		tick := time.NewTicker(100 * time.Millisecond)
-		defer tick.Stop()
-		for scheduled() < uint64(after) {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-			}
+	return inBackground(func(stop <-chan struct{}) {
+		if !waitScheduled(stop, uint64(after), 100*time.Millisecond) {
+			return
 		}
 		f, err := os.Create(path)
 		if err != nil {
@@ -80,11 +71,37 @@ func startPhaseProfile(tb testing.TB, schedulerName string) func() {
 		}
 		pprof.StopCPUProfile()
 		tb.Logf("CPU profile stopped: %s", counts(schedulerName))
+	})
+}
+
+// inBackground runs watch in a goroutine; the returned function closes
+// watch's stop channel and waits for watch to return.
+func inBackground(watch func(stop <-chan struct{})) func() {
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		watch(stop)
 	}()
 	return func() {
 		close(stop)
 		<-done
 	}
+}
+
+// waitScheduled polls every interval until the scheduler has scheduled n
+// pods; false if stop closes first.
+func waitScheduled(stop <-chan struct{}, n uint64, interval time.Duration) bool {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for scheduled() < n {
+		select {
+		case <-stop:
+			return false
+		case <-tick.C:
+		}
+	}
+	return true
 }
 
 // scheduled is the number of pods the scheduler has scheduled so far.
@@ -143,6 +160,9 @@ type counters struct {
 	gcCycles                             float64
 }
 
+// attemptResults are the result labels of the scheduler's attempt metrics.
+var attemptResults = []string{"scheduled", "unschedulable", "error"}
+
 // extensionPoints are the extension points whose time the phase line shows.
 var extensionPoints = []string{"PreFilter", "Filter", "PostFilter", "PreScore", "Score", "Reserve", "Permit", "PreBind", "Bind"}
 
@@ -180,7 +200,7 @@ func takeCounters(schedulerName string) (counters, error) {
 		return value, count
 	}
 	c.attemptsSum, c.pods = sum("scheduler_pod_scheduling_attempts", nil)
-	for _, result := range []string{"scheduled", "unschedulable", "error"} {
+	for _, result := range attemptResults {
 		labels := map[string]string{"result": result, "profile": schedulerName}
 		c.attempts[result], _ = sum("scheduler_schedule_attempts_total", labels)
 		c.attemptSeconds[result], _ = sum("scheduler_scheduling_attempt_duration_seconds", labels)
@@ -229,7 +249,7 @@ func phaseDelta(a, b counters) string {
 	pods := b.pods - a.pods
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "%.1f s, %.0f pods scheduled (%.1f pods/s)", wall, pods, pods/wall)
-	for _, result := range []string{"scheduled", "unschedulable", "error"} {
+	for _, result := range attemptResults {
 		n := b.attempts[result] - a.attempts[result]
 		sec := b.attemptSeconds[result] - a.attemptSeconds[result]
 		if n > 0 {
@@ -277,29 +297,15 @@ func startPhaseCounts(tb testing.TB, schedulerName string) func() {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		tick := time.NewTicker(20 * time.Millisecond)
-		defer tick.Stop()
-		wait := func(n uint64) bool {
-			for scheduled() < n {
-				select {
-				case <-stop:
-					return false
-				case <-tick.C:
-				}
-			}
-			return true
-		}
-		if !wait(from) {
+	const interval = 20 * time.Millisecond
+	return inBackground(func(stop <-chan struct{}) {
+		if !waitScheduled(stop, from, interval) {
 			return
 		}
 		start, err := takeCounters(schedulerName)
 		var end counters
 		if err == nil {
-			wait(until)
+			waitScheduled(stop, until, interval)
 			end, err = takeCounters(schedulerName)
 		}
 		line := fmt.Sprintf("phase %s: %v", spec, err)
@@ -309,11 +315,7 @@ func startPhaseCounts(tb testing.TB, schedulerName string) func() {
 		// Also to stderr: without -test.v a benchmark's log may not be shown.
 		fmt.Fprintln(os.Stderr, line)
 		tb.Log(line)
-	}()
-	return func() {
-		close(stop)
-		<-done
-	}
+	})
 }
 
 func parsePhase(spec string) (from, until uint64, err error) {
