@@ -21,15 +21,15 @@ func (pl *Plugin) EventsToRegister(context.Context) ([]fwk.ClusterEventWithHint,
 			QueueingHintFn: pl.isMissingPVC,
 		})
 	}
-	// Always: the room check (room.go) may reject in any profile with
-	// NodeResourcesFit, and it is only known on the first PreFilter.
-	events = append(events,
-		// A pod leaving a node, or shrinking, frees room and limit budget there.
-		fwk.ClusterEventWithHint{Event: fwk.ClusterEvent{Resource: fwk.Pod, ActionType: fwk.Delete}, QueueingHintFn: isBoundPod},
-		fwk.ClusterEventWithHint{Event: fwk.ClusterEvent{Resource: fwk.Pod, ActionType: fwk.UpdatePodScaleDown}, QueueingHintFn: isBoundPod},
-		// A new node, or more allocatable, adds room and raises the cap.
-		fwk.ClusterEventWithHint{Event: fwk.ClusterEvent{Resource: fwk.Node, ActionType: fwk.Add | fwk.UpdateNodeAllocatable}},
-	)
+	if len(pl.caps) > 0 {
+		events = append(events,
+			// A pod leaving a node, or shrinking, frees limit budget there.
+			fwk.ClusterEventWithHint{Event: fwk.ClusterEvent{Resource: fwk.Pod, ActionType: fwk.Delete}, QueueingHintFn: isBoundPod},
+			fwk.ClusterEventWithHint{Event: fwk.ClusterEvent{Resource: fwk.Pod, ActionType: fwk.UpdatePodScaleDown}, QueueingHintFn: isBoundPod},
+			// A new node, or more allocatable, raises the cap.
+			fwk.ClusterEventWithHint{Event: fwk.ClusterEvent{Resource: fwk.Node, ActionType: fwk.Add | fwk.UpdateNodeAllocatable}},
+		)
+	}
 	// Declared demands (and a pod over a cap) can be fixed by an update of
 	// the pod itself, e.g. a resize that adds requests. A changed namespace
 	// label takes effect at the queue's periodic flush.

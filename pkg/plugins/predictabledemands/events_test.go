@@ -29,13 +29,12 @@ func TestEventsToRegister(t *testing.T) {
 		{name: "gate without PVCs", pl: &Plugin{gate: &gate{sel: Selection{ConfigMaps: true, Secrets: true}}, caps: caps},
 			want: []fwk.ClusterEvent{podDelete, podScaleDown, nodeGrow, podSelf}},
 		{name: "gate with PVCs, no caps", pl: &Plugin{gate: &gate{sel: Selection{PVCs: true}}},
-			want: []fwk.ClusterEvent{pvcAdd, podDelete, podScaleDown, nodeGrow}},
+			want: []fwk.ClusterEvent{pvcAdd}},
 		{name: "no gate, caps", pl: &Plugin{caps: caps},
 			want: []fwk.ClusterEvent{podDelete, podScaleDown, nodeGrow, podSelf}},
 		{name: "declared demands only", pl: &Plugin{nsSelector: labels.Everything()},
-			want: []fwk.ClusterEvent{podDelete, podScaleDown, nodeGrow, podSelf}},
-		// The room check's events (room.go) are always registered.
-		{name: "nothing on", pl: &Plugin{}, want: []fwk.ClusterEvent{podDelete, podScaleDown, nodeGrow}},
+			want: []fwk.ClusterEvent{podSelf}},
+		{name: "nothing on", pl: &Plugin{}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

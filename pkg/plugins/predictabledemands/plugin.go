@@ -52,8 +52,6 @@ type Plugin struct {
 
 	caps   []capSpec
 	limits *limitCache
-
-	room roomCheck
 }
 
 var (
