@@ -74,11 +74,11 @@ type second struct {
 
 // summary splits the measured span's seconds at half marking.
 type summary struct {
-	seconds                   []second
-	markingSeconds, quietSecs int
-	markingPods, quietPods    int
-	cycles                    int
-	cycleSeconds, spanSeconds float64
+	seconds                      []second
+	markingSeconds, quietSeconds int
+	markingPods, quietPods       int
+	cycles                       int
+	cycleSeconds                 float64
 }
 
 // summarize bins the namespace's bound pods (every pod if namespace is
@@ -102,7 +102,7 @@ func (tl *timeline) summarize(namespace string) (summary, error) {
 	}
 	start := first.Truncate(time.Second)
 	n := int(last.Sub(start)/time.Second) + 1
-	s := summary{seconds: make([]second, n), spanSeconds: float64(n)}
+	s := summary{seconds: make([]second, n)}
 	for i := range s.seconds {
 		s.seconds[i].offset = i
 	}
@@ -132,7 +132,7 @@ func (tl *timeline) summarize(namespace string) (summary, error) {
 			s.markingSeconds++
 			s.markingPods += sec.pods
 		} else {
-			s.quietSecs++
+			s.quietSeconds++
 			s.quietPods += sec.pods
 		}
 	}
@@ -147,10 +147,11 @@ func (s summary) String() string {
 		}
 		return float64(pods) / float64(secs)
 	}
+	span := float64(len(s.seconds))
 	fmt.Fprintf(&sb, "measured span %.0f s, %d GC cycles in it (%.1f s of cycles, %.0f%% of the span)\n",
-		s.spanSeconds, s.cycles, s.cycleSeconds, 100*s.cycleSeconds/s.spanSeconds)
+		span, s.cycles, s.cycleSeconds, 100*s.cycleSeconds/span)
 	fmt.Fprintf(&sb, "seconds more than half in a GC cycle: %d, %.1f pods/s\n", s.markingSeconds, rate(s.markingPods, s.markingSeconds))
-	fmt.Fprintf(&sb, "other seconds: %d, %.1f pods/s\n", s.quietSecs, rate(s.quietPods, s.quietSecs))
+	fmt.Fprintf(&sb, "other seconds: %d, %.1f pods/s\n", s.quietSeconds, rate(s.quietPods, s.quietSeconds))
 	return sb.String()
 }
 

@@ -82,7 +82,7 @@ func TestSummarize(t *testing.T) {
 			t.Errorf("second %d: %d pods, marking %.3f; want %d, %.3f", i, sec.pods, sec.marking, wantPods[i], wantMarking[i])
 		}
 	}
-	if s.markingSeconds != 1 || s.markingPods != 3 || s.quietSecs != 2 || s.quietPods != 18 {
+	if s.markingSeconds != 1 || s.markingPods != 3 || s.quietSeconds != 2 || s.quietPods != 18 {
 		t.Errorf("split %+v; want 1 marking second with 3 pods, 2 others with 18", s)
 	}
 	if !strings.Contains(s.String(), "other seconds: 2, 9.0 pods/s") {
