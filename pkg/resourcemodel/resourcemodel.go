@@ -30,6 +30,15 @@ func Requests(pod *corev1.Pod) corev1.ResourceList {
 	return resourcehelper.PodRequests(pod, options)
 }
 
+// FitRequests is what the scheduler's NodeResourcesFit charges a pod it is
+// placing (its PreFilter): a pending pod has no status resources, and
+// pod-level requests count only with the PodLevelResources feature, which
+// the caller passes. A check that must never reject a pod NodeResourcesFit
+// would admit uses this figure, not Requests.
+func FitRequests(pod *corev1.Pod, podLevelResources bool) corev1.ResourceList {
+	return resourcehelper.PodRequests(pod, resourcehelper.PodResourcesOptions{SkipPodLevelResources: !podLevelResources})
+}
+
 // Limits returns the pod's effective limits. A resource that some container
 // leaves unlimited is absent or understated here; callers that need a bound
 // decide how to count unlimited containers (see BoundedLimits).

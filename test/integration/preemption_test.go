@@ -232,6 +232,11 @@ func TestPreemptionRespectsPDB(t *testing.T) {
 	if !strings.Contains(msg, "PodDisruptionBudget") {
 		t.Errorf("pending preemptor's message %q does not mention the PodDisruptionBudget", msg)
 	}
+	// The node is full, so PredictableDemands' room check rejected the
+	// preemptor in PreFilter (no Filter pass) and preemption still ran.
+	if !strings.Contains(msg, "Insufficient cpu (room check") {
+		t.Errorf("pending preemptor's message %q does not come from the room check", msg)
+	}
 	// The preemptor (priority 1000) would be retried before the marker
 	// (priority 0) were it reactivated.
 	waitSchedulerCaughtUp(t, c, ns, "marker")

@@ -92,8 +92,9 @@ func (pl *Plugin) enforced(pod *corev1.Pod) (bool, error) {
 	return pl.nsSelector.Matches(labels.Set(ns.Labels)), nil
 }
 
-// PreFilter enforces declared demands and prepares the overcommit check.
-func (pl *Plugin) PreFilter(ctx context.Context, cs fwk.CycleState, pod *corev1.Pod, _ []fwk.NodeInfo) (*fwk.PreFilterResult, *fwk.Status) {
+// PreFilter enforces declared demands, rejects a pod no node has room for
+// (room.go) and prepares the overcommit check.
+func (pl *Plugin) PreFilter(ctx context.Context, cs fwk.CycleState, pod *corev1.Pod, nodes []fwk.NodeInfo) (*fwk.PreFilterResult, *fwk.Status) {
 	enforce, err := pl.enforced(pod)
 	if err != nil {
 		return nil, fwk.AsStatus(err)
@@ -104,13 +105,18 @@ func (pl *Plugin) PreFilter(ctx context.Context, cs fwk.CycleState, pod *corev1.
 				fmt.Sprintf("%s; namespace %q requires declared demands", why, pod.Namespace))
 		}
 	}
-	if len(pl.caps) == 0 {
-		return nil, fwk.NewStatus(fwk.Skip)
-	}
 	s := &preFilterState{}
-	pl.podLimits(pod, &s.pod)
+	if len(pl.caps) > 0 {
+		pl.podLimits(pod, &s.pod)
+	}
+	if status := pl.noRoomStatus(pod, nodes); status != nil {
+		// Preemption's dry run runs Filter on this cycle's state.
+		cs.Write(stateKey, s)
+		return nil, status
+	}
 	if s.pod == ([maxCaps]int64{}) {
-		return nil, fwk.NewStatus(fwk.Skip) // a pod without limits or requests adds nothing to any cap
+		// No caps, or a pod without limits or requests: it adds nothing to any cap.
+		return nil, fwk.NewStatus(fwk.Skip)
 	}
 	cs.Write(stateKey, s)
 	return nil, nil

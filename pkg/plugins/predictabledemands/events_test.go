@@ -19,22 +19,22 @@ func TestEventsToRegister(t *testing.T) {
 	nodeGrow := fwk.ClusterEvent{Resource: fwk.Node, ActionType: fwk.Add | fwk.UpdateNodeAllocatable}
 	podSelf := fwk.ClusterEvent{Resource: fwk.Pod, ActionType: fwk.Update}
 	caps := []capSpec{{resource: corev1.ResourceMemory}}
+	// The room check's events (room.go) and the pod's own spec change are
+	// always registered.
+	always := []fwk.ClusterEvent{podDelete, podScaleDown, nodeGrow, podSelf}
 	tests := []struct {
 		name string
 		pl   *Plugin
 		want []fwk.ClusterEvent
 	}{
 		{name: "gate with PVCs and caps", pl: &Plugin{gate: &gate{sel: gateDefaults}, caps: caps},
-			want: []fwk.ClusterEvent{pvcAdd, podDelete, podScaleDown, nodeGrow, podSelf}},
-		{name: "gate without PVCs", pl: &Plugin{gate: &gate{sel: Selection{ConfigMaps: true, Secrets: true}}, caps: caps},
-			want: []fwk.ClusterEvent{podDelete, podScaleDown, nodeGrow, podSelf}},
+			want: append([]fwk.ClusterEvent{pvcAdd}, always...)},
+		{name: "gate without PVCs", pl: &Plugin{gate: &gate{sel: Selection{ConfigMaps: true, Secrets: true}}, caps: caps}, want: always},
 		{name: "gate with PVCs, no caps", pl: &Plugin{gate: &gate{sel: Selection{PVCs: true}}},
-			want: []fwk.ClusterEvent{pvcAdd}},
-		{name: "no gate, caps", pl: &Plugin{caps: caps},
-			want: []fwk.ClusterEvent{podDelete, podScaleDown, nodeGrow, podSelf}},
-		{name: "declared demands only", pl: &Plugin{nsSelector: labels.Everything()},
-			want: []fwk.ClusterEvent{podSelf}},
-		{name: "nothing on", pl: &Plugin{}},
+			want: append([]fwk.ClusterEvent{pvcAdd}, always...)},
+		{name: "no gate, caps", pl: &Plugin{caps: caps}, want: always},
+		{name: "declared demands only", pl: &Plugin{nsSelector: labels.Everything()}, want: always},
+		{name: "nothing on", pl: &Plugin{}, want: always},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -45,9 +45,8 @@ func TestEventsToRegister(t *testing.T) {
 			var got []fwk.ClusterEvent
 			for _, e := range evs {
 				got = append(got, e.Event)
-				wantHint := e.Event.Resource != fwk.Node
-				if (e.QueueingHintFn != nil) != wantHint {
-					t.Errorf("%v: has hint %v, want %v", e.Event, e.QueueingHintFn != nil, wantHint)
+				if e.QueueingHintFn == nil {
+					t.Errorf("%v: no queueing hint", e.Event)
 				}
 			}
 			if !slices.Equal(got, tc.want) {
@@ -58,8 +57,7 @@ func TestEventsToRegister(t *testing.T) {
 }
 
 func TestEventsFromRealPlugin(t *testing.T) {
-	// Defaults through New without an API server: the gate is off, so only
-	// the cap events are registered.
+	// Defaults through New without an API server: the gate is off.
 	pl := newPlugin(t, defaultArgs(t))
 	evs, err := pl.EventsToRegister(context.Background())
 	if err != nil {
@@ -70,16 +68,77 @@ func TestEventsFromRealPlugin(t *testing.T) {
 	}
 }
 
-func TestIsSelf(t *testing.T) {
-	waiting := podWith("ns", "waiting", nil, ctr("app", nil, nil))
+func TestIsOwnSpecChange(t *testing.T) {
+	waiting := podWith("ns", "waiting", nil, ctr("app", rl("cpu", "9"), nil))
 	waiting.UID = "w"
+	// What the scheduler writes after a failed attempt: a new message.
+	failedAgain := waiting.DeepCopy()
+	failedAgain.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionFalse,
+		Reason: corev1.PodReasonUnschedulable, Message: "0/5000 nodes are available: 4997 No preemption victims found"}}
+	failedAgain.ResourceVersion = "2"
+	resized := waiting.DeepCopy()
+	resized.Spec.Containers[0].Resources.Requests = rl("cpu", "2")
 	other := podWith("ns", "other", nil, ctr("app", nil, nil))
 	other.UID = "o"
-	if h, _ := isSelf(klog.Background(), waiting, waiting, waiting); h != fwk.Queue {
-		t.Errorf("own update: %v, want Queue", h)
+	otherResized := other.DeepCopy()
+	otherResized.Spec.Containers[0].Resources.Requests = rl("cpu", "1")
+	tests := []struct {
+		name     string
+		old, new interface{}
+		want     fwk.QueueingHint
+		wantErr  bool
+	}{
+		{name: "own status update", old: waiting, new: failedAgain, want: fwk.QueueSkip},
+		{name: "own spec change", old: waiting, new: resized, want: fwk.Queue},
+		{name: "other pod's spec change", old: other, new: otherResized, want: fwk.QueueSkip},
+		{name: "not a pod", old: &corev1.Node{}, new: &corev1.Node{}, want: fwk.Queue, wantErr: true},
 	}
-	if h, _ := isSelf(klog.Background(), waiting, other, other); h != fwk.QueueSkip {
-		t.Errorf("other pod's update: %v, want QueueSkip", h)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := isOwnSpecChange(klog.Background(), waiting, tc.old, tc.new)
+			if (err != nil) != tc.wantErr {
+				t.Errorf("err = %v, want error %v", err, tc.wantErr)
+			}
+			if got != tc.want {
+				t.Errorf("hint = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestIsNodeWithRoom(t *testing.T) {
+	big := podWith("ns", "big", nil, ctr("app", rl("cpu", "9", "memory", "1Gi"), nil))
+	roomOn := func(pl *Plugin) *Plugin { pl.room.once.Do(func() { pl.room.enabled = true }); return pl }
+	roomOff := func(pl *Plugin) *Plugin { pl.room.once.Do(func() {}); return pl }
+	small, large := node("small", "4", "8Gi", "110"), node("large", "16", "8Gi", "110")
+	full := node("full", "16", "8Gi", "0")
+	grown := small.DeepCopy()
+	grown.Status.Allocatable = large.Status.Allocatable
+	tests := []struct {
+		name     string
+		pl       *Plugin
+		old, new interface{}
+		want     fwk.QueueingHint
+		wantErr  bool
+	}{
+		{name: "node too small for the pod", pl: roomOn(&Plugin{}), new: small, want: fwk.QueueSkip},
+		{name: "node that could hold it", pl: roomOn(&Plugin{}), new: large, want: fwk.Queue},
+		{name: "allocatable grew enough", pl: roomOn(&Plugin{}), old: small, new: grown, want: fwk.Queue},
+		{name: "no pod slots", pl: roomOn(&Plugin{}), new: full, want: fwk.QueueSkip},
+		{name: "caps: any node raises the budget", pl: roomOn(&Plugin{caps: []capSpec{{resource: corev1.ResourceMemory}}}), new: small, want: fwk.Queue},
+		{name: "no room check, no caps", pl: roomOff(&Plugin{}), new: large, want: fwk.QueueSkip},
+		{name: "not a node", pl: roomOn(&Plugin{}), new: &corev1.Pod{}, want: fwk.Queue, wantErr: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := tc.pl.isNodeWithRoom(klog.Background(), big, tc.old, tc.new)
+			if (err != nil) != tc.wantErr {
+				t.Errorf("err = %v, want error %v", err, tc.wantErr)
+			}
+			if got != tc.want {
+				t.Errorf("hint = %v, want %v", got, tc.want)
+			}
+		})
 	}
 }
 

@@ -52,6 +52,8 @@ type Plugin struct {
 
 	caps   []capSpec
 	limits *limitCache
+
+	room roomCheck
 }
 
 var (

@@ -1,0 +1,139 @@
+package predictabledemands
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	corev1 "k8s.io/api/core/v1"
+	utilfeature "k8s.io/apiserver/pkg/util/feature"
+	fwk "k8s.io/kube-scheduler/framework"
+	"k8s.io/kubernetes/pkg/features"
+	schedconfig "k8s.io/kubernetes/pkg/scheduler/apis/config"
+	"k8s.io/kubernetes/pkg/scheduler/framework/plugins/names"
+
+	"github.com/snug-sched/snug/pkg/resourcemodel"
+)
+
+// The room check: a pod that no node has room for, by the declared requests
+// NodeResourcesFit compares (cpu, memory, one pod slot), is rejected in
+// PreFilter, before a Filter pass over every node that can only fail. The
+// status is Unschedulable, so the framework still runs the other PreFilter
+// plugins (kubernetes/kubernetes#119770) and preemption considers every node,
+// exactly as after a failed pass; a preemptor in a full cluster is the common
+// case. The check is a necessary condition of NodeResourcesFit's own: for
+// every node, some requested resource exceeds allocatable minus requested,
+// or the node has no pod slot left (nominated pods, which only take room,
+// are left out), so it never rejects a pod some node would admit, and it
+// runs only in profiles whose filters include NodeResourcesFit.
+//
+// Cost: O(nodes) only for a pod that fits nowhere; a pod that fits stops at
+// the first node with room, and the scan starts where the last one found
+// room, so in a packed cluster it does not walk the full nodes every cycle.
+type roomCheck struct {
+	once      sync.Once
+	enabled   bool
+	podLevel  bool         // PodLevelResources: pod-level requests count, as in NodeResourcesFit
+	nextStart atomic.Int64 // index of the last node found with room
+}
+
+// fitFilterEnabled reports whether the profile's filters include
+// NodeResourcesFit. Plugins are built before the profile's lists are
+// complete, so this runs on the first PreFilter; a handle that cannot list
+// its plugins (not the framework's) turns the check off.
+func fitFilterEnabled(h fwk.Handle) bool {
+	lister, ok := h.(interface{ ListPlugins() *schedconfig.Plugins })
+	if !ok {
+		return false
+	}
+	ps := lister.ListPlugins()
+	return ps != nil && slices.ContainsFunc(ps.Filter.Enabled, func(p schedconfig.Plugin) bool { return p.Name == names.NodeResourcesFit })
+}
+
+// init settles, once, whether the check runs and how requests are counted.
+func (rc *roomCheck) init(h fwk.Handle) *roomCheck {
+	rc.once.Do(func() {
+		rc.enabled = fitFilterEnabled(h)
+		rc.podLevel = utilfeature.DefaultFeatureGate.Enabled(features.PodLevelResources)
+	})
+	return rc
+}
+
+// noRoomStatus returns the Unschedulable status for a pod no node has room
+// for, or nil when some node has.
+func (pl *Plugin) noRoomStatus(pod *corev1.Pod, nodes []fwk.NodeInfo) *fwk.Status {
+	rc := pl.room.init(pl.handle)
+	if !rc.enabled || len(nodes) == 0 {
+		return nil
+	}
+	req := resourcemodel.FitRequests(pod, rc.podLevel)
+	cpu, mem := resourcemodel.Value(corev1.ResourceCPU, req), resourcemodel.Value(corev1.ResourceMemory, req)
+	start := int(rc.nextStart.Load())
+	if start >= len(nodes) {
+		start = 0
+	}
+	for i := range nodes {
+		k := (start + i) % len(nodes)
+		if hasRoom(nodes[k], cpu, mem) {
+			rc.nextStart.Store(int64(k))
+			return nil
+		}
+	}
+	return fwk.NewStatus(fwk.Unschedulable, noRoomMessage(nodes, cpu, mem))
+}
+
+// hasRoom is NodeResourcesFit's test for cpu, memory and pod count.
+func hasRoom(ni fwk.NodeInfo, cpu, mem int64) bool {
+	if ni.Node() == nil {
+		return false
+	}
+	a, r := ni.GetAllocatable(), ni.GetRequested()
+	if len(ni.GetPods())+1 > a.GetAllowedPodNumber() {
+		return false
+	}
+	if cpu > 0 && cpu > a.GetMilliCPU()-r.GetMilliCPU() {
+		return false
+	}
+	return mem <= 0 || mem <= a.GetMemory()-r.GetMemory()
+}
+
+// emptyNodeHasRoom is hasRoom on the node before any pod is placed.
+func emptyNodeHasRoom(node *corev1.Node, cpu, mem int64) bool {
+	a := node.Status.Allocatable
+	return a.Pods().Value() >= 1 && (cpu <= 0 || cpu <= a.Cpu().MilliValue()) && (mem <= 0 || mem <= a.Memory().Value())
+}
+
+// noRoomMessage names what no node has, in NodeResourcesFit's words
+// ("Insufficient cpu", "Too many pods") so that people and tools reading
+// the pod's FailedScheduling event see the familiar reasons; when each
+// resource is free somewhere but never together, it says so.
+func noRoomMessage(nodes []fwk.NodeInfo, cpu, mem int64) string {
+	var maxCPU, maxMem int64 = math.MinInt64, math.MinInt64
+	slot := false
+	for _, ni := range nodes {
+		if ni.Node() == nil {
+			continue
+		}
+		a, r := ni.GetAllocatable(), ni.GetRequested()
+		maxCPU, maxMem = max(maxCPU, a.GetMilliCPU()-r.GetMilliCPU()), max(maxMem, a.GetMemory()-r.GetMemory())
+		slot = slot || len(ni.GetPods())+1 <= a.GetAllowedPodNumber()
+	}
+	var reasons []string
+	if !slot {
+		reasons = append(reasons, "Too many pods")
+	}
+	if cpu > 0 && cpu > maxCPU {
+		reasons = append(reasons, "Insufficient cpu")
+	}
+	if mem > 0 && mem > maxMem {
+		reasons = append(reasons, "Insufficient memory")
+	}
+	why := strings.Join(reasons, ", ")
+	if why == "" {
+		why = "no node has the requested cpu, memory and a pod slot free together"
+	}
+	return fmt.Sprintf("%s (room check: requests cpu %dm, memory %d bytes)", why, cpu, mem)
+}
