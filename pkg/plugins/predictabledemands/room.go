@@ -21,14 +21,21 @@ import (
 // The room check: a pod that no node has room for, by the declared requests
 // NodeResourcesFit compares (cpu, memory, one pod slot), is rejected in
 // PreFilter, before a Filter pass over every node that can only fail. The
-// status is Unschedulable, so the framework still runs the other PreFilter
-// plugins (kubernetes/kubernetes#119770) and preemption considers every node,
-// exactly as after a failed pass; a preemptor in a full cluster is the common
-// case. The check is a necessary condition of NodeResourcesFit's own: for
-// every node, some requested resource exceeds allocatable minus requested,
-// or the node has no pod slot left (nominated pods, which only take room,
-// are left out), so it never rejects a pod some node would admit, and it
-// runs only in profiles whose filters include NodeResourcesFit.
+// check is a necessary condition of NodeResourcesFit's own: for every node,
+// some requested resource exceeds allocatable minus requested, or the node
+// has no pod slot left (nominated pods, which only take room, are left
+// out), so it never rejects a pod some node would admit, and it runs only in
+// profiles whose filters include NodeResourcesFit.
+//
+// The status is the one NodeResourcesFit's Filter would give every node,
+// because preemption reads it: a request above a node's whole allocatable
+// is UnschedulableAndUnresolvable (no victims can help there, and
+// preemption skips the node), a request above what is free is Unschedulable
+// (the framework still runs the other PreFilter plugins,
+// kubernetes/kubernetes#119770, and preemption considers every node,
+// exactly as after a failed pass; a preemptor in a full cluster is the
+// common case). One PreFilter status covers all nodes, so when the nodes
+// would differ the check passes the pod on to Filter, which judges each.
 //
 // Cost: O(nodes) only for a pod that fits nowhere; a pod that fits stops at
 // the first node with room, and the scan starts where the last one found
@@ -75,14 +82,35 @@ func (pl *Plugin) noRoomStatus(pod *corev1.Pod, nodes []fwk.NodeInfo) *fwk.Statu
 	if start >= len(nodes) {
 		start = 0
 	}
+	tooSmall := 0 // nodes whose whole allocatable is below a request
 	for i := range nodes {
 		k := (start + i) % len(nodes)
-		if hasRoom(nodes[k], cpu, mem) {
+		ni := nodes[k]
+		if hasRoom(ni, cpu, mem) {
 			rc.nextStart.Store(int64(k))
 			return nil
 		}
+		if tooSmallFor(ni, cpu, mem) {
+			tooSmall++
+		}
 	}
-	return fwk.NewStatus(fwk.Unschedulable, noRoomMessage(nodes, cpu, mem))
+	switch tooSmall {
+	case 0:
+		return fwk.NewStatus(fwk.Unschedulable, noRoomMessage(nodes, cpu, mem))
+	case len(nodes):
+		return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, noRoomMessage(nodes, cpu, mem))
+	}
+	return nil
+}
+
+// tooSmallFor is NodeResourcesFit's Unresolvable: a request above the
+// node's whole allocatable.
+func tooSmallFor(ni fwk.NodeInfo, cpu, mem int64) bool {
+	if ni.Node() == nil {
+		return true
+	}
+	a := ni.GetAllocatable()
+	return cpu > a.GetMilliCPU() || mem > a.GetMemory()
 }
 
 // hasRoom is NodeResourcesFit's test for cpu, memory and pod count.

@@ -117,37 +117,45 @@ func TestRoomCheckThroughFramework(t *testing.T) {
 		onNode(podWith("d", "on-b", nil, ctr("c", rl("cpu", "2", "memory", "7Gi"), nil)), "b"),
 	}
 	for _, tc := range []struct {
-		name    string
-		withFit bool
-		pod     *corev1.Pod
-		wantMsg string // "" : PreFilter passes
+		name     string
+		withFit  bool
+		pod      *corev1.Pod
+		wantCode fwk.Code // Success: PreFilter passes
+		wantMsg  string
 		// fitsEmpty: the pod passes the filters on node a without its pod.
 		fitsEmpty bool
 	}{
 		{"fits on b by cpu, on a by memory, nowhere by both", true,
-			podWith("d", "p", nil, ctr("c", rl("cpu", "1500m", "memory", "2Gi"), nil)),
+			podWith("d", "p", nil, ctr("c", rl("cpu", "1500m", "memory", "2Gi"), nil)), fwk.Unschedulable,
 			"no node has the requested cpu, memory and a pod slot free together (room check: requests cpu 1500m, memory 2147483648 bytes)", true},
-		{"cpu free nowhere", true, podWith("d", "p", nil, ctr("c", rl("cpu", "5"), nil)),
+		{"cpu free nowhere, every node could hold it emptied", true, podWith("d", "p", nil, ctr("c", rl("cpu", "3"), nil)), fwk.Unschedulable,
+			"Insufficient cpu (room check: requests cpu 3000m, memory 0 bytes)", true},
+		// Above every node's allocatable: preemption must skip all nodes,
+		// as after NodeResourcesFit's Unresolvable.
+		{"cpu above every node's allocatable", true, podWith("d", "p", nil, ctr("c", rl("cpu", "5"), nil)), fwk.UnschedulableAndUnresolvable,
 			"Insufficient cpu (room check: requests cpu 5000m, memory 0 bytes)", false},
-		{"cpu and memory free nowhere", true, podWith("d", "p", nil, ctr("c", rl("cpu", "5", "memory", "8Gi"), nil)),
+		{"cpu and memory free nowhere", true, podWith("d", "p", nil, ctr("c", rl("cpu", "5", "memory", "8Gi"), nil)), fwk.UnschedulableAndUnresolvable,
 			"Insufficient cpu, Insufficient memory (room check: requests cpu 5000m, memory 8589934592 bytes)", false},
-		{"fits on a", true, podWith("d", "p", nil, ctr("c", rl("cpu", "1", "memory", "2Gi"), nil)), "", true},
-		{"no requests", true, podWith("d", "p", nil, ctr("c", nil, nil)), "", true},
+		{"fits on a", true, podWith("d", "p", nil, ctr("c", rl("cpu", "1", "memory", "2Gi"), nil)), fwk.Success, "", true},
+		{"no requests", true, podWith("d", "p", nil, ctr("c", nil, nil)), fwk.Success, "", true},
 		{"profile without NodeResourcesFit: no check", false,
-			podWith("d", "p", nil, ctr("c", rl("cpu", "100"), nil)), "", false},
+			podWith("d", "p", nil, ctr("c", rl("cpu", "100"), nil)), fwk.Success, "", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newRoomEnv(t, tc.withFit, nodes, pods)
 			state := framework.NewCycleState()
 			_, s, _ := e.fw.RunPreFilterPlugins(e.ctx, state, tc.pod)
-			if tc.wantMsg == "" {
+			if tc.wantCode == fwk.Success {
 				if !s.IsSuccess() {
 					t.Fatalf("PreFilter: %v, want success", s)
 				}
 				return
 			}
-			if s.Code() != fwk.Unschedulable || s.Plugin() != Name || s.Message() != tc.wantMsg {
-				t.Fatalf("PreFilter: %v (plugin %q), want Unschedulable from %s: %q", s, s.Plugin(), Name, tc.wantMsg)
+			if s.Code() != tc.wantCode || s.Plugin() != Name || s.Message() != tc.wantMsg {
+				t.Fatalf("PreFilter: %v (plugin %q), want %v from %s: %q", s, s.Plugin(), tc.wantCode, Name, tc.wantMsg)
+			}
+			if tc.wantCode != fwk.Unschedulable {
+				return // no dry run follows an unresolvable rejection
 			}
 			// NodeResourcesFit's PreFilter ran after the rejection, so
 			// preemption's dry run can filter: on a node without the
@@ -160,13 +168,22 @@ func TestRoomCheckThroughFramework(t *testing.T) {
 			}
 		})
 	}
+	// Nodes that would get different statuses from NodeResourcesFit: one
+	// too small for the pod, one full. One PreFilter status cannot say both,
+	// so the pod goes on to Filter.
+	mixed := []*corev1.Node{nodes[0], node("small", "2", "8Gi", "110")}
+	e := newRoomEnv(t, true, mixed, pods[:1])
+	if _, s, _ := e.fw.RunPreFilterPlugins(e.ctx, framework.NewCycleState(), podWith("d", "p", nil, ctr("c", rl("cpu", "3"), nil))); !s.IsSuccess() {
+		t.Errorf("one node too small, one full: PreFilter %v, want success (Filter judges each node)", s)
+	}
 }
 
-// The check never rejects a pod that NodeResourcesFit admits on some node:
-// random clusters and pods, compared with upstream's Filter node by node.
+// The check never rejects a pod that NodeResourcesFit admits on some node,
+// and its status is the one upstream's Filter gives every node: random
+// clusters and pods, compared with upstream's Filter node by node.
 func TestRoomCheckAgreesWithNodeResourcesFit(t *testing.T) {
 	rng := rand.New(rand.NewSource(1))
-	rejected, admitted := 0, 0
+	rejected, admitted, mixed := 0, 0, 0
 	for trial := 0; trial < 300; trial++ {
 		var nodes []*corev1.Node
 		var pods []*corev1.Pod
@@ -192,26 +209,40 @@ func TestRoomCheckAgreesWithNodeResourcesFit(t *testing.T) {
 			t.Fatal(err)
 		}
 		var why []string
+		codes := map[fwk.Code]int{}
+		// Upstream's own PreFilter and Filter, on a state of their own: an
+		// unresolvable PreFilter rejection stops the framework before them.
+		fitState := framework.NewCycleState()
+		if _, st := e.fit.PreFilter(e.ctx, fitState, pod, infos); !st.IsSuccess() {
+			t.Fatalf("trial %d: NodeResourcesFit PreFilter: %v", trial, st)
+		}
 		for _, ni := range infos {
-			st := e.fit.Filter(e.ctx, state, pod, ni)
+			st := e.fit.Filter(e.ctx, fitState, pod, ni)
 			fitsSomewhere = fitsSomewhere || st.IsSuccess()
+			codes[st.Code()]++
 			why = append(why, fmt.Sprintf("%s: %v", ni.Node().Name, st))
 		}
 		switch {
 		case s.IsSuccess() && fitsSomewhere:
 			admitted++
-		case s.Code() == fwk.Unschedulable && !fitsSomewhere:
-			rejected++
-		case s.IsSuccess():
-			// Allowed (a necessary condition may pass), but with cpu,
-			// memory and pod slots it is NodeResourcesFit's own test.
-			t.Errorf("trial %d: room check passed, NodeResourcesFit rejects every node: %s", trial, strings.Join(why, "; "))
-		default:
+		case !s.IsSuccess() && fitsSomewhere:
 			t.Fatalf("trial %d: room check %v, NodeResourcesFit admits a node: %s", trial, s, strings.Join(why, "; "))
+		case s.IsSuccess():
+			// With cpu, memory and pod slots this is NodeResourcesFit's own
+			// test, so a pass that fits nowhere must be the mixed case.
+			if codes[fwk.Unschedulable] == 0 || codes[fwk.UnschedulableAndUnresolvable] == 0 {
+				t.Errorf("trial %d: room check passed, NodeResourcesFit rejects every node alike: %s", trial, strings.Join(why, "; "))
+			}
+			mixed++
+		case codes[s.Code()] == len(infos):
+			// The status preemption reads is the one Filter gives every node.
+			rejected++
+		default:
+			t.Errorf("trial %d: room check %v, NodeResourcesFit's codes %v: %s", trial, s, codes, strings.Join(why, "; "))
 		}
 	}
-	if rejected < 30 || admitted < 30 {
-		t.Errorf("%d rejected, %d admitted: the random cases should exercise both", rejected, admitted)
+	if rejected < 30 || admitted < 30 || mixed < 5 {
+		t.Errorf("%d rejected, %d admitted, %d mixed: the random cases should exercise all three", rejected, admitted, mixed)
 	}
 }
 
@@ -239,8 +270,8 @@ func TestRoomCheckStartsWhereRoomWasFound(t *testing.T) {
 		}
 	}
 	e.pl.room.nextStart.Store(int64(len(infos) - 1))
-	if s := e.pl.noRoomStatus(pod, small); s == nil || s.Code() != fwk.Unschedulable {
-		t.Errorf("two small nodes: %v, want Unschedulable", s)
+	if s := e.pl.noRoomStatus(pod, small); s == nil || s.Code() != fwk.UnschedulableAndUnresolvable {
+		t.Errorf("two nodes too small: %v, want UnschedulableAndUnresolvable", s)
 	}
 	e.pl.room.nextStart.Store(int64(len(infos)))
 	if s := e.pl.noRoomStatus(pod, infos); s != nil {
