@@ -1,6 +1,6 @@
 // Package predictabledemands is the PredictableDemands plugin: the
 // Predictable Demands pattern enforced at scheduling time, in three parts
-// that can each be switched off in the args.
+// that can each be switched off in the args, and a room check.
 //
 //  1. Dependency gate (PreEnqueue): a pod is not queued while a non-optional
 //     ConfigMap, Secret (off by default) or PVC it references is missing in
@@ -18,6 +18,17 @@
 //
 //     where L_r is the pod's effective limit with a container that sets no
 //     limit counting its request (resourcemodel.BoundedLimits).
+//
+//  4. Room check (PreFilter, room.go): in profiles whose filters include
+//     NodeResourcesFit, a pod that no node has room for by NodeResourcesFit's
+//     own cpu, memory and pod-slot test,
+//
+//     for every node n: N_pods(n)+1 > pods(n) or some r in {cpu, memory} with
+//     request_r > allocatable_r(n) - requested_r(n)
+//
+//     is rejected before a Filter pass over all nodes that can only fail,
+//     with the status NodeResourcesFit would give every node (preemption
+//     reads it). It never rejects a pod NodeResourcesFit admits somewhere.
 package predictabledemands
 
 import (
