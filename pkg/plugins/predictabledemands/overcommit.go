@@ -227,6 +227,11 @@ func (pl *Plugin) Filter(ctx context.Context, cs fwk.CycleState, pod *corev1.Pod
 		return fwk.AsStatus(fmt.Errorf("reading %q from cycle state: %w", stateKey, err))
 	}
 	s := d.(*preFilterState)
+	if s.pod == ([maxCaps]int64{}) {
+		// Adds nothing to any cap; without caps this is the state the room
+		// check leaves for preemption's dry run, which calls Filter per node.
+		return nil
+	}
 	sum := pl.nodeSum(ni)
 	alloc := ni.GetAllocatable()
 	for i, c := range pl.caps {

@@ -35,7 +35,11 @@ import (
 // kubernetes/kubernetes#119770, and preemption considers every node,
 // exactly as after a failed pass; a preemptor in a full cluster is the
 // common case). One PreFilter status covers all nodes, so when the nodes
-// would differ the check passes the pod on to Filter, which judges each.
+// would differ, including by a request other than cpu and memory above a
+// node's allocatable (a GPU pod and CPU-only nodes), the check passes the
+// pod on to Filter, which judges each. Other filters' unresolvable nodes
+// (taints, node affinity) are not known here: preemption dry-runs them in
+// vain after this rejection, where after a Filter pass it would skip them.
 //
 // Cost: O(nodes) only for a pod that fits nowhere; a pod that fits stops at
 // the first node with room, and the scan starts where the last one found
@@ -69,8 +73,9 @@ func (rc *roomCheck) init(h fwk.Handle) *roomCheck {
 	return rc
 }
 
-// noRoomStatus returns the Unschedulable status for a pod no node has room
-// for, or nil when some node has.
+// noRoomStatus returns the rejection for a pod no node has room for, or nil
+// when some node has or when NodeResourcesFit's statuses would differ
+// between nodes.
 func (pl *Plugin) noRoomStatus(pod *corev1.Pod, nodes []fwk.NodeInfo) *fwk.Status {
 	rc := pl.room.init(pl.handle)
 	if !rc.enabled || len(nodes) == 0 {
@@ -82,7 +87,14 @@ func (pl *Plugin) noRoomStatus(pod *corev1.Pod, nodes []fwk.NodeInfo) *fwk.Statu
 	if start >= len(nodes) {
 		start = 0
 	}
-	tooSmall := 0 // nodes whose whole allocatable is below a request
+	others := len(req) // requests other than cpu and memory, e.g. GPUs
+	for _, r := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory, corev1.ResourcePods} {
+		if _, ok := req[r]; ok {
+			others--
+		}
+	}
+	tooSmall := 0       // nodes whose whole allocatable is below the cpu or memory request
+	otherSmall := false // a node whose allocatable is below another request
 	for i := range nodes {
 		k := (start + i) % len(nodes)
 		ni := nodes[k]
@@ -92,15 +104,43 @@ func (pl *Plugin) noRoomStatus(pod *corev1.Pod, nodes []fwk.NodeInfo) *fwk.Statu
 		}
 		if tooSmallFor(ni, cpu, mem) {
 			tooSmall++
+		} else if !otherSmall && others > 0 {
+			otherSmall = otherTooSmall(ni, req)
 		}
 	}
-	switch tooSmall {
-	case 0:
-		return fwk.NewStatus(fwk.Unschedulable, noRoomMessage(nodes, cpu, mem))
-	case len(nodes):
+	switch {
+	case tooSmall == len(nodes):
 		return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, noRoomMessage(nodes, cpu, mem))
+	case tooSmall == 0 && !otherSmall:
+		return fwk.NewStatus(fwk.Unschedulable, noRoomMessage(nodes, cpu, mem))
 	}
+	// NodeResourcesFit would mark some nodes unresolvable and others not,
+	// and preemption must skip the former (a GPU pod must not be dry-run on
+	// every CPU-only node): Filter judges each.
 	return nil
+}
+
+// otherTooSmall reports whether the node's whole allocatable is below one of
+// the pod's requests other than cpu and memory, which NodeResourcesFit
+// would call unresolvable (unless its args ignore the resource; counting
+// such a node here only sends the pod on to Filter).
+func otherTooSmall(ni fwk.NodeInfo, req corev1.ResourceList) bool {
+	a := ni.GetAllocatable()
+	for name, q := range req {
+		switch name {
+		case corev1.ResourceCPU, corev1.ResourceMemory, corev1.ResourcePods:
+			continue
+		case corev1.ResourceEphemeralStorage:
+			if q.Value() > a.GetEphemeralStorage() {
+				return true
+			}
+		default:
+			if q.Value() > a.GetScalarResources()[name] {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // tooSmallFor is NodeResourcesFit's Unresolvable: a request above the

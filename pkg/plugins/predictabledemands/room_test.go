@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	utilfeature "k8s.io/apiserver/pkg/util/feature"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes/fake"
@@ -176,12 +177,26 @@ func TestRoomCheckThroughFramework(t *testing.T) {
 	if _, s, _ := e.fw.RunPreFilterPlugins(e.ctx, framework.NewCycleState(), podWith("d", "p", nil, ctr("c", rl("cpu", "3"), nil))); !s.IsSuccess() {
 		t.Errorf("one node too small, one full: PreFilter %v, want success (Filter judges each node)", s)
 	}
+	// A GPU pod when no node has cpu room: NodeResourcesFit would mark the
+	// CPU-only node unresolvable (no GPU) and the GPU node not, so Filter
+	// judges; a pod without a GPU gets the Unschedulable rejection.
+	gpuNode := node("gpu", "4", "8Gi", "110")
+	gpuNode.Status.Allocatable["nvidia.com/gpu"] = resource.MustParse("1")
+	onGPU := onNode(podWith("d", "on-gpu", nil, ctr("c", rl("cpu", "3"), nil)), "gpu")
+	e = newRoomEnv(t, true, []*corev1.Node{nodes[0], gpuNode}, []*corev1.Pod{pods[0], onGPU})
+	if _, s, _ := e.fw.RunPreFilterPlugins(e.ctx, framework.NewCycleState(), podWith("d", "p", nil, ctr("c", rl("cpu", "2", "nvidia.com/gpu", "1"), nil))); !s.IsSuccess() {
+		t.Errorf("GPU pod, a CPU-only node and a full GPU node: PreFilter %v, want success (Filter judges each node)", s)
+	}
+	if _, s, _ := e.fw.RunPreFilterPlugins(e.ctx, framework.NewCycleState(), podWith("d", "p", nil, ctr("c", rl("cpu", "2"), nil))); s.Code() != fwk.Unschedulable {
+		t.Errorf("CPU pod on the same nodes: PreFilter %v, want Unschedulable", s)
+	}
 }
 
 // The check never rejects a pod that NodeResourcesFit admits on some node,
 // and its status is the one upstream's Filter gives every node: random
 // clusters and pods, compared with upstream's Filter node by node.
 func TestRoomCheckAgreesWithNodeResourcesFit(t *testing.T) {
+	const gpu = corev1.ResourceName("nvidia.com/gpu")
 	rng := rand.New(rand.NewSource(1))
 	rejected, admitted, mixed := 0, 0, 0
 	for trial := 0; trial < 300; trial++ {
@@ -189,7 +204,11 @@ func TestRoomCheckAgreesWithNodeResourcesFit(t *testing.T) {
 		var pods []*corev1.Pod
 		for i := 0; i < 1+rng.Intn(6); i++ {
 			name := fmt.Sprintf("n%d", i)
-			nodes = append(nodes, node(name, fmt.Sprint(1+rng.Intn(8)), fmt.Sprintf("%dGi", 1+rng.Intn(16)), fmt.Sprint(1+rng.Intn(4))))
+			n := node(name, fmt.Sprint(1+rng.Intn(8)), fmt.Sprintf("%dGi", 1+rng.Intn(16)), fmt.Sprint(1+rng.Intn(4)))
+			if rng.Intn(3) == 0 { // a GPU node among CPU-only ones
+				n.Status.Allocatable[gpu] = resource.MustParse(fmt.Sprint(1 + rng.Intn(2)))
+			}
+			nodes = append(nodes, n)
 			for j := 0; j < rng.Intn(4); j++ {
 				pods = append(pods, onNode(podWith("d", fmt.Sprintf("%s-%d", name, j), nil,
 					ctr("c", rl("cpu", fmt.Sprintf("%dm", rng.Intn(4000)), "memory", fmt.Sprintf("%dMi", rng.Intn(8192))), nil)), name))
@@ -198,6 +217,9 @@ func TestRoomCheckAgreesWithNodeResourcesFit(t *testing.T) {
 		req := rl("cpu", fmt.Sprintf("%dm", rng.Intn(6000)), "memory", fmt.Sprintf("%dMi", rng.Intn(12288)))
 		if rng.Intn(4) == 0 {
 			delete(req, corev1.ResourceCPU)
+		}
+		if rng.Intn(4) == 0 {
+			req[gpu] = resource.MustParse(fmt.Sprint(1 + rng.Intn(2)))
 		}
 		pod := podWith("d", "p", []corev1.Container{ctr("init", rl("cpu", fmt.Sprintf("%dm", rng.Intn(3000))), nil)}, ctr("c", req, nil))
 		e := newRoomEnv(t, true, nodes, pods)
@@ -229,8 +251,9 @@ func TestRoomCheckAgreesWithNodeResourcesFit(t *testing.T) {
 			t.Fatalf("trial %d: room check %v, NodeResourcesFit admits a node: %s", trial, s, strings.Join(why, "; "))
 		case s.IsSuccess():
 			// With cpu, memory and pod slots this is NodeResourcesFit's own
-			// test, so a pass that fits nowhere must be the mixed case.
-			if codes[fwk.Unschedulable] == 0 || codes[fwk.UnschedulableAndUnresolvable] == 0 {
+			// test, so a pass that fits nowhere must be the mixed case, or
+			// a GPU request the check leaves to Filter.
+			if _, wantsGPU := req[gpu]; !wantsGPU && (codes[fwk.Unschedulable] == 0 || codes[fwk.UnschedulableAndUnresolvable] == 0) {
 				t.Errorf("trial %d: room check passed, NodeResourcesFit rejects every node alike: %s", trial, strings.Join(why, "; "))
 			}
 			mixed++
