@@ -7,6 +7,7 @@ import (
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
+	"k8s.io/kubernetes/pkg/scheduler/framework"
 	"k8s.io/kubernetes/pkg/scheduler/util"
 
 	"github.com/snug-sched/snug/pkg/resourcemodel"
@@ -76,8 +77,11 @@ func (pl *Plugin) isNodeWithRoom(logger klog.Logger, pod *corev1.Pod, oldObj, ne
 	if !rc.enabled {
 		return fwk.QueueSkip, nil // nodes cannot fix missing declared demands
 	}
+	// The room check's own test, on the node before any pod is placed.
+	empty := framework.NewNodeInfo()
+	empty.SetNode(node)
 	req := resourcemodel.FitRequests(pod, rc.podLevel)
-	if !emptyNodeHasRoom(node, resourcemodel.Value(corev1.ResourceCPU, req), resourcemodel.Value(corev1.ResourceMemory, req)) {
+	if !hasRoom(empty, resourcemodel.Value(corev1.ResourceCPU, req), resourcemodel.Value(corev1.ResourceMemory, req)) {
 		return fwk.QueueSkip, nil
 	}
 	return fwk.Queue, nil

@@ -87,12 +87,6 @@ func (pl *Plugin) noRoomStatus(pod *corev1.Pod, nodes []fwk.NodeInfo) *fwk.Statu
 	if start >= len(nodes) {
 		start = 0
 	}
-	others := len(req) // requests other than cpu and memory, e.g. GPUs
-	for _, r := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory, corev1.ResourcePods} {
-		if _, ok := req[r]; ok {
-			others--
-		}
-	}
 	tooSmall := 0       // nodes whose whole allocatable is below the cpu or memory request
 	otherSmall := false // a node whose allocatable is below another request
 	for i := range nodes {
@@ -104,7 +98,7 @@ func (pl *Plugin) noRoomStatus(pod *corev1.Pod, nodes []fwk.NodeInfo) *fwk.Statu
 		}
 		if tooSmallFor(ni, cpu, mem) {
 			tooSmall++
-		} else if !otherSmall && others > 0 {
+		} else if !otherSmall {
 			otherSmall = otherTooSmall(ni, req)
 		}
 	}
@@ -166,12 +160,6 @@ func hasRoom(ni fwk.NodeInfo, cpu, mem int64) bool {
 		return false
 	}
 	return mem <= 0 || mem <= a.GetMemory()-r.GetMemory()
-}
-
-// emptyNodeHasRoom is hasRoom on the node before any pod is placed.
-func emptyNodeHasRoom(node *corev1.Node, cpu, mem int64) bool {
-	a := node.Status.Allocatable
-	return a.Pods().Value() >= 1 && (cpu <= 0 || cpu <= a.Cpu().MilliValue()) && (mem <= 0 || mem <= a.Memory().Value())
 }
 
 // noRoomMessage names what no node has, in NodeResourcesFit's words
