@@ -96,12 +96,7 @@ func TestIsOwnSpecChange(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := isOwnSpecChange(klog.Background(), waiting, tc.old, tc.new)
-			if (err != nil) != tc.wantErr {
-				t.Errorf("err = %v, want error %v", err, tc.wantErr)
-			}
-			if got != tc.want {
-				t.Errorf("hint = %v, want %v", got, tc.want)
-			}
+			checkHint(t, got, err, tc.want, tc.wantErr)
 		})
 	}
 }
@@ -132,12 +127,7 @@ func TestIsNodeWithRoom(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := tc.pl.isNodeWithRoom(klog.Background(), big, tc.old, tc.new)
-			if (err != nil) != tc.wantErr {
-				t.Errorf("err = %v, want error %v", err, tc.wantErr)
-			}
-			if got != tc.want {
-				t.Errorf("hint = %v, want %v", got, tc.want)
-			}
+			checkHint(t, got, err, tc.want, tc.wantErr)
 		})
 	}
 }
@@ -163,12 +153,7 @@ func TestIsBoundPod(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := isBoundPod(klog.Background(), incoming, tc.old, tc.new)
-			if (err != nil) != tc.wantErr {
-				t.Errorf("err = %v, want error %v", err, tc.wantErr)
-			}
-			if got != tc.want {
-				t.Errorf("hint = %v, want %v", got, tc.want)
-			}
+			checkHint(t, got, err, tc.want, tc.wantErr)
 		})
 	}
 }
@@ -195,16 +180,23 @@ func TestIsMissingPVC(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := pl.isMissingPVC(klog.Background(), pod, nil, tc.obj)
-			if (err != nil) != tc.wantErr {
-				t.Errorf("err = %v, want error %v", err, tc.wantErr)
-			}
-			if got != tc.want {
-				t.Errorf("hint = %v, want %v", got, tc.want)
-			}
+			checkHint(t, got, err, tc.want, tc.wantErr)
 		})
 	}
 	// A pod that references no PVC is never queued by a PVC.
 	if got, _ := pl.isMissingPVC(klog.Background(), cmPod("ns", "q", "data"), nil, pvc("ns", "data")); got != fwk.QueueSkip {
 		t.Errorf("hint for a pod without PVCs = %v, want QueueSkip", got)
+	}
+}
+
+// checkHint compares a queueing hint's result with the wanted hint and
+// whether an error was wanted.
+func checkHint(t *testing.T, got fwk.QueueingHint, err error, want fwk.QueueingHint, wantErr bool) {
+	t.Helper()
+	if (err != nil) != wantErr {
+		t.Errorf("err = %v, want error %v", err, wantErr)
+	}
+	if got != want {
+		t.Errorf("hint = %v, want %v", got, want)
 	}
 }
