@@ -10,6 +10,7 @@ const (
 	opPlace
 	opRemovePod
 	opObserve
+	opUpdateNode
 )
 
 // op is one undoable change.
@@ -18,6 +19,7 @@ type op struct {
 	node  string
 	pod   *corev1.Pod
 	delta int
+	prev  *corev1.Node // opUpdateNode: the node object before the update
 }
 
 // Mark is a point in the simulator's history.
@@ -46,6 +48,8 @@ func (s *Simulator) Revert(m Mark) error {
 			s.pods[key(o.pod)] = o.pod
 		case opObserve:
 			s.setSeen(o.pod, o.delta < 0)
+		case opUpdateNode:
+			s.snap.nodes[o.node].SetNode(o.prev)
 		}
 	}
 	s.journal = s.journal[:m]

@@ -67,6 +67,11 @@ type Options struct {
 	// Registry adds plugins to the in-tree and snug registries (benchmarks'
 	// reference heuristics, tests).
 	Registry frameworkruntime.Registry
+	// Objects seed the client behind the framework's informers: the
+	// PersistentVolumeClaims, PersistentVolumes, StorageClasses and CSINodes
+	// that volume filters read, the Services and ReplicaSets that default
+	// spreading reads. Without them such filters see an empty cluster.
+	Objects []runtime.Object
 }
 
 // Simulator is a cluster snapshot and a framework built from one profile.
@@ -91,6 +96,10 @@ type Result struct {
 	Reason string
 	// Victims evicted by preemption to make room.
 	Victims []*corev1.Pod
+	// Tied lists every node that shares Node's best score, Node included, in
+	// name order. The scheduler breaks such ties at random, so a caller that
+	// needs to know where the pod will land must accept every one of them.
+	Tied []string
 }
 
 // New builds a simulator for profile (an internal, defaulted profile, e.g.
@@ -132,7 +141,7 @@ func New(ctx context.Context, profile *schedconfig.KubeSchedulerProfile, opts Op
 	if parallelism == 0 {
 		parallelism = 16
 	}
-	s.client = fake.NewClientset()
+	s.client = fake.NewClientset(opts.Objects...)
 	factory := informers.NewSharedInformerFactory(s.client, 0)
 	fw, err := frameworkruntime.NewFramework(ctx, registry, withoutDRA(profile),
 		frameworkruntime.WithClientSet(s.client),
@@ -162,6 +171,18 @@ func (s *Simulator) AddNode(node *corev1.Node) error {
 		return err
 	}
 	s.journal = append(s.journal, op{kind: opAddNode, node: node.Name})
+	return nil
+}
+
+// UpdateNode replaces a node's object (labels, taints, allocatable), keeping
+// its pods.
+func (s *Simulator) UpdateNode(node *corev1.Node) error {
+	ni, ok := s.snap.nodes[node.Name]
+	if !ok {
+		return fmt.Errorf("node %q not found", node.Name)
+	}
+	s.journal = append(s.journal, op{kind: opUpdateNode, node: node.Name, prev: ni.Node()})
+	ni.SetNode(node)
 	return nil
 }
 
@@ -286,7 +307,7 @@ func (s *Simulator) Schedule(ctx context.Context, pod *corev1.Pod) (Result, erro
 		}
 		feasible = []fwk.NodeInfo{ni}
 	}
-	node, err := s.pick(ctx, state, pod, feasible)
+	node, tied, err := s.pick(ctx, state, pod, feasible)
 	if err != nil {
 		return Result{}, err
 	}
@@ -302,7 +323,7 @@ func (s *Simulator) Schedule(ctx context.Context, pod *corev1.Pod) (Result, erro
 	}
 	s.pods[key(placed)] = placed
 	s.journal = append(s.journal, op{kind: opPlace, pod: placed})
-	return Result{Node: node, Victims: victims}, nil
+	return Result{Node: node, Victims: victims, Tied: tied}, nil
 }
 
 func (s *Simulator) preemptionOK() bool { return s.preemptor != nil }
@@ -350,17 +371,22 @@ func (s *Simulator) filter(ctx context.Context, state fwk.CycleState, pod *corev
 	return feasible, diagnosis, nil
 }
 
-// pick scores the feasible nodes and returns the best, ties to the first by name.
-func (s *Simulator) pick(ctx context.Context, state fwk.CycleState, pod *corev1.Pod, feasible []fwk.NodeInfo) (string, error) {
+// pick scores the feasible nodes and returns the best, ties to the first by
+// name, and every node tied with it.
+func (s *Simulator) pick(ctx context.Context, state fwk.CycleState, pod *corev1.Pod, feasible []fwk.NodeInfo) (string, []string, error) {
 	if len(feasible) == 1 || !s.fw.HasScorePlugins() {
-		return feasible[0].Node().Name, nil
+		tied := make([]string, len(feasible))
+		for i, ni := range feasible {
+			tied[i] = ni.Node().Name
+		}
+		return tied[0], tied, nil
 	}
 	if st := s.fw.RunPreScorePlugins(ctx, state, pod, feasible); !st.IsSuccess() {
-		return "", st.AsError()
+		return "", nil, st.AsError()
 	}
 	scores, st := s.fw.RunScorePlugins(ctx, state, pod, feasible)
 	if !st.IsSuccess() {
-		return "", st.AsError()
+		return "", nil, st.AsError()
 	}
 	best := 0
 	for i := range scores {
@@ -368,7 +394,13 @@ func (s *Simulator) pick(ctx context.Context, state fwk.CycleState, pod *corev1.
 			best = i
 		}
 	}
-	return scores[best].Name, nil
+	var tied []string
+	for i := range scores {
+		if scores[i].TotalScore == scores[best].TotalScore {
+			tied = append(tied, scores[i].Name)
+		}
+	}
+	return scores[best].Name, tied, nil
 }
 
 func key(p *corev1.Pod) string { return p.Namespace + "/" + p.Name }
@@ -420,4 +452,13 @@ func (s *Simulator) observes(o PodObserver) bool {
 		}
 	}
 	return false
+}
+
+// NodeInfo returns the node info of name (read-only).
+func (s *Simulator) NodeInfo(name string) (fwk.NodeInfo, bool) {
+	ni, ok := s.snap.nodes[name]
+	if !ok {
+		return nil, false
+	}
+	return ni, true
 }
