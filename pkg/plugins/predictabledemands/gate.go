@@ -3,8 +3,10 @@ package predictabledemands
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -22,9 +24,28 @@ import (
 	"github.com/snug-sched/snug/pkg/apis/config"
 )
 
-// ReasonMissingDependency is the PodScheduled condition reason and event
-// reason of a pod held back by the dependency gate.
-const ReasonMissingDependency = "MissingDependency"
+// Reasons the dependency gate writes on pods.
+const (
+	// ReasonMissingDependency is the PodScheduled condition reason and event
+	// reason of a pod held back by the dependency gate.
+	ReasonMissingDependency = "MissingDependency"
+	// ReasonGateNotSynced is the PodScheduled condition reason and event
+	// reason of a pod held while the gate's caches have not synced.
+	ReasonGateNotSynced = "DependencyGateNotSynced"
+	// ReasonGateBypassed is the event reason of a pod let through unchecked
+	// because the gate's caches did not sync within SyncTimeout.
+	ReasonGateBypassed = "DependencyGateBypassed"
+)
+
+// SyncTimeout bounds how long the gate holds pods while its caches have not
+// synced. Listing the metadata of every ConfigMap (and Secret) takes well
+// under a second on most clusters and a few seconds on very large ones; a
+// cache that has not synced after SyncTimeout is almost always one the
+// scheduler may not list or watch (RBAC). Holding pods for ever then would
+// stop every pod with a service-account token (which mounts ConfigMap
+// kube-root-ca.crt) without a word, so the gate lets pods through unchecked
+// instead, as the default scheduler would, until the caches do sync.
+const SyncTimeout = 30 * time.Second
 
 // store answers whether an object exists; synced reports whether the answer
 // can be trusted yet.
@@ -55,13 +76,30 @@ type gate struct {
 
 	// unsynced holds pods that arrived before the caches synced; they are
 	// activated once the caches are trustworthy (failing open would let them
-	// through unchecked).
+	// through unchecked) or syncTimeout has passed. nil once either happened.
 	unsynced map[string]*corev1.Pod
+	// bypassed: syncTimeout passed before the caches synced; until they do,
+	// pods pass unchecked.
+	bypassed    bool
+	syncTimeout time.Duration
+	// watchErrs holds the last list/watch error of each kind's informer; it
+	// says on the pod and in the log why the caches do not sync (typically
+	// "forbidden").
+	watchErrs map[Kind]watchErr
+}
+
+type watchErr struct {
+	inf cache.SharedIndexInformer
+	msg string
 }
 
 type report struct {
-	pod *corev1.Pod
-	msg string
+	pod    *corev1.Pod
+	reason string
+	msg    string
+	// eventOnly: record an event but leave the PodScheduled condition alone
+	// (the pod is about to be scheduled).
+	eventOnly bool
 }
 
 func newGate(ctx context.Context, h fwk.Handle, args config.DependencyGate) (*gate, error) {
@@ -71,6 +109,9 @@ func newGate(ctx context.Context, h fwk.Handle, args config.DependencyGate) (*ga
 		waiting:  map[depKey]map[string]*corev1.Pod{},
 		reports:  make(chan report, 1024),
 		unsynced: map[string]*corev1.Pod{},
+
+		syncTimeout: SyncTimeout,
+		watchErrs:   map[Kind]watchErr{},
 	}
 	if h.KubeConfig() == nil || h.SharedInformerFactory() == nil {
 		klog.FromContext(ctx).Info("PredictableDemands: no API server connection; dependency gate off")
@@ -85,6 +126,10 @@ func newGate(ctx context.Context, h fwk.Handle, args config.DependencyGate) (*ga
 	watch := func(kind Kind, gvr schema.GroupVersionResource) cache.SharedIndexInformer {
 		inf := mf.ForResource(gvr).Informer()
 		g.onAdd(inf, kind)
+		_ = inf.SetWatchErrorHandlerWithContext(func(ctx context.Context, r *cache.Reflector, err error) {
+			cache.DefaultWatchErrorHandler(ctx, r, err) // keeps upstream's log line
+			g.watchError(kind, inf, err)
+		})
 		return inf
 	}
 	if g.sel.ConfigMaps {
@@ -152,14 +197,25 @@ func (g *gate) check(ctx context.Context, pod *corev1.Pod) *fwk.Status {
 	podKey := pod.Namespace + "/" + pod.Name
 	if !g.store.synced() {
 		g.mu.Lock()
-		held := g.unsynced != nil // nil once activateWhenSynced has run
+		held := g.unsynced != nil // nil once activateWhenSynced has stopped waiting
 		if held {
 			g.unsynced[podKey] = pod
 		}
+		bypassed, why := g.bypassed, parenthesized(g.watchErrorsLocked())
 		g.mu.Unlock()
-		if held {
-			return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, "waiting for the dependency caches to sync")
+		switch {
+		case held:
+			msg := fmt.Sprintf("waiting for the dependency gate's caches to sync%s; scheduled without the check after %v",
+				why, g.syncTimeout)
+			g.report(report{pod: pod, reason: ReasonGateNotSynced, msg: msg})
+			return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, msg)
+		case bypassed:
+			g.report(report{pod: pod, reason: ReasonGateBypassed, eventOnly: true, msg: fmt.Sprintf(
+				"the dependency gate's caches did not sync within %v%s; scheduling without checking that %s exist",
+				g.syncTimeout, why, strings.Join(kindNames(deps), ", "))})
+			return nil
 		}
+		// Neither: the caches synced since the first look.
 	}
 	var missing []string
 	g.mu.Lock()
@@ -183,11 +239,56 @@ func (g *gate) check(ctx context.Context, pod *corev1.Pod) *fwk.Status {
 		return nil
 	}
 	msg := fmt.Sprintf("waiting for %s to exist in namespace %q", strings.Join(missing, ", "), pod.Namespace)
+	g.report(report{pod: pod, reason: ReasonMissingDependency, msg: msg})
+	return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, msg)
+}
+
+func (g *gate) report(r report) {
 	select {
-	case g.reports <- report{pod: pod, msg: msg}:
+	case g.reports <- r:
 	default: // the reporter is behind; the status still carries the message
 	}
-	return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, msg)
+}
+
+// kindNames lists the kinds of deps once each, e.g. "ConfigMaps, PVCs".
+func kindNames(deps []Dependency) []string {
+	seen := map[Kind]bool{}
+	var out []string
+	for _, d := range deps {
+		if !seen[d.Kind] {
+			seen[d.Kind] = true
+			out = append(out, string(d.Kind)+"s")
+		}
+	}
+	return out
+}
+
+// watchError records the informer's last list/watch error.
+func (g *gate) watchError(kind Kind, inf cache.SharedIndexInformer, err error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.watchErrs[kind] = watchErr{inf: inf, msg: err.Error()}
+}
+
+// watchErrorsLocked returns the last errors of the informers that have not
+// synced, e.g. ["ConfigMap: configmaps is forbidden: ..."]. g.mu must be held.
+func (g *gate) watchErrorsLocked() []string {
+	var out []string
+	for k, e := range g.watchErrs {
+		if e.inf == nil || !e.inf.HasSynced() {
+			out = append(out, string(k)+": "+e.msg)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// parenthesized returns " (a; b)", or "" for no errors.
+func parenthesized(errs []string) string {
+	if len(errs) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(errs, "; ") + ")"
 }
 
 func (g *gate) forget(k depKey, podKey string) {
@@ -199,17 +300,33 @@ func (g *gate) forget(k depKey, podKey string) {
 	}
 }
 
-// activateWhenSynced re-runs PreEnqueue for the pods held while syncing.
+// activateWhenSynced re-runs PreEnqueue for the pods held while syncing,
+// once the caches synced or syncTimeout passed. In the second case it logs
+// why, and the gate lets pods through unchecked until the caches sync.
 func (g *gate) activateWhenSynced(ctx context.Context) {
-	if !cache.WaitForCacheSync(ctx.Done(), g.store.synced) {
+	logger := klog.FromContext(ctx)
+	waitCtx, cancel := context.WithTimeout(ctx, g.syncTimeout)
+	synced := cache.WaitForCacheSync(waitCtx.Done(), g.store.synced)
+	cancel()
+	if ctx.Err() != nil {
 		return
 	}
 	g.mu.Lock()
 	pods := g.unsynced
 	g.unsynced = nil
+	g.bypassed = !synced
+	errs := g.watchErrorsLocked()
 	g.mu.Unlock()
+	if !synced {
+		logger.Error(nil, "PredictableDemands: the dependency gate's caches did not sync; pods pass the gate unchecked until they do. "+
+			"Does the scheduler's service account lack list/watch on them (RBAC)?",
+			"timeout", g.syncTimeout, "errors", errs, "heldPods", len(pods))
+	}
 	if len(pods) > 0 {
-		g.handle.Activate(klog.FromContext(ctx), pods)
+		g.handle.Activate(logger, pods)
+	}
+	if !synced && cache.WaitForCacheSync(ctx.Done(), g.store.synced) {
+		logger.Info("PredictableDemands: the dependency gate's caches synced; the gate checks pods again")
 	}
 }
 
@@ -242,21 +359,23 @@ func (g *gate) reportLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case r := <-g.reports:
-			if _, c := podutil.GetPodCondition(&r.pod.Status, corev1.PodScheduled); c != nil &&
-				c.Reason == ReasonMissingDependency && c.Message == r.msg {
+			if _, c := podutil.GetPodCondition(&r.pod.Status, corev1.PodScheduled); !r.eventOnly && c != nil &&
+				c.Reason == r.reason && c.Message == r.msg {
 				continue
 			}
-			status := r.pod.Status.DeepCopy()
-			podutil.UpdatePodCondition(status, &corev1.PodCondition{
-				Type: corev1.PodScheduled, Status: corev1.ConditionFalse,
-				Reason: ReasonMissingDependency, Message: r.msg,
-			})
-			err := schedutil.PatchPodStatus(ctx, g.handle.ClientSet(), r.pod.Name, r.pod.Namespace, &r.pod.Status, status)
-			if err != nil && !apierrors.IsNotFound(err) {
-				logger.Error(err, "Recording missing dependency", "pod", klog.KObj(r.pod))
+			if !r.eventOnly {
+				status := r.pod.Status.DeepCopy()
+				podutil.UpdatePodCondition(status, &corev1.PodCondition{
+					Type: corev1.PodScheduled, Status: corev1.ConditionFalse,
+					Reason: r.reason, Message: r.msg,
+				})
+				err := schedutil.PatchPodStatus(ctx, g.handle.ClientSet(), r.pod.Name, r.pod.Namespace, &r.pod.Status, status)
+				if err != nil && !apierrors.IsNotFound(err) {
+					logger.Error(err, "Recording why the dependency gate holds the pod", "pod", klog.KObj(r.pod), "reason", r.reason)
+				}
 			}
 			if rec := g.handle.EventRecorder(); rec != nil {
-				rec.Eventf(r.pod, nil, corev1.EventTypeWarning, ReasonMissingDependency, "Scheduling", r.msg)
+				rec.Eventf(r.pod, nil, corev1.EventTypeWarning, r.reason, "Scheduling", r.msg)
 			}
 		}
 	}

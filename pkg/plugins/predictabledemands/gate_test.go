@@ -2,19 +2,23 @@ package predictabledemands
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	clientset "k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/klog/v2"
+	"k8s.io/klog/v2/ktesting"
 	fwk "k8s.io/kube-scheduler/framework"
 	podutil "k8s.io/kubernetes/pkg/api/v1/pod"
 	"k8s.io/utils/ptr"
@@ -100,6 +104,9 @@ func testGate(sel Selection, st store, h fwk.Handle) *gate {
 		waiting:  map[depKey]map[string]*corev1.Pod{},
 		reports:  make(chan report, 16),
 		unsynced: map[string]*corev1.Pod{},
+
+		syncTimeout: time.Hour, // tests that time out set their own
+		watchErrs:   map[Kind]watchErr{},
 	}
 }
 
@@ -347,10 +354,20 @@ func TestGateHoldsPodsUntilSynced(t *testing.T) {
 	defer cancel()
 
 	s := g.check(ctx, gatedPod("ns", "early"))
-	if s.Code() != fwk.UnschedulableAndUnresolvable || s.Message() != "waiting for the dependency caches to sync" {
-		t.Fatalf("check while unsynced = %v %q", s.Code(), s.Message())
+	if want := "waiting for the dependency gate's caches to sync; scheduled without the check after 1h0m0s"; s.Code() != fwk.UnschedulableAndUnresolvable || s.Message() != want {
+		t.Fatalf("check while unsynced = %v %q, want %q", s.Code(), s.Message(), want)
+	}
+	// The hold is said on the pod.
+	select {
+	case r := <-g.reports:
+		if r.reason != ReasonGateNotSynced || r.msg != s.Message() || r.eventOnly {
+			t.Errorf("report = %+v, want condition and event %s %q", r, ReasonGateNotSynced, s.Message())
+		}
+	default:
+		t.Error("a held pod was not reported")
 	}
 	_ = g.check(ctx, gatedPod("ns", "deleted"))
+	<-g.reports
 	g.forgetPod("ns/deleted", "ns/deleted")
 	// A pod without references is never held.
 	if s := g.check(ctx, podWith("ns", "plain", nil, ctr("app", nil, nil))); s != nil {
@@ -361,11 +378,6 @@ func TestGateHoldsPodsUntilSynced(t *testing.T) {
 	}
 	if got := g.waitingIndex(); len(got) != 0 {
 		t.Errorf("held pods entered the waiting index: %v", got)
-	}
-	select {
-	case r := <-g.reports:
-		t.Errorf("a held pod was reported: %q", r.msg)
-	default:
 	}
 
 	done := make(chan struct{})
@@ -511,5 +523,100 @@ func TestGateConcurrent(t *testing.T) {
 	}
 	if got := g.waitingIndex(); len(got) != 0 {
 		t.Errorf("waiting = %v, want empty once every object exists", got)
+	}
+}
+
+// Caches that never sync (the scheduler may not list ConfigMaps): the gate
+// holds pods for syncTimeout saying why, logs it, then lets them through
+// unchecked with an event; once the caches sync it gates again.
+func TestGateFallsBackWhenCachesDoNotSync(t *testing.T) {
+	const forbidden = `configmaps is forbidden: User "system:serviceaccount:snug-system:snug-scheduler" cannot list resource "configmaps"`
+	logger := ktesting.NewLogger(t, ktesting.NewConfig(ktesting.BufferLogs(true)))
+	ctx, cancel := context.WithCancel(klog.NewContext(context.Background(), logger))
+	defer cancel()
+	early := cmPod("ns", "early", "kube-root-ca.crt")
+	cs := fake.NewClientset(early)
+	rec := events.NewFakeRecorder(10)
+	h := &fakeHandle{cs: cs, rec: rec}
+	st := newFakeStore(false)
+	g := testGate(gateDefaults, st, h)
+	g.syncTimeout = 300 * time.Millisecond
+	g.watchError(ConfigMap, nil, errors.New(forbidden))
+	go g.reportLoop(ctx)
+	nextEvent := func() string {
+		t.Helper()
+		select {
+		case ev := <-rec.Events:
+			return ev
+		case <-time.After(5 * time.Second):
+			t.Fatal("no event recorded")
+			return ""
+		}
+	}
+
+	s := g.check(ctx, early)
+	wantHeld := "waiting for the dependency gate's caches to sync (ConfigMap: " + forbidden + "); scheduled without the check after 300ms"
+	if s.Code() != fwk.UnschedulableAndUnresolvable || s.Message() != wantHeld {
+		t.Fatalf("check before the timeout = %v %q, want %q", s.Code(), s.Message(), wantHeld)
+	}
+	if ev, want := nextEvent(), "Warning "+ReasonGateNotSynced+" "+wantHeld; ev != want {
+		t.Errorf("event = %q, want %q", ev, want)
+	}
+	got, err := cs.CoreV1().Pods("ns").Get(ctx, "early", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, c := podutil.GetPodCondition(&got.Status, corev1.PodScheduled); c == nil || c.Reason != ReasonGateNotSynced || c.Message != wantHeld {
+		t.Errorf("PodScheduled condition = %+v, want %s %q", c, ReasonGateNotSynced, wantHeld)
+	}
+
+	began := time.Now()
+	done := make(chan struct{})
+	go func() { g.activateWhenSynced(ctx); close(done) }()
+	if err := wait.PollUntilContextTimeout(ctx, 10*time.Millisecond, 5*time.Second, true, func(context.Context) (bool, error) {
+		return len(h.calls()) > 0, nil
+	}); err != nil {
+		t.Fatal("held pod not activated after the sync timeout")
+	}
+	if waited := time.Since(began); waited < 250*time.Millisecond {
+		t.Errorf("held pod activated after %v, before the 300ms timeout", waited)
+	}
+	if got, want := h.calls(), [][]string{{"ns/early"}}; !slices.EqualFunc(got, want, slices.Equal) {
+		t.Errorf("Activate calls = %v, want %v", got, want)
+	}
+	log := logger.GetSink().(ktesting.Underlier).GetBuffer().String()
+	for _, want := range []string{"caches did not sync", "RBAC", "cannot list resource"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("scheduler log lacks %q:\n%s", want, log)
+		}
+	}
+
+	// Let through unchecked, with an event; the condition is left alone.
+	patches := len(cs.Actions())
+	if s := g.check(ctx, early); s != nil {
+		t.Fatalf("check after the timeout = %v, want the pod let through", s)
+	}
+	wantBypass := "Warning " + ReasonGateBypassed + " the dependency gate's caches did not sync within 300ms (ConfigMap: " +
+		forbidden + "); scheduling without checking that ConfigMaps exist"
+	if ev := nextEvent(); ev != wantBypass {
+		t.Errorf("event = %q, want %q", ev, wantBypass)
+	}
+	if n := len(cs.Actions()); n != patches {
+		t.Errorf("%d API calls for a pod let through, want none (event only)", n-patches)
+	}
+
+	// The caches sync late: the gate is on again.
+	st.setSynced()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("activateWhenSynced did not return after the store synced")
+	}
+	if s := g.check(ctx, cmPod("ns", "late", "x")); s.Code() != fwk.UnschedulableAndUnresolvable ||
+		!strings.Contains(s.Message(), `waiting for ConfigMap "x"`) {
+		t.Errorf("check after a late sync = %v, want the pod held for its missing ConfigMap", s)
+	}
+	if log := logger.GetSink().(ktesting.Underlier).GetBuffer().String(); !strings.Contains(log, "caches synced") {
+		t.Errorf("scheduler log does not say the caches synced late:\n%s", log)
 	}
 }

@@ -6,6 +6,14 @@
 //     ConfigMap, Secret (off by default) or PVC it references is missing in
 //     its namespace; the pod's PodScheduled condition and an event name the
 //     missing object, and the pod is activated as soon as it appears.
+//     ConfigMaps and Secrets are watched cluster-wide (metadata only), so the
+//     scheduler needs list/watch on them: every pod with a service-account
+//     token mounts ConfigMap kube-root-ca.crt. Until the gate's caches have
+//     synced it holds pods (reason DependencyGateNotSynced, with the
+//     informers' last list/watch error) for at most SyncTimeout (30s); if
+//     they have not synced by then, typically because RBAC forbids the list,
+//     the scheduler logs an error and the gate lets pods through unchecked,
+//     with a DependencyGateBypassed event on each, until the caches sync.
 //
 //  2. Declared demands (PreFilter): in namespaces selected by a label
 //     selector, every container must request the configured resources, and
