@@ -99,7 +99,7 @@ func TestDeclaredDemandsPerNamespace(t *testing.T) {
 		t.Fatal(err)
 	}
 	enforced := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "prod", Labels: map[string]string{enforcedLabel: "enforced"}}}
-	if _, err := c.CoreV1().Namespaces().Create(ctx, enforced, metav1.CreateOptions{}); err != nil {
+	if _, err := framework.CreateNamespaceObject(ctx, c, enforced); err != nil {
 		t.Fatal(err)
 	}
 	free := mustNamespace(t, c, "sandbox")

@@ -135,21 +135,6 @@ func schedulerMetrics(t *testing.T, cp *framework.ControlPlane, port int) string
 	return string(body)
 }
 
-// startSchedulerOnPort is startScheduler with a known secure port.
-func startSchedulerOnPort(t *testing.T, cp *framework.ControlPlane) int {
-	t.Helper()
-	ports, err := framework.FreePorts(1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cp.StartProcessForTest(t, "snug-scheduler", binary("scheduler"),
-		"--kubeconfig="+cp.KubeconfigPath,
-		"--authentication-kubeconfig="+cp.KubeconfigPath,
-		"--authorization-kubeconfig="+cp.KubeconfigPath,
-		"--leader-elect=false", "--bind-address=127.0.0.1", fmt.Sprintf("--secure-port=%d", ports[0]), "--v=2")
-	return ports[0]
-}
-
 // (1) Among victims of equal priority, BestEffort goes before Burstable and
 // Guaranteed, although it started first (upstream would take the newest).
 func TestPreemptionVictimsByQoS(t *testing.T) {
@@ -171,7 +156,7 @@ func TestPreemptionVictimsByQoS(t *testing.T) {
 		qosPod("burstable", "node-0", lowPriority, corev1.PodQOSBurstable, "500m", "1Gi"),
 		qosPod("guaranteed", "node-0", lowPriority, corev1.PodQOSGuaranteed, "500m", "1Gi"),
 	)
-	port := startSchedulerOnPort(t, cp)
+	_, port := startSchedulerOnPort(t, cp, "")
 	preemptor := qosPod("preemptor", "", highPriority, corev1.PodQOSBurstable, "100m", "128Mi")
 	createPods(t, c, ns, preemptor)
 	if err := waitGone(t, c, ns, "best-effort", 60*time.Second); err != nil {

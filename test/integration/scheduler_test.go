@@ -19,19 +19,33 @@ import (
 	"github.com/snug-sched/snug/test/integration/framework"
 )
 
-// startScheduler runs bin/scheduler against cp. With config "" it relies on
-// the shipped configuration (no --config), as an operator would.
+// startScheduler runs bin/scheduler against cp as a cluster runs it: under
+// its own ServiceAccount, bound by exactly the RBAC in manifests/, with
+// leader election on. With config "" it relies on the shipped configuration
+// (no --config), as an operator would.
 func startScheduler(t *testing.T, cp *framework.ControlPlane, config string) *framework.Process {
+	t.Helper()
+	p, _ := startSchedulerOnPort(t, cp, config)
+	return p
+}
+
+// startSchedulerOnPort is startScheduler that also returns its secure port.
+func startSchedulerOnPort(t *testing.T, cp *framework.ControlPlane, config string) (*framework.Process, int) {
+	t.Helper()
+	return startSchedulerAs(t, cp, schedulerKubeconfig(t, cp), config)
+}
+
+// startSchedulerAs runs bin/scheduler with the credentials of kubeconfig.
+func startSchedulerAs(t *testing.T, cp *framework.ControlPlane, kubeconfig, config string) (*framework.Process, int) {
 	t.Helper()
 	ports, err := framework.FreePorts(1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	args := []string{
-		"--kubeconfig=" + cp.KubeconfigPath,
-		"--authentication-kubeconfig=" + cp.KubeconfigPath,
-		"--authorization-kubeconfig=" + cp.KubeconfigPath,
-		"--leader-elect=false",
+		"--kubeconfig=" + kubeconfig,
+		"--authentication-kubeconfig=" + kubeconfig,
+		"--authorization-kubeconfig=" + kubeconfig,
 		"--bind-address=127.0.0.1",
 		fmt.Sprintf("--secure-port=%d", ports[0]),
 		"--v=2",
@@ -39,11 +53,26 @@ func startScheduler(t *testing.T, cp *framework.ControlPlane, config string) *fr
 	if config != "" {
 		args = append(args, "--config="+config)
 	}
-	return cp.StartProcessForTest(t, "snug-scheduler", binary("scheduler"), args...)
+	return cp.StartProcessForTest(t, "snug-scheduler", binary("scheduler"), args...), ports[0]
+}
+
+// schedulerKubeconfig applies manifests/' RBAC and returns a kubeconfig of
+// the scheduler's ServiceAccount.
+func schedulerKubeconfig(t *testing.T, cp *framework.ControlPlane) string {
+	t.Helper()
+	if err := cp.ApplySnugRBAC(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	path, err := cp.ServiceAccountKubeconfig(t.Context(), framework.SnugNamespace, framework.SchedulerAccount)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // writePluginConfig writes a KubeSchedulerConfiguration whose snug-scheduler
-// profile enables plugin with the given args (YAML, indented 6).
+// profile enables plugin with the given args (YAML, indented 6), with the
+// shipped leader election and the scheduler's ServiceAccount credentials.
 func writePluginConfig(t *testing.T, cp *framework.ControlPlane, plugin, args string) string {
 	t.Helper()
 	cfg := fmt.Sprintf(`apiVersion: kubescheduler.config.k8s.io/v1
@@ -51,7 +80,9 @@ kind: KubeSchedulerConfiguration
 clientConnection:
   kubeconfig: %[1]s
 leaderElection:
-  leaderElect: false
+  leaderElect: true
+  resourceName: snug-scheduler
+  resourceNamespace: kube-system
 profiles:
 - schedulerName: snug-scheduler
   plugins:
@@ -62,7 +93,7 @@ profiles:
   - name: %[2]s
     args:
 %[3]s
-`, cp.KubeconfigPath, plugin, args)
+`, schedulerKubeconfig(t, cp), plugin, args)
 	path := filepath.Join(t.TempDir(), "scheduler-config.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -112,6 +143,15 @@ func TestSchedulerBindsOnlyItsOwnPods(t *testing.T) {
 	}
 	if got.Spec.NodeName != "big" {
 		t.Errorf("pod requesting 2 cpu bound to %q, want the only feasible node %q", got.Spec.NodeName, "big")
+	}
+	// It scheduled as the leader on the shipped lease, which the shipped RBAC
+	// lets its ServiceAccount hold.
+	lease, err := c.CoordinationV1().Leases("kube-system").Get(ctx, "snug-scheduler", metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("leader-election lease: %v", err)
+	}
+	if lease.Spec.HolderIdentity == nil || *lease.Spec.HolderIdentity == "" {
+		t.Errorf("lease kube-system/snug-scheduler has no holder: %+v", lease.Spec)
 	}
 	// Once snug has decided on a pod queued after "theirs", it would also have
 	// bound (or rejected) "theirs" had it taken it; it must leave

@@ -3,6 +3,7 @@ package predictabledemands
 import (
 	"context"
 	"fmt"
+	"maps"
 	"sort"
 	"strings"
 	"sync"
@@ -47,6 +48,9 @@ const (
 // instead, as the default scheduler would, until the caches do sync.
 const SyncTimeout = 30 * time.Second
 
+// syncQuiet is how long the gate holds pods without saying so on them.
+const syncQuiet = 2 * time.Second
+
 // store answers whether an object exists; synced reports whether the answer
 // can be trusted yet.
 type store interface {
@@ -82,6 +86,11 @@ type gate struct {
 	// pods pass unchecked.
 	bypassed    bool
 	syncTimeout time.Duration
+	// slowSync: the caches have not synced within syncQuiet, so held pods
+	// are told why (before that, a hold is the usual few milliseconds at
+	// startup and not worth an event on every pending pod).
+	slowSync  bool
+	syncQuiet time.Duration
 	// watchErrs holds the last list/watch error of each kind's informer; it
 	// says on the pod and in the log why the caches do not sync (typically
 	// "forbidden").
@@ -111,6 +120,7 @@ func newGate(ctx context.Context, h fwk.Handle, args config.DependencyGate) (*ga
 		unsynced: map[string]*corev1.Pod{},
 
 		syncTimeout: SyncTimeout,
+		syncQuiet:   syncQuiet,
 		watchErrs:   map[Kind]watchErr{},
 	}
 	if h.KubeConfig() == nil || h.SharedInformerFactory() == nil {
@@ -201,14 +211,15 @@ func (g *gate) check(ctx context.Context, pod *corev1.Pod) *fwk.Status {
 		if held {
 			g.unsynced[podKey] = pod
 		}
-		bypassed, why := g.bypassed, parenthesized(g.watchErrorsLocked())
+		bypassed, slow, why := g.bypassed, g.slowSync, parenthesized(g.watchErrorsLocked())
 		g.mu.Unlock()
 		switch {
 		case held:
-			msg := fmt.Sprintf("waiting for the dependency gate's caches to sync%s; scheduled without the check after %v",
-				why, g.syncTimeout)
-			g.report(report{pod: pod, reason: ReasonGateNotSynced, msg: msg})
-			return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, msg)
+			r := g.holdReport(pod, why)
+			if slow {
+				g.report(r)
+			}
+			return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, r.msg)
 		case bypassed:
 			g.report(report{pod: pod, reason: ReasonGateBypassed, eventOnly: true, msg: fmt.Sprintf(
 				"the dependency gate's caches did not sync within %v%s; scheduling without checking that %s exist",
@@ -241,6 +252,12 @@ func (g *gate) check(ctx context.Context, pod *corev1.Pod) *fwk.Status {
 	msg := fmt.Sprintf("waiting for %s to exist in namespace %q", strings.Join(missing, ", "), pod.Namespace)
 	g.report(report{pod: pod, reason: ReasonMissingDependency, msg: msg})
 	return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, msg)
+}
+
+// holdReport says why the pod is held while the caches have not synced.
+func (g *gate) holdReport(pod *corev1.Pod, why string) report {
+	return report{pod: pod, reason: ReasonGateNotSynced, msg: fmt.Sprintf(
+		"waiting for the dependency gate's caches to sync%s; scheduled without the check after %v", why, g.syncTimeout)}
 }
 
 func (g *gate) report(r report) {
@@ -306,8 +323,21 @@ func (g *gate) forget(k depKey, podKey string) {
 func (g *gate) activateWhenSynced(ctx context.Context) {
 	logger := klog.FromContext(ctx)
 	waitCtx, cancel := context.WithTimeout(ctx, g.syncTimeout)
-	synced := cache.WaitForCacheSync(waitCtx.Done(), g.store.synced)
-	cancel()
+	defer cancel()
+	quietCtx, cancelQuiet := context.WithTimeout(waitCtx, g.syncQuiet)
+	synced := cache.WaitForCacheSync(quietCtx.Done(), g.store.synced)
+	cancelQuiet()
+	if !synced && waitCtx.Err() == nil {
+		g.mu.Lock()
+		g.slowSync = true
+		held := maps.Clone(g.unsynced)
+		why := parenthesized(g.watchErrorsLocked())
+		g.mu.Unlock()
+		for _, p := range held {
+			g.report(g.holdReport(p, why))
+		}
+		synced = cache.WaitForCacheSync(waitCtx.Done(), g.store.synced)
+	}
 	if ctx.Err() != nil {
 		return
 	}

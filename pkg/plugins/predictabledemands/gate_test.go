@@ -106,6 +106,7 @@ func testGate(sel Selection, st store, h fwk.Handle) *gate {
 		unsynced: map[string]*corev1.Pod{},
 
 		syncTimeout: time.Hour, // tests that time out set their own
+		syncQuiet:   time.Hour,
 		watchErrs:   map[Kind]watchErr{},
 	}
 }
@@ -357,17 +358,7 @@ func TestGateHoldsPodsUntilSynced(t *testing.T) {
 	if want := "waiting for the dependency gate's caches to sync; scheduled without the check after 1h0m0s"; s.Code() != fwk.UnschedulableAndUnresolvable || s.Message() != want {
 		t.Fatalf("check while unsynced = %v %q, want %q", s.Code(), s.Message(), want)
 	}
-	// The hold is said on the pod.
-	select {
-	case r := <-g.reports:
-		if r.reason != ReasonGateNotSynced || r.msg != s.Message() || r.eventOnly {
-			t.Errorf("report = %+v, want condition and event %s %q", r, ReasonGateNotSynced, s.Message())
-		}
-	default:
-		t.Error("a held pod was not reported")
-	}
 	_ = g.check(ctx, gatedPod("ns", "deleted"))
-	<-g.reports
 	g.forgetPod("ns/deleted", "ns/deleted")
 	// A pod without references is never held.
 	if s := g.check(ctx, podWith("ns", "plain", nil, ctr("app", nil, nil))); s != nil {
@@ -378,6 +369,12 @@ func TestGateHoldsPodsUntilSynced(t *testing.T) {
 	}
 	if got := g.waitingIndex(); len(got) != 0 {
 		t.Errorf("held pods entered the waiting index: %v", got)
+	}
+	// Within syncQuiet a hold is the usual startup wait: not reported.
+	select {
+	case r := <-g.reports:
+		t.Errorf("a pod held within syncQuiet was reported: %q", r.msg)
+	default:
 	}
 
 	done := make(chan struct{})
@@ -527,20 +524,21 @@ func TestGateConcurrent(t *testing.T) {
 }
 
 // Caches that never sync (the scheduler may not list ConfigMaps): the gate
-// holds pods for syncTimeout saying why, logs it, then lets them through
-// unchecked with an event; once the caches sync it gates again.
+// holds pods, after syncQuiet says why on them, after syncTimeout logs it and
+// lets them through unchecked with an event; once the caches sync it gates
+// again.
 func TestGateFallsBackWhenCachesDoNotSync(t *testing.T) {
 	const forbidden = `configmaps is forbidden: User "system:serviceaccount:snug-system:snug-scheduler" cannot list resource "configmaps"`
 	logger := ktesting.NewLogger(t, ktesting.NewConfig(ktesting.BufferLogs(true)))
 	ctx, cancel := context.WithCancel(klog.NewContext(context.Background(), logger))
 	defer cancel()
-	early := cmPod("ns", "early", "kube-root-ca.crt")
-	cs := fake.NewClientset(early)
+	early, late := cmPod("ns", "early", "kube-root-ca.crt"), cmPod("ns", "late", "kube-root-ca.crt")
+	cs := fake.NewClientset(early, late)
 	rec := events.NewFakeRecorder(10)
 	h := &fakeHandle{cs: cs, rec: rec}
 	st := newFakeStore(false)
 	g := testGate(gateDefaults, st, h)
-	g.syncTimeout = 300 * time.Millisecond
+	g.syncQuiet, g.syncTimeout = 200*time.Millisecond, 2*time.Second
 	g.watchError(ConfigMap, nil, errors.New(forbidden))
 	go g.reportLoop(ctx)
 	nextEvent := func() string {
@@ -553,35 +551,48 @@ func TestGateFallsBackWhenCachesDoNotSync(t *testing.T) {
 			return ""
 		}
 	}
-
-	s := g.check(ctx, early)
-	wantHeld := "waiting for the dependency gate's caches to sync (ConfigMap: " + forbidden + "); scheduled without the check after 300ms"
-	if s.Code() != fwk.UnschedulableAndUnresolvable || s.Message() != wantHeld {
-		t.Fatalf("check before the timeout = %v %q, want %q", s.Code(), s.Message(), wantHeld)
+	wantHeld := "waiting for the dependency gate's caches to sync (ConfigMap: " + forbidden + "); scheduled without the check after 2s"
+	checkHeld := func(p *corev1.Pod) {
+		t.Helper()
+		if s := g.check(ctx, p); s.Code() != fwk.UnschedulableAndUnresolvable || s.Message() != wantHeld {
+			t.Fatalf("check before the timeout = %v %q, want %q", s.Code(), s.Message(), wantHeld)
+		}
 	}
-	if ev, want := nextEvent(), "Warning "+ReasonGateNotSynced+" "+wantHeld; ev != want {
-		t.Errorf("event = %q, want %q", ev, want)
-	}
-	got, err := cs.CoreV1().Pods("ns").Get(ctx, "early", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, c := podutil.GetPodCondition(&got.Status, corev1.PodScheduled); c == nil || c.Reason != ReasonGateNotSynced || c.Message != wantHeld {
-		t.Errorf("PodScheduled condition = %+v, want %s %q", c, ReasonGateNotSynced, wantHeld)
+	heldOnPod := func(name string) {
+		t.Helper()
+		if ev, want := nextEvent(), "Warning "+ReasonGateNotSynced+" "+wantHeld; ev != want {
+			t.Errorf("event = %q, want %q", ev, want)
+		}
+		got, err := cs.CoreV1().Pods("ns").Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, c := podutil.GetPodCondition(&got.Status, corev1.PodScheduled); c == nil || c.Reason != ReasonGateNotSynced || c.Message != wantHeld {
+			t.Errorf("%s: PodScheduled condition = %+v, want %s %q", name, c, ReasonGateNotSynced, wantHeld)
+		}
 	}
 
 	began := time.Now()
+	checkHeld(early)
 	done := make(chan struct{})
 	go func() { g.activateWhenSynced(ctx); close(done) }()
+	// After syncQuiet the held pod is told why, and so is a pod held later.
+	heldOnPod("early")
+	if waited := time.Since(began); waited < 150*time.Millisecond {
+		t.Errorf("hold reported after %v, within the 200ms syncQuiet", waited)
+	}
+	checkHeld(late)
+	heldOnPod("late")
+
 	if err := wait.PollUntilContextTimeout(ctx, 10*time.Millisecond, 5*time.Second, true, func(context.Context) (bool, error) {
 		return len(h.calls()) > 0, nil
 	}); err != nil {
-		t.Fatal("held pod not activated after the sync timeout")
+		t.Fatal("held pods not activated after the sync timeout")
 	}
-	if waited := time.Since(began); waited < 250*time.Millisecond {
-		t.Errorf("held pod activated after %v, before the 300ms timeout", waited)
+	if waited := time.Since(began); waited < 1900*time.Millisecond {
+		t.Errorf("held pods activated after %v, before the 2s timeout", waited)
 	}
-	if got, want := h.calls(), [][]string{{"ns/early"}}; !slices.EqualFunc(got, want, slices.Equal) {
+	if got, want := h.calls(), [][]string{{"ns/early", "ns/late"}}; !slices.EqualFunc(got, want, slices.Equal) {
 		t.Errorf("Activate calls = %v, want %v", got, want)
 	}
 	log := logger.GetSink().(ktesting.Underlier).GetBuffer().String()
@@ -592,17 +603,17 @@ func TestGateFallsBackWhenCachesDoNotSync(t *testing.T) {
 	}
 
 	// Let through unchecked, with an event; the condition is left alone.
-	patches := len(cs.Actions())
+	calls := len(cs.Actions())
 	if s := g.check(ctx, early); s != nil {
 		t.Fatalf("check after the timeout = %v, want the pod let through", s)
 	}
-	wantBypass := "Warning " + ReasonGateBypassed + " the dependency gate's caches did not sync within 300ms (ConfigMap: " +
+	wantBypass := "Warning " + ReasonGateBypassed + " the dependency gate's caches did not sync within 2s (ConfigMap: " +
 		forbidden + "); scheduling without checking that ConfigMaps exist"
 	if ev := nextEvent(); ev != wantBypass {
 		t.Errorf("event = %q, want %q", ev, wantBypass)
 	}
-	if n := len(cs.Actions()); n != patches {
-		t.Errorf("%d API calls for a pod let through, want none (event only)", n-patches)
+	if n := len(cs.Actions()); n != calls {
+		t.Errorf("%d API calls for a pod let through, want none (event only)", n-calls)
 	}
 
 	// The caches sync late: the gate is on again.
@@ -612,7 +623,7 @@ func TestGateFallsBackWhenCachesDoNotSync(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("activateWhenSynced did not return after the store synced")
 	}
-	if s := g.check(ctx, cmPod("ns", "late", "x")); s.Code() != fwk.UnschedulableAndUnresolvable ||
+	if s := g.check(ctx, cmPod("ns", "later", "x")); s.Code() != fwk.UnschedulableAndUnresolvable ||
 		!strings.Contains(s.Message(), `waiting for ConfigMap "x"`) {
 		t.Errorf("check after a late sync = %v, want the pod held for its missing ConfigMap", s)
 	}

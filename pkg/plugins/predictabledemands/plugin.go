@@ -9,8 +9,9 @@
 //     ConfigMaps and Secrets are watched cluster-wide (metadata only), so the
 //     scheduler needs list/watch on them: every pod with a service-account
 //     token mounts ConfigMap kube-root-ca.crt. Until the gate's caches have
-//     synced it holds pods (reason DependencyGateNotSynced, with the
-//     informers' last list/watch error) for at most SyncTimeout (30s); if
+//     synced it holds pods for at most SyncTimeout (30s), saying so on them
+//     after 2s (reason DependencyGateNotSynced, with the informers' last
+//     list/watch error); if
 //     they have not synced by then, typically because RBAC forbids the list,
 //     the scheduler logs an error and the gate lets pods through unchecked,
 //     with a DependencyGateBypassed event on each, until the caches sync.

@@ -126,6 +126,8 @@ func Start(ctx context.Context, opts Options) (_ *ControlPlane, retErr error) {
 			return nil, err
 		}
 		logf("kube-controller-manager ready after %v", time.Since(began).Round(time.Millisecond))
+	} else if err := cp.startNamespaceControllers(ctx); err != nil {
+		return nil, err
 	}
 	return cp, nil
 }
@@ -184,14 +186,15 @@ func (cp *ControlPlane) startAPIServer(ctx context.Context, etcdURL string, port
 		"--service-account-signing-key-file=" + saKey,
 		"--token-auth-file=" + filepath.Join(cp.Dir, "tokens.csv"),
 		"--authorization-mode=Node,RBAC",
-		// ServiceAccount: rejects pods until their namespace's "default"
-		// ServiceAccount exists, which the serviceaccount controller creates
-		// asynchronously (and not at all without kube-controller-manager), so
-		// pods created right after their namespace would fail randomly.
-		// TaintNodesByCondition: taints every new node not-ready:NoSchedule;
-		// only the node lifecycle controller removes that taint, and it is
-		// disabled (no kubelets), so nodes would stay unschedulable forever.
-		"--disable-admission-plugins=ServiceAccount,TaintNodesByCondition",
+		// Admission plugins stay at upstream's defaults, as in a real
+		// cluster. Their consequences are handled as a cluster handles them:
+		// ServiceAccount rejects pods until the namespace's "default"
+		// ServiceAccount exists and gives every pod a token volume that
+		// projects ConfigMap kube-root-ca.crt (CreateNamespace waits for both,
+		// created by kube-controller-manager or startNamespaceControllers);
+		// TaintNodesByCondition taints new nodes not-ready (CreateNodes
+		// removes the taint from Ready nodes, as the disabled node lifecycle
+		// controller would).
 		"--allow-privileged=true",
 		// The endpoint reconciler would publish --advertise-address in the
 		// "kubernetes" Endpoints, which rejects loopback IPs and logs an error
