@@ -29,7 +29,7 @@ var (
 )
 
 // Plugin is RemovePodsViolatingNodeAffinity behind the simulation gate.
-type Plugin struct{ simgate.Deschedule }
+type Plugin struct{ simgate.GatedDeschedule }
 
 // New builds upstream's plugin on a gated handle.
 func New(ctx context.Context, args runtime.Object, h frameworktypes.Handle) (frameworktypes.Plugin, error) {
@@ -41,5 +41,5 @@ func New(ctx context.Context, args runtime.Object, h frameworktypes.Handle) (fra
 	if err != nil {
 		return nil, err
 	}
-	return &Plugin{simgate.Deschedule{Base: simgate.Base{PluginName: PluginName, Gate: g, Handle: h}, Inner: inner.(frameworktypes.DeschedulePlugin)}}, nil
+	return &Plugin{simgate.GatedDeschedule{Base: simgate.Base{PluginName: PluginName, Gate: g, Handle: h}, Inner: inner.(frameworktypes.DeschedulePlugin)}}, nil
 }

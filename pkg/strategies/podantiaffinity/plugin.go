@@ -30,7 +30,7 @@ var (
 )
 
 // Plugin is RemovePodsViolatingInterPodAntiAffinity behind the simulation gate.
-type Plugin struct{ simgate.Deschedule }
+type Plugin struct{ simgate.GatedDeschedule }
 
 // New builds upstream's plugin on a gated handle. The goal is the filters'
 // own: a feasible node other than the pod's.
@@ -43,5 +43,5 @@ func New(ctx context.Context, args runtime.Object, h frameworktypes.Handle) (fra
 	if err != nil {
 		return nil, err
 	}
-	return &Plugin{simgate.Deschedule{Base: simgate.Base{PluginName: PluginName, Gate: g, Handle: h}, Inner: inner.(frameworktypes.DeschedulePlugin)}}, nil
+	return &Plugin{simgate.GatedDeschedule{Base: simgate.Base{PluginName: PluginName, Gate: g, Handle: h}, Inner: inner.(frameworktypes.DeschedulePlugin)}}, nil
 }

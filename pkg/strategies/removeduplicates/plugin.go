@@ -29,7 +29,7 @@ var (
 )
 
 // Plugin is RemoveDuplicates behind the simulation gate.
-type Plugin struct{ simgate.Balance }
+type Plugin struct{ simgate.GatedBalance }
 
 // New builds upstream's plugin on a gated handle.
 func New(ctx context.Context, args runtime.Object, h frameworktypes.Handle) (frameworktypes.Plugin, error) {
@@ -41,5 +41,5 @@ func New(ctx context.Context, args runtime.Object, h frameworktypes.Handle) (fra
 	if err != nil {
 		return nil, err
 	}
-	return &Plugin{simgate.Balance{Base: simgate.Base{PluginName: PluginName, Gate: g, Handle: h}, Inner: inner.(frameworktypes.BalancePlugin)}}, nil
+	return &Plugin{simgate.GatedBalance{Base: simgate.Base{PluginName: PluginName, Gate: g, Handle: h}, Inner: inner.(frameworktypes.BalancePlugin)}}, nil
 }

@@ -65,30 +65,30 @@ func Build(h frameworktypes.Handle) (*Gate, error) {
 	return g, nil
 }
 
-// Deschedule is an upstream deschedule strategy whose evictions go through
+// GatedDeschedule is an upstream deschedule strategy whose evictions go through
 // the gate.
-type Deschedule struct {
+type GatedDeschedule struct {
 	Base
 	Inner frameworktypes.DeschedulePlugin
 }
 
 // Deschedule runs the upstream strategy in a gate run.
-func (d *Deschedule) Deschedule(ctx context.Context, nodes []*corev1.Node) *frameworktypes.Status {
+func (d *GatedDeschedule) Deschedule(ctx context.Context, nodes []*corev1.Node) *frameworktypes.Status {
 	if st := d.Begin(ctx, "Deschedule"); st != nil {
 		return st
 	}
 	return d.Inner.Deschedule(ctx, nodes)
 }
 
-// Balance is an upstream balance strategy whose evictions go through the
+// GatedBalance is an upstream balance strategy whose evictions go through the
 // gate.
-type Balance struct {
+type GatedBalance struct {
 	Base
 	Inner frameworktypes.BalancePlugin
 }
 
 // Balance runs the upstream strategy in a gate run.
-func (b *Balance) Balance(ctx context.Context, nodes []*corev1.Node) *frameworktypes.Status {
+func (b *GatedBalance) Balance(ctx context.Context, nodes []*corev1.Node) *frameworktypes.Status {
 	if st := b.Begin(ctx, "Balance"); st != nil {
 		return st
 	}

@@ -32,7 +32,7 @@ var (
 )
 
 // Plugin is RemovePodsViolatingTopologySpreadConstraint behind the gate.
-type Plugin struct{ simgate.Balance }
+type Plugin struct{ simgate.GatedBalance }
 
 // New builds upstream's plugin on a gated handle.
 func New(ctx context.Context, args runtime.Object, h frameworktypes.Handle) (frameworktypes.Plugin, error) {
@@ -49,5 +49,5 @@ func New(ctx context.Context, args runtime.Object, h frameworktypes.Handle) (fra
 	if err != nil {
 		return nil, err
 	}
-	return &Plugin{simgate.Balance{Base: simgate.Base{PluginName: PluginName, Gate: g, Handle: h}, Inner: inner.(frameworktypes.BalancePlugin)}}, nil
+	return &Plugin{simgate.GatedBalance{Base: simgate.Base{PluginName: PluginName, Gate: g, Handle: h}, Inner: inner.(frameworktypes.BalancePlugin)}}, nil
 }
