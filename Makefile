@@ -8,13 +8,56 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 INTEGRATION_TIMEOUT ?= 30m
 UNIT_PKGS    = $(shell $(GO) list ./... | grep -v /test/integration)
 
-.PHONY: all build controlplane test test-unit test-integration lint generate verify-generated demo clean
+.PHONY: all build image controlplane test test-unit test-integration lint generate verify-generated demo clean
 
 all: build
 
-## build: bin/scheduler, bin/descheduler and bin/capacity-planner
+## Version stamped into the binaries. VERSION is snug's (git describe;
+## "unknown" outside a git checkout: the image build passes it in, as .git is
+## not in its context). Each value is computed once, on first use.
+VERSION        ?= $(eval VERSION := $$(shell git describe --tags --always --dirty 2>/dev/null || echo unknown))$(VERSION)
+GIT_COMMIT     ?= $(eval GIT_COMMIT := $$(shell git rev-parse HEAD 2>/dev/null || echo unknown))$(GIT_COMMIT)
+GIT_TREE_STATE ?= $(if $(filter unknown,$(GIT_COMMIT)),,$(if $(filter %-dirty,$(VERSION)),dirty,clean))
+BUILD_DATE     ?= $(eval BUILD_DATE := $$(shell date -u +%Y-%m-%dT%H:%M:%SZ))$(BUILD_DATE)
+# The Kubernetes release of the libraries (go.mod). kube-scheduler derives its
+# binary version, hence feature gates and emulation version, from
+# component-base's gitVersion, which must therefore stay that release; snug's
+# version goes into its semver build metadata: v1.36.3+snug.<VERSION>.
+KUBE_VERSION   ?= $(eval KUBE_VERSION := $$(shell $(GO) list -m -f '{{.Version}}' k8s.io/kubernetes))$(KUBE_VERSION)
+KUBE_GIT_VERSION = $(KUBE_VERSION)+snug.$(shell printf '%s' '$(VERSION)' | tr -c '0-9A-Za-z.-' '-')
+KUBE_MAJOR_MINOR = $(subst ., ,$(patsubst v%,%,$(KUBE_VERSION)))
+# The ldflags of every binary, local or in the image (the Dockerfile runs make build).
+LDFLAGS = -s -w \
+	-X github.com/snug-sched/snug/pkg/version.version=$(VERSION) \
+	-X k8s.io/component-base/version.gitVersion=$(KUBE_GIT_VERSION) \
+	-X k8s.io/component-base/version.gitMajor=$(word 1,$(KUBE_MAJOR_MINOR)) \
+	-X k8s.io/component-base/version.gitMinor=$(word 2,$(KUBE_MAJOR_MINOR)) \
+	-X k8s.io/component-base/version.gitCommit=$(GIT_COMMIT) \
+	-X k8s.io/component-base/version.gitTreeState=$(GIT_TREE_STATE) \
+	-X k8s.io/component-base/version.buildDate=$(BUILD_DATE) \
+	-X sigs.k8s.io/descheduler/pkg/version.version=$(VERSION) \
+	-X sigs.k8s.io/descheduler/pkg/version.gitsha1=$(GIT_COMMIT) \
+	-X sigs.k8s.io/descheduler/pkg/version.buildDate=$(BUILD_DATE)
+# Static binaries (no cgo), no local paths in them.
+GO_BUILD = CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)"
+# The commands make build makes, as $(BIN)/<name>; the Dockerfile copies each.
+COMMANDS := scheduler descheduler capacity-planner
+
+## build: bin/scheduler, bin/descheduler and bin/capacity-planner, static,
+## with the version stamped (--version prints it); BIN=dir builds elsewhere
 build:
-	$(GO) build -o $(BIN)/ ./cmd/scheduler ./cmd/descheduler ./cmd/capacity-planner
+	$(GO_BUILD) -o $(BIN)/ $(addprefix ./cmd/,$(COMMANDS))
+
+## image: the three commands on distroless static, nonroot (Dockerfile);
+## IMAGE names it, CONTAINER_TOOL builds it (docker with BuildKit, podman, ...)
+CONTAINER_TOOL ?= docker
+IMAGE          ?= snug:$(VERSION)
+image:
+	@command -v $(CONTAINER_TOOL) >/dev/null 2>&1 || { echo "make image: no container engine: '$(CONTAINER_TOOL)' is not installed (set CONTAINER_TOOL, e.g. CONTAINER_TOOL=podman)" >&2; exit 1; }
+	@$(CONTAINER_TOOL) info >/dev/null 2>&1 || { echo "make image: '$(CONTAINER_TOOL)' cannot reach its container engine ('$(CONTAINER_TOOL) info' fails): start it, or set CONTAINER_TOOL" >&2; exit 1; }
+	DOCKER_BUILDKIT=1 $(CONTAINER_TOOL) build -t $(IMAGE) \
+		--build-arg VERSION=$(VERSION) --build-arg GIT_COMMIT=$(GIT_COMMIT) \
+		--build-arg GIT_TREE_STATE=$(GIT_TREE_STATE) --build-arg BUILD_DATE=$(BUILD_DATE) .
 
 ## controlplane: the real control-plane binaries the tests run, built from the
 ## versions pinned by the tool lines in go.mod (no downloads)
@@ -31,7 +74,9 @@ test: test-unit test-integration
 
 # The control plane is a prerequisite: the throughput smoke test
 # (test/benchmark/throughput) needs its etcd and skips itself without one.
-test-unit: controlplane
+# So is build: test/build runs make build again into a temporary directory,
+# which then only links (a cold static build takes minutes on 2 cores).
+test-unit: controlplane build
 	$(GO) test -race -count=1 $(UNIT_PKGS)
 
 test-integration: controlplane

@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/descheduler/pkg/framework/pluginregistry"
 
 	"github.com/snug-sched/snug/pkg/strategies"
+	"github.com/snug-sched/snug/pkg/version"
 )
 
 // NewCommand returns the upstream descheduler command with snug's strategies
@@ -29,5 +30,11 @@ func NewCommand(out io.Writer) *cobra.Command {
 		return nil
 	}
 	cmd.AddCommand(app.NewVersionCommand())
+	// --version prints "descheduler version <snug's version>" (cobra's
+	// version flag). Declared here as a bool: otherwise cobra would take up
+	// component-base verflag's global --version, which the kube-scheduler
+	// libraries register when linked in, and fail on its type.
+	cmd.Flags().Bool("version", false, "Print the version and exit.")
+	cmd.Version = version.Get()
 	return cmd
 }

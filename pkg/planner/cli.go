@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/snug-sched/snug/pkg/simulator"
+	"github.com/snug-sched/snug/pkg/version"
 	"github.com/snug-sched/snug/pkg/workload"
 )
 
@@ -151,6 +152,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, stderrIsT
 		chart        = fs.String("chart", "", "write an SVG chart of allocation against offered load to this file")
 		progress     = fs.Bool("progress", false, "show the progress bar on stderr even when it is not a terminal")
 		parallelism  = fs.Int("parallelism", runtime.GOMAXPROCS(0), "goroutines of the simulators' Filter and Score")
+		showVersion  = fs.Bool("version", false, "print the version and exit")
 	)
 	fs.Var(&profiles, "profile", "profile to compare, repeatable: default, snug (built-in) or NAME=PATH[:PROFILE] of a KubeSchedulerConfiguration (default: default and snug)")
 	if err := fs.Parse(args); err != nil {
@@ -164,6 +166,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, stderrIsT
 	}
 	if fs.NArg() > 0 {
 		return usagef("unexpected argument %q (inputs are given with --nodes, --workload or --example)", fs.Arg(0))
+	}
+	if *showVersion {
+		fmt.Fprintln(stdout, "capacity-planner", version.Get())
+		return nil
 	}
 	if *listExamples {
 		for _, name := range workload.Examples() {
