@@ -173,3 +173,20 @@ bench-plugins:
 ## bench-simulator: 10,000 openb trace pods on the 1,523 openb nodes with snug's profile
 bench-simulator:
 	SNUG_TRACE_SCALE=1 $(GO) test -count=1 -run TestTraceScale -v ./pkg/simulator | grep -E 'pods on|ok|FAIL'
+
+## upstream-descheduler: bin/upstream-descheduler, the upstream descheduler
+## v0.36.0 (its in-tree plugins) built from the module graph, for the
+## futile-eviction comparison (TestDeschedulerStrategies builds it itself
+## into a temporary directory when bin/ has none)
+.PHONY: upstream-descheduler descheduler-peer-report
+upstream-descheduler:
+	$(GO) build -o $(BIN)/upstream-descheduler sigs.k8s.io/descheduler/cmd/descheduler
+
+## descheduler-peer-report: snug's and upstream's descheduler on the same
+## integration scenarios, each replacement watched for 60 s; the table of
+## futile evictions (docs/descheduler.md) goes to $(BIN)/descheduler-peer-report.md
+descheduler-peer-report: controlplane upstream-descheduler
+	SNUG_CONTROLPLANE_BIN=$(abspath $(CP_BIN)) SNUG_UPSTREAM_DESCHEDULER=$(abspath $(BIN)/upstream-descheduler) \
+		SNUG_PEER_REPORT=$(abspath $(BIN)/descheduler-peer-report.md) \
+		$(GO) test -count=1 -timeout 20m -v -run '^TestDeschedulerStrategies$$' ./test/integration/
+	cat $(BIN)/descheduler-peer-report.md
