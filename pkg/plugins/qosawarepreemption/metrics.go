@@ -12,6 +12,9 @@ import (
 )
 
 // Metrics on the scheduler's /metrics (the legacy registry it serves).
+// Upstream's scheduler_preemption_attempts_total is counted in PostFilter
+// (DefaultPreemption counts it in the PostFilter this plugin replaces) and
+// scheduler_preemption_victims by the shared Executor; docs/metrics.md.
 var (
 	attempts = metrics.NewCounter(&metrics.CounterOpts{
 		Subsystem: "snug", Name: "preemption_attempts_total",

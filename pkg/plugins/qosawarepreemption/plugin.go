@@ -38,6 +38,7 @@ import (
 	"k8s.io/kubernetes/pkg/scheduler/framework/plugins/defaultpreemption"
 	"k8s.io/kubernetes/pkg/scheduler/framework/plugins/feature"
 	"k8s.io/kubernetes/pkg/scheduler/framework/preemption"
+	schedmetrics "k8s.io/kubernetes/pkg/scheduler/metrics"
 
 	"github.com/snug-sched/snug/pkg/apis/config"
 	"github.com/snug-sched/snug/pkg/apis/config/validation"
@@ -133,6 +134,11 @@ func (pl *Plugin) PostFilter(ctx context.Context, state fwk.CycleState, pod *cor
 	call := newPreemptionCall(pod)
 	ctx = context.WithValue(ctx, callKey{}, call)
 	attempts.Inc()
+	// Upstream's scheduler_preemption_attempts_total is counted by
+	// DefaultPreemption.PostFilter, which this method replaces; count it
+	// here as upstream does (every PostFilter call). Its
+	// scheduler_preemption_victims is recorded by the shared Executor.
+	defer schedmetrics.PreemptionAttempts.Inc()
 	result, status := pl.evaluator.Preempt(ctx, state, pod, m)
 	if status.IsSuccess() && result != nil && result.NominatingInfo != nil {
 		victims := call.victimsOn(result.NominatingInfo.NominatedNodeName)
