@@ -76,6 +76,9 @@ type gate struct {
 	mu      sync.Mutex
 	waiting map[depKey]map[string]*corev1.Pod // dependency -> pods (ns/name) waiting on it
 
+	// held tracks the pods held now and since when (metrics.go).
+	held holds
+
 	reports chan report
 
 	// unsynced holds pods that arrived before the caches synced; they are
@@ -152,6 +155,7 @@ func newGate(ctx context.Context, h fwk.Handle, args config.DependencyGate) (*ga
 		s.pvcs = h.SharedInformerFactory().Core().V1().PersistentVolumeClaims().Informer()
 		g.onAdd(s.pvcs, PVC)
 	}
+	g.held.lister = h.SharedInformerFactory().Core().V1().Pods().Lister()
 	// Pods deleted while waiting must not pin memory in the index.
 	_, _ = h.SharedInformerFactory().Core().V1().Pods().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		DeleteFunc: func(obj interface{}) {
@@ -215,12 +219,14 @@ func (g *gate) check(ctx context.Context, pod *corev1.Pod) *fwk.Status {
 		g.mu.Unlock()
 		switch {
 		case held:
+			g.held.hold(podKey, pod, kindsOf(notSyncedReason, deps))
 			r := g.holdReport(pod, why)
 			if slow {
 				g.report(r)
 			}
 			return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, r.msg)
 		case bypassed:
+			g.held.release(podKey, pod.UID)
 			g.report(report{pod: pod, reason: ReasonGateBypassed, eventOnly: true, msg: fmt.Sprintf(
 				"the dependency gate's caches did not sync within %v%s; scheduling without checking that %s exist",
 				g.syncTimeout, why, strings.Join(kindNames(deps), ", "))})
@@ -229,6 +235,7 @@ func (g *gate) check(ctx context.Context, pod *corev1.Pod) *fwk.Status {
 		// Neither: the caches synced since the first look.
 	}
 	var missing []string
+	var missingKinds holdBits
 	g.mu.Lock()
 	for _, d := range deps {
 		k := depKey{d.Kind, pod.Namespace, d.Name}
@@ -245,10 +252,13 @@ func (g *gate) check(ctx context.Context, pod *corev1.Pod) *fwk.Status {
 			continue
 		}
 		missing = append(missing, d.String())
+		missingKinds |= 1 << holdBitOf(missingReason, d.Kind)
 	}
 	if len(missing) == 0 {
+		g.held.release(podKey, pod.UID)
 		return nil
 	}
+	g.held.hold(podKey, pod, missingKinds)
 	msg := fmt.Sprintf("waiting for %s to exist in namespace %q", strings.Join(missing, ", "), pod.Namespace)
 	g.report(report{pod: pod, reason: ReasonMissingDependency, msg: msg})
 	return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, msg)
@@ -364,6 +374,7 @@ func (g *gate) activateWhenSynced(ctx context.Context) {
 // another UID belong to a newer pod of the same name (a StatefulSet's): the
 // old pod's delete can reach this handler after the new pod's PreEnqueue.
 func (g *gate) forgetPod(podKey string, uid types.UID) {
+	g.held.deleted(podKey, uid)
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if p, ok := g.unsynced[podKey]; ok && p.UID == uid {

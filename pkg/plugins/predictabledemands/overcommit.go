@@ -10,6 +10,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/component-base/metrics"
 	fwk "k8s.io/kube-scheduler/framework"
 
 	"github.com/snug-sched/snug/pkg/resourcemodel"
@@ -24,6 +25,9 @@ type capSpec struct {
 	resource corev1.ResourceName
 	ratio    exactRatio
 	reason   string
+	// rejected counts this cap's Filter rejections (resolved once: Filter
+	// must not hash labels per node).
+	rejected metrics.CounterMetric
 }
 
 // exactRatio is a ratio num/den taken exactly from its decimal Quantity, so
@@ -239,6 +243,9 @@ func (pl *Plugin) Filter(ctx context.Context, cs fwk.CycleState, pod *corev1.Pod
 			continue
 		}
 		if c.ratio.exceeds(sum[i]+s.pod[i], allocatable(alloc, c.resource)) {
+			if c.rejected != nil {
+				c.rejected.Inc()
+			}
 			return fwk.NewStatus(fwk.Unschedulable, c.reason)
 		}
 	}

@@ -95,6 +95,7 @@ func New(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, err
 	if err := validation.ValidatePredictableDemandsArgs(field.NewPath(Name+"Args"), args); err != nil {
 		return nil, err
 	}
+	registerMetrics()
 	pl := &Plugin{args: *args.DeepCopy(), handle: h, limits: newLimitCache()}
 	if sel := args.DeclaredDemands.NamespaceSelector; sel != nil {
 		s, err := metav1.LabelSelectorAsSelector(sel)
@@ -108,7 +109,8 @@ func New(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, err
 	}
 	for _, c := range args.OvercommitCaps.Caps {
 		pl.caps = append(pl.caps, capSpec{resource: c.Resource, ratio: newExactRatio(c.Ratio),
-			reason: fmt.Sprintf("node(s) would exceed the %s limit cap (%s x allocatable)", c.Resource, c.Ratio.String())})
+			reason:   fmt.Sprintf("node(s) would exceed the %s limit cap (%s x allocatable)", c.Resource, c.Ratio.String()),
+			rejected: capRejections.WithLabelValues(string(c.Resource))})
 	}
 	if len(pl.caps) > maxCaps {
 		return nil, fmt.Errorf("%s: at most %d overcommit caps", Name, maxCaps)
