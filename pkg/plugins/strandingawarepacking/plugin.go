@@ -64,6 +64,7 @@ func New(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, err
 	if err := validation.ValidateStrandingAwarePackingArgs(field.NewPath(Name+"Args"), args); err != nil {
 		return nil, err
 	}
+	registerMetrics()
 	pl := &Plugin{
 		args:    *args.DeepCopy(),
 		handle:  h,

@@ -46,6 +46,7 @@ func (pl *Plugin) PreScore(ctx context.Context, cs fwk.CycleState, pod *corev1.P
 	if err := pl.buildSpread(ctx, &s.spread, pod, nodes); err != nil {
 		return fwk.AsStatus(err)
 	}
+	maybeRecordStranded(s, nodes)
 	cs.Write(stateKey, s)
 	return nil
 }
