@@ -2,7 +2,10 @@ package integration
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -128,7 +131,7 @@ func TestSchedulerBindsOnlyItsOwnPods(t *testing.T) {
 	if err := framework.CreateNodes(ctx, c, nodes...); err != nil {
 		t.Fatal(err)
 	}
-	startScheduler(t, cp, "")
+	_, port := startSchedulerOnPort(t, cp, "")
 
 	mine := pod("mine", manifests.SchedulerName, "2", "1Gi")
 	theirs := pod("theirs", corev1.DefaultSchedulerName, "100m", "64Mi")
@@ -152,6 +155,20 @@ func TestSchedulerBindsOnlyItsOwnPods(t *testing.T) {
 	}
 	if lease.Spec.HolderIdentity == nil || *lease.Spec.HolderIdentity == "" {
 		t.Errorf("lease kube-system/snug-scheduler has no holder: %+v", lease.Spec)
+	}
+	// The Deployment's probes: the kubelet calls them without credentials.
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // self-signed serving cert
+	defer hc.CloseIdleConnections()
+	for _, path := range []string{"/livez", "/readyz"} {
+		resp, err := hc.Get(fmt.Sprintf("https://127.0.0.1:%d%s", port, path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("anonymous GET %s: %s %s", path, resp.Status, body)
+		}
 	}
 	// Once snug has decided on a pod queued after "theirs", it would also have
 	// bound (or rejected) "theirs" had it taken it; it must leave
