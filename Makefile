@@ -190,3 +190,20 @@ descheduler-peer-report: controlplane upstream-descheduler
 		SNUG_PEER_REPORT=$(abspath $(BIN)/descheduler-peer-report.md) \
 		$(GO) test -count=1 -timeout 20m -v -run '^TestDeschedulerStrategies$$' ./test/integration/
 	cat $(BIN)/descheduler-peer-report.md
+
+## bench-descheduler: issue 17's descheduler numbers (test/benchmark/descheduler;
+## about 10 minutes on two cores; not part of make test): planning time and
+## peak memory of a dry run of all six strategies over a synthetic cluster of
+## 5,000 nodes and 50,000 pods, then stranded GPUs and nodes in use before and
+## after one HighNodeUtilization + LowNodeUtilization pass over the openb trace
+## left fragmented by a default-profile churn replay (SNUG_OPENB_DIR), written
+## to docs/descheduler-benchmarks.md.
+BENCH_DESCHED_OUT ?= $(BIN)/bench-descheduler
+.PHONY: bench-descheduler
+bench-descheduler:
+	mkdir -p $(BENCH_DESCHED_OUT) docs
+	$(GO) build -o $(BENCH_DESCHED_OUT)/bench-descheduler ./test/benchmark/descheduler/cmd/bench-descheduler
+	$(BENCH_DESCHED_OUT)/bench-descheduler -nodes 5000 -pods 50000 -openb $(SNUG_OPENB_DIR) \
+		-json $(BENCH_DESCHED_OUT)/results.json -doc docs/descheduler-benchmarks.md \
+		-analysis test/benchmark/descheduler/analysis.md \
+		-command "make bench-descheduler" -revision "$$(git rev-parse --short HEAD 2>/dev/null)"

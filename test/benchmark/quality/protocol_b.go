@@ -197,6 +197,27 @@ type BConfig struct {
 	Pods   []*corev1.Pod
 	Model  *Model
 	Replay *Replay
+	// StopAt, if > 0, ends the replay before the first event later than
+	// StopAt replay seconds; State (if set) then receives the cluster at
+	// that moment (the descheduler benchmark starts from it). A stopped
+	// replay's counts cover only the replayed part.
+	StopAt float64
+	State  *BState
+}
+
+// BState is the cluster where a stopped replay left it.
+type BState struct {
+	// Running pods (the trace's objects, unbound) and their nodes, in
+	// order of placement.
+	Running []Placement
+	// Pending pods, in FIFO order.
+	Pending []*corev1.Pod
+}
+
+// Placement is a pod and the node it runs on.
+type Placement struct {
+	Pod  *corev1.Pod
+	Node string
 }
 
 type departure struct {
@@ -328,6 +349,7 @@ func RunB(ctx context.Context, pol Policy, cfg BConfig) (*BResult, error) {
 
 	dirty := map[string]bool{}
 	ai := 0
+	stopped := false
 	for ai < len(order) || deps.Len() > 0 {
 		t := math.Inf(1)
 		if ai < len(order) {
@@ -335,6 +357,10 @@ func RunB(ctx context.Context, pol Policy, cfg BConfig) (*BResult, error) {
 		}
 		if deps.Len() > 0 && deps[0].t < t {
 			t = deps[0].t
+		}
+		if cfg.StopAt > 0 && t > cfg.StopAt {
+			stopped = true
+			break
 		}
 		integrate(t)
 		for deps.Len() > 0 && deps[0].t <= t {
@@ -393,6 +419,21 @@ func RunB(ctx context.Context, pol Policy, cfg BConfig) (*BResult, error) {
 			res.EverPending++
 		}
 		res.MaxPending = max(res.MaxPending, len(queue))
+	}
+	if stopped {
+		if cfg.State != nil {
+			running := append(departures(nil), deps...)
+			sort.Slice(running, func(a, b int) bool { return running[a].seq < running[b].seq })
+			*cfg.State = BState{}
+			for _, d := range running {
+				cfg.State.Running = append(cfg.State.Running, Placement{Pod: d.pod, Node: d.node})
+			}
+			for _, p := range queue {
+				cfg.State.Pending = append(cfg.State.Pending, p.pod)
+			}
+		}
+		res.Seconds = time.Since(start).Seconds()
+		return res, nil
 	}
 	// No departures left: whatever still waits can never fit.
 	for _, p := range queue {

@@ -436,3 +436,33 @@ func TestMain(m *testing.M) {
 	klog.SetOutput(io.Discard)
 	os.Exit(m.Run())
 }
+
+// TestProtocolBStop stops the replay of TestProtocolBExact's trace between
+// b's arrival (queued: a holds the only GPU) and c's.
+func TestProtocolBStop(t *testing.T) {
+	nodes := nodesCSV(t, "name,cpu,memory,gpu\nn,4,8Gi,1\n")
+	pods := podsCSV(t,
+		"a,1000,1024,1,1000,,LS,Running,0,100,0",
+		"b,1000,1024,1,1000,,LS,Running,10,200,10",
+		"c,1000,1024,1,1000,,LS,Running,20,50,20",
+	)
+	tr := NewTrace(nodes, pods, 1)
+	rp, err := NewReplay(tr.Pods, 1, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pols, err := Policies(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	state := &BState{}
+	if _, err := RunB(t.Context(), pols[0], BConfig{Nodes: tr.Nodes, Pods: tr.Pods, Model: NewModel(tr.Pods, 64), Replay: rp, StopAt: 15, State: state}); err != nil {
+		t.Fatal(err)
+	}
+	if len(state.Running) != 1 || state.Running[0].Pod.Name != "a" || state.Running[0].Node != "n" {
+		t.Errorf("running %+v, want a on n", state.Running)
+	}
+	if len(state.Pending) != 1 || state.Pending[0].Name != "b" {
+		t.Errorf("pending %v, want b", state.Pending)
+	}
+}
