@@ -41,6 +41,7 @@ import (
 	"sigs.k8s.io/descheduler/pkg/framework/plugins/nodeutilization"
 	frameworktypes "sigs.k8s.io/descheduler/pkg/framework/types"
 
+	"github.com/snug-sched/snug/pkg/simulator"
 	"github.com/snug-sched/snug/pkg/strategies/simgate"
 )
 
@@ -177,7 +178,14 @@ func (p *Plugin) Balance(ctx context.Context, nodes []*corev1.Node) *frameworkty
 	for _, n := range nodes {
 		byName[n.Name] = n
 	}
+	// Every node upstream chose stays off-limits as a destination until its
+	// own emptying fails: the default profile prefers the least allocated
+	// nodes, which are the ones emptied next, and a pod moved onto one of
+	// them would be stranded there when its turn comes.
 	emptying := map[string]bool{}
+	for _, name := range order {
+		emptying[name] = true
+	}
 	for _, name := range order {
 		node := byName[name]
 		if node == nil {
@@ -185,6 +193,7 @@ func (p *Plugin) Balance(ctx context.Context, nodes []*corev1.Node) *frameworkty
 		}
 		done, err := p.empty(ctx, node, emptying)
 		if err != nil {
+			delete(emptying, name) // stays in use: a valid destination again
 			if _, total := err.(*evictions.EvictionTotalLimitError); total {
 				return nil
 			}
@@ -231,7 +240,7 @@ func (p *Plugin) empty(ctx context.Context, node *corev1.Node, emptying map[stri
 		return false, err
 	}
 	emptying[node.Name] = true
-	goal := simgate.NotOnto(emptying)
+	goal := simgate.All(simgate.NotOnto(emptying), p.notUnderutilized)
 	moves := make([]*simgate.Move, len(movable))
 	for i, pod := range movable {
 		m, err := p.Gate.Plan(ctx, pod, PluginName, "emptying underutilized node "+node.Name, goal)
@@ -258,6 +267,23 @@ func (p *Plugin) empty(ctx context.Context, node *corev1.Node, emptying map[stri
 		p.Gate.Evicted(moves[i])
 	}
 	return true, nil
+}
+
+// notUnderutilized is compaction's direction: a destination must already be
+// at or above a threshold for some resource (upstream's definition of not
+// underutilized), not a node this or a later run would empty.
+func (p *Plugin) notUnderutilized(sim *simulator.Simulator, _ *corev1.Pod, _, to string) (bool, string) {
+	ni, ok := sim.NodeInfo(to)
+	if !ok {
+		return false, "unknown node"
+	}
+	usage := simgate.Usage(ni, nil)
+	for name, t := range p.args.Thresholds {
+		if usage[name] >= float64(t) {
+			return true, ""
+		}
+	}
+	return false, "it is underutilized too"
 }
 
 // staysOnNode: pods a node drain leaves (the autoscaler ignores them too).

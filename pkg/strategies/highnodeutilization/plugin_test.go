@@ -103,3 +103,27 @@ func TestValidateNamesTheField(t *testing.T) {
 		t.Fatal("threshold 120% accepted")
 	}
 }
+
+// Two underutilized nodes: a pod of one must never be planned onto the
+// other (the default profile prefers it, being the least allocated), which
+// the run empties or which stays underutilized: that is not compaction.
+func TestNoMoveOntoANodeEmptiedLater(t *testing.T) {
+	const def = corev1.DefaultSchedulerName
+	objs := []runtime.Object{
+		Node("a", "4", "8Gi", nil), Node("b", "4", "8Gi", nil), Node("c", "4", "8Gi", nil),
+		Pod("s1", "s1", "a", def, "200m", "256Mi"), Pod("s2", "s2", "b", def, "400m", "256Mi"),
+		Pod("fill", "fill", "c", def, "2", "1Gi"),
+		ReplicaSet("s1"), ReplicaSet("s2"), ReplicaSet("fill"),
+	}
+	args := &Args{HighNodeUtilizationArgs: nodeutilization.HighNodeUtilizationArgs{Thresholds: api.ResourceThresholds{corev1.ResourceCPU: 20}}}
+	SetDefaults(args)
+	res := Run(t, New, args, false, objs...)
+	if len(res.Evicted) != len(res.Plan) {
+		t.Fatalf("evicted %v, plan %+v", res.Evicted, res.Plan)
+	}
+	for _, m := range res.Plan {
+		if m.To != "c" {
+			t.Errorf("planned onto %s, a node the run empties: %+v", m.To, m)
+		}
+	}
+}
