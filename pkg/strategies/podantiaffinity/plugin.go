@@ -35,13 +35,9 @@ type Plugin struct{ simgate.GatedDeschedule }
 // New builds upstream's plugin on a gated handle. The goal is the filters'
 // own: a feasible node other than the pod's.
 func New(ctx context.Context, args runtime.Object, h frameworktypes.Handle) (frameworktypes.Plugin, error) {
-	g, err := simgate.Build(h)
+	p, err := simgate.NewGatedDeschedule(ctx, PluginName, args, h, upstream.New, nil)
 	if err != nil {
 		return nil, err
 	}
-	inner, err := upstream.New(ctx, args, g.Handle(h, PluginName, nil))
-	if err != nil {
-		return nil, err
-	}
-	return &Plugin{simgate.GatedDeschedule{Base: simgate.Base{PluginName: PluginName, Gate: g, Handle: h}, Inner: inner.(frameworktypes.DeschedulePlugin)}}, nil
+	return &Plugin{p}, nil
 }

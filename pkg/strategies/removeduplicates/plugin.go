@@ -33,13 +33,9 @@ type Plugin struct{ simgate.GatedBalance }
 
 // New builds upstream's plugin on a gated handle.
 func New(ctx context.Context, args runtime.Object, h frameworktypes.Handle) (frameworktypes.Plugin, error) {
-	g, err := simgate.Build(h)
+	p, err := simgate.NewGatedBalance(ctx, PluginName, args, h, upstream.New, func(*corev1.Pod) simgate.Goal { return simgate.FewerSiblings })
 	if err != nil {
 		return nil, err
 	}
-	inner, err := upstream.New(ctx, args, g.Handle(h, PluginName, func(*corev1.Pod) simgate.Goal { return simgate.FewerSiblings }))
-	if err != nil {
-		return nil, err
-	}
-	return &Plugin{simgate.GatedBalance{Base: simgate.Base{PluginName: PluginName, Gate: g, Handle: h}, Inner: inner.(frameworktypes.BalancePlugin)}}, nil
+	return &Plugin{p}, nil
 }

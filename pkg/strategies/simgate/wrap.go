@@ -3,6 +3,7 @@ package simgate
 import (
 	"context"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"sync"
 
 	frameworktypes "sigs.k8s.io/descheduler/pkg/framework/types"
@@ -93,4 +94,36 @@ func (b *GatedBalance) Balance(ctx context.Context, nodes []*corev1.Node) *frame
 		return st
 	}
 	return b.Inner.Balance(ctx, nodes)
+}
+
+// Builder is an upstream strategy's New.
+type Builder func(ctx context.Context, args runtime.Object, h frameworktypes.Handle) (frameworktypes.Plugin, error)
+
+// gated builds an upstream strategy on a handle whose evictions go through
+// the shared gate with goal.
+func gated(ctx context.Context, name string, args runtime.Object, h frameworktypes.Handle, build Builder, goal GoalFor) (Base, frameworktypes.Plugin, error) {
+	g, err := Build(h)
+	if err != nil {
+		return Base{}, nil, err
+	}
+	inner, err := build(ctx, args, g.Handle(h, name, goal))
+	return Base{PluginName: name, Gate: g, Handle: h}, inner, err
+}
+
+// NewGatedBalance builds an upstream balance strategy behind the gate.
+func NewGatedBalance(ctx context.Context, name string, args runtime.Object, h frameworktypes.Handle, build Builder, goal GoalFor) (GatedBalance, error) {
+	base, inner, err := gated(ctx, name, args, h, build, goal)
+	if err != nil {
+		return GatedBalance{}, err
+	}
+	return GatedBalance{Base: base, Inner: inner.(frameworktypes.BalancePlugin)}, nil
+}
+
+// NewGatedDeschedule builds an upstream deschedule strategy behind the gate.
+func NewGatedDeschedule(ctx context.Context, name string, args runtime.Object, h frameworktypes.Handle, build Builder, goal GoalFor) (GatedDeschedule, error) {
+	base, inner, err := gated(ctx, name, args, h, build, goal)
+	if err != nil {
+		return GatedDeschedule{}, err
+	}
+	return GatedDeschedule{Base: base, Inner: inner.(frameworktypes.DeschedulePlugin)}, nil
 }

@@ -36,18 +36,14 @@ type Plugin struct{ simgate.GatedBalance }
 
 // New builds upstream's plugin on a gated handle.
 func New(ctx context.Context, args runtime.Object, h frameworktypes.Handle) (frameworktypes.Plugin, error) {
-	g, err := simgate.Build(h)
-	if err != nil {
-		return nil, err
-	}
 	soft := false
 	if a, ok := args.(*Args); ok {
 		soft = slices.Contains(a.Constraints, corev1.ScheduleAnyway)
 	}
 	goal := simgate.SpreadImproves(soft)
-	inner, err := upstream.New(ctx, args, g.Handle(h, PluginName, func(*corev1.Pod) simgate.Goal { return goal }))
+	p, err := simgate.NewGatedBalance(ctx, PluginName, args, h, upstream.New, func(*corev1.Pod) simgate.Goal { return goal })
 	if err != nil {
 		return nil, err
 	}
-	return &Plugin{simgate.GatedBalance{Base: simgate.Base{PluginName: PluginName, Gate: g, Handle: h}, Inner: inner.(frameworktypes.BalancePlugin)}}, nil
+	return &Plugin{p}, nil
 }
