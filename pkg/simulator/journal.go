@@ -25,6 +25,16 @@ type op struct {
 // Mark is a point in the simulator's history.
 type Mark int
 
+func (s *Simulator) record(o op) {
+	s.journal = append(s.journal, o)
+	s.version++
+}
+
+// Version identifies the simulator's state for caches: it changes whenever
+// the snapshot does (Revert included), unlike a Mark, which a revert and new
+// changes may reach again.
+func (s *Simulator) Version() uint64 { return s.version }
+
 // Fork returns a mark to Revert to. Forks nest: reverting to an earlier
 // mark also undoes later ones.
 func (s *Simulator) Fork() Mark { return Mark(len(s.journal)) }
@@ -53,5 +63,6 @@ func (s *Simulator) Revert(m Mark) error {
 		}
 	}
 	s.journal = s.journal[:m]
+	s.version++
 	return nil
 }

@@ -23,6 +23,7 @@ package simulator
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -42,6 +43,21 @@ import (
 )
 
 var klogDiscard = klog.Background().V(10)
+
+var metricsOnce sync.Once
+
+// initMetrics creates the scheduler metrics the framework instruments
+// plugins with, without registering them: unregistered, every update is a
+// no-op, so simulated cycles neither show up on a host process's /metrics
+// nor contend on shared counters. A process that registered them itself
+// (scheduler_perf) keeps its registered ones.
+func initMetrics() {
+	metricsOnce.Do(func() {
+		if schedmetrics.PluginEvaluationTotal == nil {
+			schedmetrics.InitMetrics()
+		}
+	})
+}
 
 // PodObserver is implemented by plugins that learn from the pods in the
 // cluster (e.g. StrandingAwarePacking's shape learner).
@@ -82,6 +98,7 @@ type Simulator struct {
 	snap      *snapshot
 	observers []PodObserver
 	journal   []op
+	version   uint64                 // bumped by every change and every Revert
 	pods      map[string]*corev1.Pod // placed or bound pods by namespace/name
 	seen      map[string]bool        // pods reported to observers
 	client    *fake.Clientset
@@ -105,7 +122,7 @@ type Result struct {
 // New builds a simulator for profile (an internal, defaulted profile, e.g.
 // from LoadProfile).
 func New(ctx context.Context, profile *schedconfig.KubeSchedulerProfile, opts Options) (*Simulator, error) {
-	schedmetrics.Register() // the framework instruments plugins with the scheduler's metrics
+	initMetrics()
 	ctx, cancel := context.WithCancel(ctx)
 	s := &Simulator{snap: newSnapshot(), pods: map[string]*corev1.Pod{}, seen: map[string]bool{}, cancel: cancel}
 	capture := func(f frameworkruntime.PluginFactory) frameworkruntime.PluginFactory {
@@ -170,7 +187,7 @@ func (s *Simulator) AddNode(node *corev1.Node) error {
 	if err := s.snap.addNode(node); err != nil {
 		return err
 	}
-	s.journal = append(s.journal, op{kind: opAddNode, node: node.Name})
+	s.record(op{kind: opAddNode, node: node.Name})
 	return nil
 }
 
@@ -181,7 +198,7 @@ func (s *Simulator) UpdateNode(node *corev1.Node) error {
 	if !ok {
 		return fmt.Errorf("node %q not found", node.Name)
 	}
-	s.journal = append(s.journal, op{kind: opUpdateNode, node: node.Name, prev: ni.Node()})
+	s.record(op{kind: opUpdateNode, node: node.Name, prev: ni.Node()})
 	ni.SetNode(node)
 	return nil
 }
@@ -195,7 +212,7 @@ func (s *Simulator) AddPod(pod *corev1.Pod) error {
 		return err
 	}
 	s.pods[key(pod)] = pod
-	s.journal = append(s.journal, op{kind: opAddPod, pod: pod})
+	s.record(op{kind: opAddPod, pod: pod})
 	s.see(pod)
 	return nil
 }
@@ -210,7 +227,7 @@ func (s *Simulator) RemovePod(pod *corev1.Pod) error {
 		return err
 	}
 	delete(s.pods, key(pod))
-	s.journal = append(s.journal, op{kind: opRemovePod, pod: bound})
+	s.record(op{kind: opRemovePod, pod: bound})
 	s.unsee(bound)
 	return nil
 }
@@ -236,14 +253,14 @@ func (s *Simulator) Forget(pods []*corev1.Pod) {
 func (s *Simulator) see(p *corev1.Pod) {
 	if !s.seen[key(p)] {
 		s.setSeen(p, true)
-		s.journal = append(s.journal, op{kind: opObserve, pod: p, delta: 1})
+		s.record(op{kind: opObserve, pod: p, delta: 1})
 	}
 }
 
 func (s *Simulator) unsee(p *corev1.Pod) {
 	if s.seen[key(p)] {
 		s.setSeen(p, false)
-		s.journal = append(s.journal, op{kind: opObserve, pod: p, delta: -1})
+		s.record(op{kind: opObserve, pod: p, delta: -1})
 	}
 }
 
@@ -322,7 +339,7 @@ func (s *Simulator) Schedule(ctx context.Context, pod *corev1.Pod) (Result, erro
 		return Result{}, err
 	}
 	s.pods[key(placed)] = placed
-	s.journal = append(s.journal, op{kind: opPlace, pod: placed})
+	s.record(op{kind: opPlace, pod: placed})
 	return Result{Node: node, Victims: victims, Tied: tied}, nil
 }
 

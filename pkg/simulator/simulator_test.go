@@ -128,6 +128,25 @@ func TestForkRevert(t *testing.T) {
 	}
 }
 
+// A revert followed by other changes reaches the same Mark with a different
+// state; Version must tell them apart.
+func TestVersionNeverRepeats(t *testing.T) {
+	s := newSim(t, DefaultProfile, Options{}, node("n1", "4", "8Gi"), node("n2", "4", "8Gi"))
+	m := s.Fork()
+	schedule(t, s, pod("a", "1", "1Gi"))
+	withA, markA := s.Version(), s.Fork()
+	if err := s.Revert(m); err != nil {
+		t.Fatal(err)
+	}
+	schedule(t, s, pod("b", "2", "1Gi"))
+	if s.Fork() != markA {
+		t.Fatalf("test premise: marks %d and %d differ", s.Fork(), markA)
+	}
+	if s.Version() == withA {
+		t.Errorf("version %d after a revert and another pod, same as with pod a", withA)
+	}
+}
+
 func TestPreemptionInSimulator(t *testing.T) {
 	low, high := int32(10), int32(1000)
 	victim := pod("victim", "3", "1Gi")

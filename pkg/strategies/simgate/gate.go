@@ -86,6 +86,8 @@ type Gate struct {
 	ran map[string]bool // strategy instances that ran in cur
 	// last is the previous run's plan (tests, the command's exit).
 	last []Move
+	// cycles counts the simulated scheduling cycles of every run.
+	cycles int
 }
 
 // New returns a gate.
@@ -181,6 +183,14 @@ func (g *Gate) Finish(ctx context.Context) {
 	if g.cur != nil {
 		g.finishLocked(ctx)
 	}
+}
+
+// Cycles returns how many scheduling cycles the gate has simulated since it
+// was built: planning time is about this many of the scheduler's own cycles.
+func (g *Gate) Cycles() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.cycles
 }
 
 // LastPlan returns the moves of the last finished run.
@@ -410,6 +420,7 @@ func (g *Gate) plan(ctx context.Context, pod *corev1.Pod, strategy, reason strin
 		undo()
 		return nil, err
 	}
+	g.cycles++
 	res, err := s.Schedule(ctx, Replacement(cur))
 	if err != nil {
 		undo()

@@ -132,6 +132,42 @@ func BetterPreferredAffinity(sim *simulator.Simulator, pod *corev1.Pod, from, to
 // domain changes nothing for that constraint. Counts are the pods matching
 // the constraint's selector (and matchLabelKeys) in the pod's namespace.
 func SpreadImproves(soft bool) Goal {
+	// Every node tied at the best score is judged against the same state:
+	// count each constraint's domains once per candidate, not per node.
+	var memo struct {
+		sim     *simulator.Simulator
+		version uint64
+		pod     *corev1.Pod
+		counts  []map[string]int // by constraint index; nil: not counted yet
+	}
+	domainCounts := func(sim *simulator.Simulator, pod *corev1.Pod, i int, c corev1.TopologySpreadConstraint) (map[string]int, error) {
+		if memo.sim != sim || memo.version != sim.Version() || memo.pod != pod {
+			memo.sim, memo.version, memo.pod = sim, sim.Version(), pod
+			memo.counts = make([]map[string]int, len(pod.Spec.TopologySpreadConstraints))
+		}
+		if memo.counts[i] != nil {
+			return memo.counts[i], nil
+		}
+		sel, err := spreadSelector(pod, c)
+		if err != nil {
+			return nil, err
+		}
+		counts := map[string]int{}
+		for _, ni := range sim.Nodes() {
+			d, ok := ni.Node().Labels[c.TopologyKey]
+			if !ok {
+				continue
+			}
+			for _, pi := range ni.GetPods() {
+				p := pi.GetPod()
+				if p.Namespace == pod.Namespace && p.DeletionTimestamp == nil && sel.Matches(labels.Set(p.Labels)) {
+					counts[d]++
+				}
+			}
+		}
+		memo.counts[i] = counts
+		return counts, nil
+	}
 	return func(sim *simulator.Simulator, pod *corev1.Pod, from, to string) (bool, string) {
 		fromNI, ok1 := sim.NodeInfo(from)
 		toNI, ok2 := sim.NodeInfo(to)
@@ -139,7 +175,7 @@ func SpreadImproves(soft bool) Goal {
 			return false, "unknown node"
 		}
 		improved := false
-		for _, c := range pod.Spec.TopologySpreadConstraints {
+		for i, c := range pod.Spec.TopologySpreadConstraints {
 			if c.WhenUnsatisfiable != corev1.DoNotSchedule && !soft {
 				continue
 			}
@@ -148,29 +184,11 @@ func SpreadImproves(soft bool) Goal {
 			if !ok1 || !ok2 || fromDomain == toDomain {
 				continue
 			}
-			sel, err := spreadSelector(pod, c)
+			counts, err := domainCounts(sim, pod, i, c)
 			if err != nil {
 				return false, err.Error()
 			}
-			var nFrom, nTo int
-			for _, ni := range sim.Nodes() {
-				d, ok := ni.Node().Labels[c.TopologyKey]
-				if !ok || (d != fromDomain && d != toDomain) {
-					continue
-				}
-				n := 0
-				for _, pi := range ni.GetPods() {
-					p := pi.GetPod()
-					if p.Namespace == pod.Namespace && p.DeletionTimestamp == nil && sel.Matches(labels.Set(p.Labels)) {
-						n++
-					}
-				}
-				if d == fromDomain {
-					nFrom += n
-				} else {
-					nTo += n
-				}
-			}
+			nFrom, nTo := counts[fromDomain], counts[toDomain]
 			// The pod has left from; it would join to.
 			switch {
 			case nTo+1 > nFrom+1:

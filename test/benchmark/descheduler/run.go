@@ -113,6 +113,8 @@ type StrategyResult struct {
 	Seconds float64
 	// Moves the gate planned (dry run) or evicted for it.
 	Moves int
+	// Cycles: scheduling cycles the gate simulated for it.
+	Cycles int
 }
 
 // Result of one descheduling run.
@@ -186,7 +188,7 @@ func RunStrategies(ctx context.Context, objs []runtime.Object, strategies []Stra
 
 	start = time.Now()
 	for i, p := range plugins {
-		t0 := time.Now()
+		t0, c0 := time.Now(), g.Cycles()
 		var st *frameworktypes.Status
 		switch x := p.(type) {
 		case frameworktypes.DeschedulePlugin:
@@ -200,7 +202,7 @@ func RunStrategies(ctx context.Context, objs []runtime.Object, strategies []Stra
 			return nil, fmt.Errorf("%s: %w", strategies[i].Name, st.Err)
 		}
 		d := time.Since(t0)
-		res.Strategies = append(res.Strategies, StrategyResult{Name: strategies[i].Name, Seconds: d.Seconds()})
+		res.Strategies = append(res.Strategies, StrategyResult{Name: strategies[i].Name, Seconds: d.Seconds(), Cycles: g.Cycles() - c0})
 		if opts.Progress != nil {
 			opts.Progress(strategies[i].Name, d)
 		}

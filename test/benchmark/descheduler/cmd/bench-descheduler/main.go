@@ -228,6 +228,13 @@ func verdict(ok bool) string {
 	return "**missed**"
 }
 
+func perCycle(seconds float64, cycles int) string {
+	if cycles == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.1f", 1000*seconds/float64(cycles))
+}
+
 func write(w io.Writer, r *Results) {
 	p := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
 	s := r.Scale
@@ -262,11 +269,17 @@ func write(w io.Writer, r *Results) {
 		p("(client-go's object tracker), which a real descheduler does not; the descheduler's")
 		p("own share (informer caches, the gate's simulators) is below it.")
 		p("")
-		p("| strategy (run order) | args | time | moves planned |")
-		p("| --- | --- | ---: | ---: |")
+		p("| strategy (run order) | args | time | moves planned | scheduling cycles simulated | ms per cycle |")
+		p("| --- | --- | ---: | ---: | ---: | ---: |")
+		cycles := 0
 		for _, st := range s.Strategies {
-			p("| %s | %s | %.2f s | %d |", st.Name, s.Args[st.Name], st.Seconds, st.Moves)
+			p("| %s | %s | %.2f s | %d | %d | %s |", st.Name, s.Args[st.Name], st.Seconds, st.Moves, st.Cycles, perCycle(st.Seconds, st.Cycles))
+			cycles += st.Cycles
 		}
+		p("")
+		p("%d scheduling cycles in all, %s ms each on average (wall time over cycles, everything", cycles, perCycle(s.RunSeconds, cycles))
+		p("else the strategies do included); each candidate the gate judges costs one full cycle")
+		p("of its profile over all %d nodes (Filter everywhere, every feasible node scored).", s.Nodes)
 		p("")
 		p("Each strategy's time includes what it is the first to need: the first")
 		p("(RemovePodsViolatingNodeAffinity) takes the run's snapshot from the informers,")
