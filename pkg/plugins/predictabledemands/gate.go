@@ -2,6 +2,7 @@ package predictabledemands
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"sort"
@@ -14,13 +15,14 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/strategicpatch"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/metadata/metadatainformer"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
 	podutil "k8s.io/kubernetes/pkg/api/v1/pod"
-	schedutil "k8s.io/kubernetes/pkg/scheduler/util"
 
 	"github.com/snug-sched/snug/pkg/apis/config"
 )
@@ -79,6 +81,9 @@ type gate struct {
 	// held tracks the pods held now and since when (metrics.go).
 	held holds
 
+	// leader says whether this process may write (leader.go); nil: always.
+	leader leadership
+
 	reports chan report
 
 	// unsynced holds pods that arrived before the caches synced; they are
@@ -125,6 +130,7 @@ func newGate(ctx context.Context, h fwk.Handle, args config.DependencyGate) (*ga
 		syncTimeout: SyncTimeout,
 		syncQuiet:   syncQuiet,
 		watchErrs:   map[Kind]watchErr{},
+		leader:      newSchedulerLeadership(),
 	}
 	if h.KubeConfig() == nil || h.SharedInformerFactory() == nil {
 		klog.FromContext(ctx).Info("PredictableDemands: no API server connection; dependency gate off")
@@ -392,34 +398,188 @@ func (g *gate) forgetPod(podKey string, uid types.UID) {
 
 // reportLoop writes the reason into the pod's PodScheduled condition and an
 // event, off the queue's path; the scheduler does not report PreEnqueue
-// rejections itself.
+// rejections itself. It writes only while this process leads (leader.go):
+// until then it keeps the latest report of each pod, dropping those of pods
+// that are gone, were replaced or were bound meanwhile, and writes the rest
+// once it leads.
 func (g *gate) reportLoop(ctx context.Context) {
 	logger := klog.FromContext(ctx)
+	pending := map[string]report{} // by namespace/name; the latest report wins
+	var retry <-chan time.Time
+	standby := false
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case r := <-g.reports:
-			if _, c := podutil.GetPodCondition(&r.pod.Status, corev1.PodScheduled); !r.eventOnly && c != nil &&
-				c.Reason == r.reason && c.Message == r.msg {
-				continue
+			pending[r.pod.Namespace+"/"+r.pod.Name] = r
+		case <-retry:
+		}
+	drain:
+		for {
+			select {
+			case r := <-g.reports:
+				pending[r.pod.Namespace+"/"+r.pod.Name] = r
+			default:
+				break drain
 			}
-			if !r.eventOnly {
-				status := r.pod.Status.DeepCopy()
-				podutil.UpdatePodCondition(status, &corev1.PodCondition{
-					Type: corev1.PodScheduled, Status: corev1.ConditionFalse,
-					Reason: r.reason, Message: r.msg,
-				})
-				err := schedutil.PatchPodStatus(ctx, g.handle.ClientSet(), r.pod.Name, r.pod.Namespace, &r.pod.Status, status)
-				if err != nil && !apierrors.IsNotFound(err) {
-					logger.Error(err, "Recording why the dependency gate holds the pod", "pod", klog.KObj(r.pod), "reason", r.reason)
+		}
+		retry = nil
+		if !g.leading() {
+			g.dropStale(pending)
+			if len(pending) > 0 {
+				if !standby {
+					logger.V(2).Info("PredictableDemands: this scheduler does not lead; the dependency gate holds pods but leaves their status and events to the leader",
+						"pods", len(pending))
 				}
+				standby = true
+				retry = time.After(leaderPoll)
 			}
-			if rec := g.handle.EventRecorder(); rec != nil {
-				rec.Eventf(r.pod, nil, corev1.EventTypeWarning, r.reason, "Scheduling", r.msg)
+			continue
+		}
+		if standby {
+			logger.Info("PredictableDemands: this scheduler leads; the dependency gate reports on the pods it held as standby", "pods", len(pending))
+			standby = false
+		}
+		for k, r := range pending {
+			delete(pending, k)
+			g.write(ctx, r)
+			if ctx.Err() != nil {
+				return
 			}
 		}
 	}
+}
+
+// dropStale deletes the reports that no longer apply (current).
+func (g *gate) dropStale(pending map[string]report) {
+	for k, r := range pending {
+		if _, ok := g.current(r); !ok {
+			delete(pending, k)
+		}
+	}
+}
+
+// leaderPoll is how often a standby with reports to make asks whether it
+// leads now.
+const leaderPoll = time.Second
+
+func (g *gate) leading() bool {
+	return g.leader == nil || g.leader.leading()
+}
+
+// current returns the pod r is about as the scheduler's pod informer has
+// it now, and false if r no longer applies: the pod is gone or is another
+// pod of the same name (another UID); or, for a condition, the pod is bound
+// or the gate no longer holds it. Without an informer (tests) it returns
+// r.pod.
+func (g *gate) current(r report) (*corev1.Pod, bool) {
+	pod := r.pod
+	if g.held.lister != nil {
+		live, err := g.held.lister.Pods(pod.Namespace).Get(pod.Name)
+		if err != nil || live.UID != pod.UID {
+			return nil, false
+		}
+		pod = live
+	}
+	if r.eventOnly {
+		// An event about a pod let through stays true once it is bound.
+		return pod, true
+	}
+	if pod.Spec.NodeName != "" || !g.held.holding(pod.Namespace+"/"+pod.Name, pod.UID) {
+		return nil, false
+	}
+	return pod, true
+}
+
+// write records r on its pod: the PodScheduled condition (unless r is
+// eventOnly) and an event. The pod is read from the informer first; the
+// status patch is conditional on the pod's UID and resourceVersion, so it
+// never lands on a pod that was bound or replaced since (patchPodScheduled).
+// A pod that already carries the condition gets neither patch nor event.
+func (g *gate) write(ctx context.Context, r report) {
+	logger := klog.FromContext(ctx)
+	pod, ok := g.current(r)
+	if !ok {
+		return
+	}
+	if !r.eventOnly {
+		cond := corev1.PodCondition{Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: r.reason, Message: r.msg}
+		written, err := patchPodScheduled(ctx, g.handle.ClientSet(), pod, cond)
+		if err != nil {
+			logger.Error(err, "Recording why the dependency gate holds the pod", "pod", klog.KObj(pod), "reason", r.reason)
+		} else if !written {
+			return // already said, or the pod changed: nothing to add
+		}
+	}
+	if rec := g.handle.EventRecorder(); rec != nil {
+		rec.Eventf(pod, nil, corev1.EventTypeWarning, r.reason, "Scheduling", r.msg)
+	}
+}
+
+// maxPatchAttempts bounds patchPodScheduled's conflict retries.
+const maxPatchAttempts = 3
+
+// patchPodScheduled sets pod's PodScheduled condition to cond with a
+// strategic merge patch of its status that carries pod's UID and
+// resourceVersion: the API server applies it only to that pod, unchanged
+// since it was read (a changed resourceVersion is a conflict; a UID cannot
+// change, so another pod of the same name is refused too). On a conflict it
+// reads the pod back and tries again unless the pod is now another pod,
+// bound, or already carries cond. It returns whether it wrote; false with a
+// nil error means there was nothing to write.
+func patchPodScheduled(ctx context.Context, cs kubernetes.Interface, pod *corev1.Pod, cond corev1.PodCondition) (bool, error) {
+	uid := pod.UID
+	for attempt := 1; ; attempt++ {
+		if _, c := podutil.GetPodCondition(&pod.Status, cond.Type); c != nil &&
+			c.Status == cond.Status && c.Reason == cond.Reason && c.Message == cond.Message {
+			return false, nil
+		}
+		status := pod.Status.DeepCopy()
+		podutil.UpdatePodCondition(status, &cond)
+		patch, err := conditionalStatusPatch(pod, status)
+		if err != nil {
+			return false, err
+		}
+		_, err = cs.CoreV1().Pods(pod.Namespace).Patch(ctx, pod.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{}, "status")
+		switch {
+		case err == nil:
+			return true, nil
+		case apierrors.IsNotFound(err):
+			return false, nil
+		case !apierrors.IsConflict(err) && !apierrors.IsInvalid(err), attempt == maxPatchAttempts:
+			return false, err
+		}
+		// Changed since it was read (conflict), or another pod (a UID
+		// mismatch is an invalid update): decide again on the pod as it is.
+		pod, err = cs.CoreV1().Pods(pod.Namespace).Get(ctx, pod.Name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		if pod.UID != uid || pod.Spec.NodeName != "" {
+			return false, nil
+		}
+	}
+}
+
+// conditionalStatusPatch is the strategic merge patch from pod's status to
+// status, with pod's UID and resourceVersion as preconditions.
+func conditionalStatusPatch(pod *corev1.Pod, status *corev1.PodStatus) ([]byte, error) {
+	oldData, err := json.Marshal(corev1.Pod{Status: pod.Status})
+	if err != nil {
+		return nil, err
+	}
+	newData, err := json.Marshal(corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{UID: pod.UID, ResourceVersion: pod.ResourceVersion},
+		Status:     *status,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return strategicpatch.CreateTwoWayMergePatch(oldData, newData, corev1.Pod{})
 }
 
 // apiStore looks objects up in informer caches.

@@ -149,6 +149,14 @@ func (h *holds) release(podKey string, uid types.UID) {
 	h.end(podKey, uid, holdReleased)
 }
 
+// holding reports whether pod uid is held now.
+func (h *holds) holding(podKey string, uid types.UID) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	cur, ok := h.pods[podKey]
+	return ok && cur.uid == uid
+}
+
 // deleted records that pod was deleted. It always takes the lock (see lister).
 func (h *holds) deleted(podKey string, uid types.UID) {
 	h.end(podKey, uid, holdDeleted)

@@ -15,6 +15,12 @@
 //     they have not synced by then, typically because RBAC forbids the list,
 //     the scheduler logs an error and the gate lets pods through unchecked,
 //     with a DependencyGateBypassed event on each, until the caches sync.
+//     With leader election, every replica's gate holds pods (kube-scheduler
+//     feeds its queue, and so PreEnqueue, in standbys too) but only the
+//     leader writes conditions and events (leader.go); a standby that takes
+//     over writes those of the pods it holds. A condition is patched only
+//     onto the pod it is about, still unbound: the patch carries the pod's
+//     UID and resourceVersion.
 //
 //  2. Declared demands (PreFilter): in namespaces selected by a label
 //     selector, every container must request the configured resources, and
