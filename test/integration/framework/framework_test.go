@@ -2,6 +2,8 @@ package framework
 
 import (
 	"context"
+	"errors"
+	"os/exec"
 	"syscall"
 	"testing"
 	"time"
@@ -105,4 +107,27 @@ func TestControlPlaneReplicaSet(t *testing.T) {
 			t.Errorf("%s (pgid %d) still alive after Stop: kill 0 returned %v", p.Name, p.Pid(), err)
 		}
 	}
+}
+
+// Kill ends a process at once with SIGKILL (Stop would send SIGTERM first
+// and wait); a later Stop is a no-op.
+func TestProcessKill(t *testing.T) {
+	p, err := StartProcess("sleep", "/bin/sh", []string{"-c", "trap '' TERM; exec sleep 60"}, t.TempDir()+"/sleep.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	began := time.Now()
+	p.Kill()
+	if took := time.Since(began); took > 2*time.Second {
+		t.Errorf("Kill took %v", took)
+	}
+	var exitErr *exec.ExitError
+	if err := p.Wait(); !errors.As(err, &exitErr) || exitErr.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Errorf("Wait() = %v, want death by SIGKILL", err)
+	}
+	if err := syscall.Kill(-p.Pid(), 0); err != syscall.ESRCH {
+		t.Errorf("process group %d still alive after Kill: %v", p.Pid(), err)
+	}
+	p.Stop()
+	p.Kill()
 }

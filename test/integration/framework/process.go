@@ -101,6 +101,16 @@ func (p *Process) Stop() {
 	<-p.done
 }
 
+// Kill sends SIGKILL to the process group at once, with no chance to clean
+// up (as a node failure or an OOM kill would end it), and waits until the
+// process is reaped. Stop after Kill does nothing.
+func (p *Process) Kill() {
+	if !p.Exited() {
+		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	}
+	<-p.done
+}
+
 // LogTail returns the last n lines of the process log.
 func (p *Process) LogTail(n int) string {
 	return fileTail(p.LogPath, n)
