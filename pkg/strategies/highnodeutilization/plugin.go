@@ -4,14 +4,16 @@
 // underutilized nodes whole, so that a cluster autoscaler can remove them
 // (Kubernetes Patterns' scale-down simulation), or leaves them alone.
 //
-// Upstream picks the underutilized nodes and their order. For each such
-// node the run, in the simulation, taints the node (emptiedNodeTaint) and
-// moves every pod on it but DaemonSet and mirror pods, each with its own
-// scheduler profile, to nodes not being emptied. If one pod cannot be
-// evicted (the evictor's filters, an excluded namespace) or would not fit
-// elsewhere, the node is skipped and nothing on it is touched: half an
-// emptied node saves nothing. Otherwise the node is tainted for real and
-// its pods are evicted.
+// Upstream picks the underutilized nodes and their order. The run taints
+// every one of them (emptiedNodeTaint, NoSchedule) before the first
+// eviction, in the simulation and in the cluster, then takes them in
+// upstream's order: every pod on the node but DaemonSet and mirror pods is
+// moved, each with its own scheduler profile, to a node not being emptied.
+// If one pod cannot be evicted (the evictor's filters, an excluded
+// namespace, a PodDisruptionBudget) or would not fit elsewhere, the node's
+// planned moves are undone and its taint removed at once, and it is a
+// destination like any other from then on: half an emptied node saves
+// nothing.
 //
 // The taint is what makes the compaction stick with both schedulers: snug's
 // scorer spreads across zones before it packs, and the default profile's
@@ -178,38 +180,83 @@ func (p *Plugin) Balance(ctx context.Context, nodes []*corev1.Node) *frameworkty
 	for _, n := range nodes {
 		byName[n.Name] = n
 	}
-	// Every node upstream chose stays off-limits as a destination until its
-	// own emptying fails: the default profile prefers the least allocated
-	// nodes, which are the ones emptied next, and a pod moved onto one of
-	// them would be stranded there when its turn comes.
-	emptying := map[string]bool{}
-	for _, name := range order {
-		emptying[name] = true
-	}
+	// Every node upstream chose is tainted before the first eviction, in
+	// the snapshot and in the cluster: the default profile prefers the least
+	// allocated nodes, which are the ones emptied next, so a replacement
+	// scheduled while any of them is open would land there and have to move
+	// again. A node that cannot be emptied is released (untainted) at once
+	// and is a destination like any other from then on.
+	emptying := map[string]*corev1.Node{} // as last written
 	for _, name := range order {
 		node := byName[name]
 		if node == nil {
 			continue
 		}
-		done, err := p.empty(ctx, node, emptying)
+		tainted, err := p.setTaint(ctx, node, true)
 		if err != nil {
-			delete(emptying, name) // stays in use: a valid destination again
-			if _, total := err.(*evictions.EvictionTotalLimitError); total {
-				return nil
-			}
-			logger.V(1).Info("Node not emptied", "node", name, "reason", err.Error())
+			logger.Error(err, "Tainting a node to empty; leaving it alone", "node", name)
 			continue
 		}
+		emptying[name] = tainted
+	}
+	isEmptying := func(name string) bool { _, ok := emptying[name]; return ok }
+	for i, name := range order {
+		node, ok := emptying[name]
+		if !ok {
+			continue
+		}
+		done, err := p.empty(ctx, node, isEmptying)
 		if done {
 			logger.V(1).Info("Node emptied", "node", name)
+			continue
+		}
+		p.release(ctx, emptying, name)
+		if _, total := err.(*evictions.EvictionTotalLimitError); total {
+			for _, rest := range order[i+1:] {
+				p.release(ctx, emptying, rest)
+			}
+			return nil
+		}
+		if err != nil {
+			logger.V(1).Info("Node not emptied", "node", name, "reason", err.Error())
 		}
 	}
 	return nil
 }
 
-// empty plans moving every pod off node and, if all fit elsewhere, taints
-// the node and evicts them.
-func (p *Plugin) empty(ctx context.Context, node *corev1.Node, emptying map[string]bool) (bool, error) {
+// release takes the run's taint off a node it does not empty.
+func (p *Plugin) release(ctx context.Context, emptying map[string]*corev1.Node, name string) {
+	node, ok := emptying[name]
+	if !ok {
+		return
+	}
+	delete(emptying, name)
+	if _, err := p.setTaint(ctx, node, false); err != nil {
+		klog.FromContext(ctx).Error(err, "Removing the emptied-node taint from a node not emptied", "node", name)
+	}
+}
+
+// setTaint adds or removes the run's taint on node, in the cluster (unless
+// dry run) and in the snapshot, and returns the node as written.
+func (p *Plugin) setTaint(ctx context.Context, node *corev1.Node, on bool) (*corev1.Node, error) {
+	out := withoutTaint(node, p.args.EmptiedNodeTaint.Key)
+	if on {
+		out.Spec.Taints = append(out.Spec.Taints, p.taint())
+	}
+	if !p.Gate.DryRun() {
+		live, err := p.patchTaints(ctx, node, out.Spec.Taints)
+		if err != nil {
+			return nil, err
+		}
+		out = live
+	}
+	return out, p.Gate.UpdateNode(ctx, out)
+}
+
+// empty plans moving every pod off node (already tainted) and, if all fit
+// on nodes not being emptied, evicts them. done is false, with the reason,
+// when the node is not (wholly) emptied; planned moves are then undone.
+func (p *Plugin) empty(ctx context.Context, node *corev1.Node, emptying func(string) bool) (done bool, err error) {
 	pods, err := p.Handle.GetPodsAssignedToNodeFunc()(node.Name, func(*corev1.Pod) bool { return true })
 	if err != nil {
 		return false, err
@@ -235,28 +282,22 @@ func (p *Plugin) empty(ctx context.Context, node *corev1.Node, emptying map[stri
 		return false, nil
 	}
 	cp := p.Gate.Checkpoint()
-	tainted := withTaint(node, p.taint())
-	if err := p.Gate.UpdateNode(ctx, tainted); err != nil {
-		return false, err
+	// The taint keeps pods that do not tolerate it off every node being
+	// emptied; the goal also refuses those that do.
+	goal := func(_ *simulator.Simulator, _ *corev1.Pod, _, to string) (bool, string) {
+		if emptying(to) {
+			return false, "it is being emptied"
+		}
+		return true, ""
 	}
-	emptying[node.Name] = true
-	goal := simgate.All(simgate.NotOnto(emptying), p.notUnderutilized)
 	moves := make([]*simgate.Move, len(movable))
 	for i, pod := range movable {
 		m, err := p.Gate.Plan(ctx, pod, PluginName, "emptying underutilized node "+node.Name, goal)
 		if err != nil {
 			p.Gate.Rollback(ctx, cp)
-			delete(emptying, node.Name)
 			return false, err
 		}
 		moves[i] = m
-	}
-	if !p.Gate.DryRun() {
-		if err := p.patchTaints(ctx, node, tainted.Spec.Taints); err != nil {
-			p.Gate.Rollback(ctx, cp)
-			delete(emptying, node.Name)
-			return false, fmt.Errorf("tainting: %w", err)
-		}
 	}
 	for i, pod := range movable {
 		err := ev.Evict(ctx, pod, evictions.EvictOptions{StrategyName: PluginName, Reason: "emptying underutilized node; replacement predicted on " + moves[i].To})
@@ -267,23 +308,6 @@ func (p *Plugin) empty(ctx context.Context, node *corev1.Node, emptying map[stri
 		p.Gate.Evicted(moves[i])
 	}
 	return true, nil
-}
-
-// notUnderutilized is compaction's direction: a destination must already be
-// at or above a threshold for some resource (upstream's definition of not
-// underutilized), not a node this or a later run would empty.
-func (p *Plugin) notUnderutilized(sim *simulator.Simulator, _ *corev1.Pod, _, to string) (bool, string) {
-	ni, ok := sim.NodeInfo(to)
-	if !ok {
-		return false, "unknown node"
-	}
-	usage := simgate.Usage(ni, nil)
-	for name, t := range p.args.Thresholds {
-		if usage[name] >= float64(t) {
-			return true, ""
-		}
-	}
-	return false, "it is underutilized too"
 }
 
 // staysOnNode: pods a node drain leaves (the autoscaler ignores them too).
@@ -299,15 +323,14 @@ func (p *Plugin) taint() corev1.Taint {
 	return corev1.Taint{Key: p.args.EmptiedNodeTaint.Key, Value: strconv.FormatInt(p.now().Unix(), 10), Effect: corev1.TaintEffectNoSchedule}
 }
 
-func withTaint(n *corev1.Node, t corev1.Taint) *corev1.Node {
+func withoutTaint(n *corev1.Node, key string) *corev1.Node {
 	out := n.DeepCopy()
-	kept := out.Spec.Taints[:0]
-	for _, x := range out.Spec.Taints {
-		if x.Key != t.Key {
-			kept = append(kept, x)
+	out.Spec.Taints = nil
+	for _, x := range n.Spec.Taints {
+		if x.Key != key {
+			out.Spec.Taints = append(out.Spec.Taints, x)
 		}
 	}
-	out.Spec.Taints = append(kept, t)
 	return out
 }
 
@@ -336,7 +359,7 @@ func (p *Plugin) expireTaints(ctx context.Context, nodes []*corev1.Node) {
 		untainted := n.DeepCopy()
 		untainted.Spec.Taints = kept
 		if !p.Gate.DryRun() {
-			if err := p.patchTaints(ctx, n, kept); err != nil {
+			if _, err := p.patchTaints(ctx, n, kept); err != nil {
 				klog.FromContext(ctx).Error(err, "Removing an expired emptied-node taint", "node", n.Name)
 				continue
 			}
@@ -349,8 +372,9 @@ func (p *Plugin) expireTaints(ctx context.Context, nodes []*corev1.Node) {
 
 // patchTaints replaces the node's taints, guarded by the resourceVersion it
 // was read at, so a concurrent change (the autoscaler's own taint) is never
-// overwritten. Patch needs only the nodes "patch" verb.
-func (p *Plugin) patchTaints(ctx context.Context, n *corev1.Node, taints []corev1.Taint) error {
+// overwritten, and returns the node as written. Patch needs only the nodes
+// "patch" verb.
+func (p *Plugin) patchTaints(ctx context.Context, n *corev1.Node, taints []corev1.Taint) (*corev1.Node, error) {
 	if taints == nil {
 		taints = []corev1.Taint{}
 	}
@@ -359,8 +383,7 @@ func (p *Plugin) patchTaints(ctx context.Context, n *corev1.Node, taints []corev
 		"spec":     map[string]any{"taints": taints},
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	_, err = p.Handle.ClientSet().CoreV1().Nodes().Patch(ctx, n.Name, types.MergePatchType, patch, metav1.PatchOptions{})
-	return err
+	return p.Handle.ClientSet().CoreV1().Nodes().Patch(ctx, n.Name, types.MergePatchType, patch, metav1.PatchOptions{})
 }

@@ -105,8 +105,9 @@ func TestValidateNamesTheField(t *testing.T) {
 }
 
 // Two underutilized nodes: a pod of one must never be planned onto the
-// other (the default profile prefers it, being the least allocated), which
-// the run empties or which stays underutilized: that is not compaction.
+// other, which the run empties too; the default profile prefers it (the
+// least allocated), so both are tainted before the first move and both
+// empty onto c.
 func TestNoMoveOntoANodeEmptiedLater(t *testing.T) {
 	const def = corev1.DefaultSchedulerName
 	objs := []runtime.Object{
@@ -118,12 +119,55 @@ func TestNoMoveOntoANodeEmptiedLater(t *testing.T) {
 	args := &Args{HighNodeUtilizationArgs: nodeutilization.HighNodeUtilizationArgs{Thresholds: api.ResourceThresholds{corev1.ResourceCPU: 20}}}
 	SetDefaults(args)
 	res := Run(t, New, args, false, objs...)
-	if len(res.Evicted) != len(res.Plan) {
-		t.Fatalf("evicted %v, plan %+v", res.Evicted, res.Plan)
+	if len(res.Evicted) != 2 || len(res.Plan) != 2 {
+		t.Fatalf("evicted %v, plan %+v; want s1 and s2 moved", res.Evicted, res.Plan)
 	}
 	for _, m := range res.Plan {
 		if m.To != "c" {
 			t.Errorf("planned onto %s, a node the run empties: %+v", m.To, m)
 		}
 	}
+	for _, n := range []string{"a", "b"} {
+		if !tainted(t, res, n) {
+			t.Errorf("emptied node %s not tainted", n)
+		}
+	}
+}
+
+// A node that cannot be emptied is released at once: its taint is removed
+// and later nodes may empty onto it.
+func TestNodeNotEmptiedIsReleased(t *testing.T) {
+	const def = corev1.DefaultSchedulerName
+	objs := []runtime.Object{
+		Node("a", "4", "8Gi", nil), Node("b", "4", "8Gi", nil), Node("c", "4", "8Gi", nil),
+		// a (upstream's first: least used) holds an ownerless pod: never
+		// emptied, so released; b's pod then goes to a (least allocated).
+		ownerless(Pod("bare", "bare", "a", def, "100m", "256Mi")),
+		Pod("s2", "s2", "b", def, "400m", "256Mi"),
+		Pod("fill", "fill", "c", def, "2", "1Gi"),
+		ReplicaSet("s2"), ReplicaSet("fill"),
+	}
+	args := &Args{HighNodeUtilizationArgs: nodeutilization.HighNodeUtilizationArgs{Thresholds: api.ResourceThresholds{corev1.ResourceCPU: 20}}}
+	SetDefaults(args)
+	res := Run(t, New, args, false, objs...)
+	if len(res.Plan) != 1 || res.Plan[0].Name != "s2" || res.Plan[0].To != "a" {
+		t.Fatalf("plan %+v; want s2 moved onto the released node a", res.Plan)
+	}
+	if tainted(t, res, "a") || !tainted(t, res, "b") {
+		t.Errorf("taints: a %v (want released), b %v (want tainted)", tainted(t, res, "a"), tainted(t, res, "b"))
+	}
+}
+
+func tainted(t *testing.T, res Result, name string) bool {
+	t.Helper()
+	node, err := res.Client.CoreV1().Nodes().Get(t.Context(), name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range node.Spec.Taints {
+		if x.Key == DefaultTaintKey && x.Effect == corev1.TaintEffectNoSchedule {
+			return true
+		}
+	}
+	return false
 }

@@ -2,6 +2,7 @@ package descheduler
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 
@@ -9,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	core "k8s.io/client-go/testing"
 
 	"github.com/snug-sched/snug/pkg/simulator"
 	"github.com/snug-sched/snug/pkg/strategies/highnodeutilization"
@@ -230,23 +232,16 @@ func RunTrace(ctx context.Context, tr *quality.Trace, opts TraceOptions) (*Trace
 		}
 	}
 
+	byName := map[string]simgate.Move{}
+	for _, m := range evicted {
+		byName[m.Namespace+"/"+m.Name] = m
+	}
 	replay := func(sequential bool) (ClusterState, int, int, int, []string, error) {
 		s, err := newSim()
 		if err != nil {
 			return ClusterState{}, 0, 0, 0, nil, err
 		}
 		defer s.Close()
-		// Batch: the replacements come after the run, every taint is on.
-		// Sequential: as in the run, a node is tainted right before its
-		// pods are evicted.
-		if !sequential {
-			for _, n := range updated {
-				if err := s.UpdateNode(n); err != nil {
-					return ClusterState{}, 0, 0, 0, nil, err
-				}
-			}
-		}
-		taintedNow := map[string]bool{}
 		var differ, notTied, unplaced int
 		var examples []string
 		place := func(m simgate.Move) error {
@@ -268,34 +263,64 @@ func RunTrace(ctx context.Context, tr *quality.Trace, opts TraceOptions) (*Trace
 			}
 			return nil
 		}
-		for _, m := range evicted {
-			if n, ok := tainted[m.From]; ok && sequential && !taintedNow[m.From] {
-				taintedNow[m.From] = true
+		if !sequential {
+			// Batch: the replacements come after the run, on the nodes as
+			// the run left them.
+			for _, n := range updated {
 				if err := s.UpdateNode(n); err != nil {
 					return ClusterState{}, 0, 0, 0, nil, err
 				}
 			}
-			if err := s.RemovePod(pods[m.Namespace+"/"+m.Name]); err != nil {
-				return ClusterState{}, 0, 0, 0, nil, err
-			}
-			if sequential {
-				if err := place(m); err != nil {
+			for _, m := range evicted {
+				if err := s.RemovePod(pods[m.Namespace+"/"+m.Name]); err != nil {
 					return ClusterState{}, 0, 0, 0, nil, err
 				}
 			}
-		}
-		if !sequential {
 			for _, m := range evicted {
 				if err := place(m); err != nil {
 					return ClusterState{}, 0, 0, 0, nil, err
 				}
 			}
+			return measure(s), differ, notTied, unplaced, examples, nil
 		}
-		if sequential {
-			for name := range tainted {
-				if ni, ok := s.NodeInfo(name); ok && len(ni.GetPods()) > 0 {
-					res.TaintedInUse++
+		// Sequential: the descheduler's writes in the order the API saw
+		// them, taints set and released included, each replacement
+		// scheduled right after its eviction.
+		for _, a := range run.Client.Actions() {
+			switch {
+			case a.GetResource().Resource == "nodes" && a.GetVerb() == "patch":
+				pa := a.(core.PatchAction)
+				var body struct {
+					Spec struct {
+						Taints []corev1.Taint `json:"taints"`
+					} `json:"spec"`
 				}
+				if err := json.Unmarshal(pa.GetPatch(), &body); err != nil {
+					return ClusterState{}, 0, 0, 0, nil, err
+				}
+				ni, ok := s.NodeInfo(pa.GetName())
+				if !ok {
+					return ClusterState{}, 0, 0, 0, nil, fmt.Errorf("patch of unknown node %s", pa.GetName())
+				}
+				n := ni.Node().DeepCopy()
+				n.Spec.Taints = body.Spec.Taints
+				if err := s.UpdateNode(n); err != nil {
+					return ClusterState{}, 0, 0, 0, nil, err
+				}
+			case a.GetSubresource() == "eviction":
+				name := a.GetNamespace() + "/" + a.(core.CreateAction).GetObject().(metav1.Object).GetName()
+				m := byName[name]
+				if err := s.RemovePod(pods[name]); err != nil {
+					return ClusterState{}, 0, 0, 0, nil, err
+				}
+				if err := place(m); err != nil {
+					return ClusterState{}, 0, 0, 0, nil, err
+				}
+			}
+		}
+		for name := range tainted {
+			if ni, ok := s.NodeInfo(name); ok && len(ni.GetPods()) > 0 {
+				res.TaintedInUse++
 			}
 		}
 		return measure(s), differ, notTied, unplaced, examples, nil
