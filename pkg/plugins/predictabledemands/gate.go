@@ -141,7 +141,7 @@ func newGate(ctx context.Context, h fwk.Handle, args config.DependencyGate) (*ga
 		return nil, fmt.Errorf("metadata client for the dependency gate: %w", err)
 	}
 	s := &apiStore{}
-	mf := metadatainformer.NewSharedInformerFactory(mc, 0)
+	mf := metadatainformer.NewSharedInformerFactoryWithOptions(mc, 0, metadatainformer.WithTransform(namesOnly))
 	watch := func(kind Kind, gvr schema.GroupVersionResource) cache.SharedIndexInformer {
 		inf := mf.ForResource(gvr).Informer()
 		g.onAdd(inf, kind)
@@ -394,6 +394,20 @@ func (g *gate) forgetPod(podKey string, uid types.UID) {
 			delete(g.waiting, k)
 		}
 	}
+}
+
+// namesOnly keeps what the gate needs of a watched object: its identity.
+// A metadata-only watch still carries annotations and managedFields, and
+// kubectl's last-applied-configuration annotation holds a Secret's data.
+func namesOnly(obj any) (any, error) {
+	m, ok := obj.(*metav1.PartialObjectMetadata)
+	if !ok {
+		return obj, nil // cache.DeletedFinalStateUnknown: its object was transformed when stored
+	}
+	return &metav1.PartialObjectMetadata{TypeMeta: m.TypeMeta, ObjectMeta: metav1.ObjectMeta{
+		Name: m.Name, Namespace: m.Namespace, UID: m.UID, ResourceVersion: m.ResourceVersion,
+		DeletionTimestamp: m.DeletionTimestamp,
+	}}, nil
 }
 
 // reportLoop writes the reason into the pod's PodScheduled condition and an
