@@ -40,8 +40,13 @@ current-context: c
 		t.Fatal(err)
 	}
 	cmd := NewCommand()
-	if err := cmd.Flags().Set("kubeconfig", kubeconfig); err != nil {
-		t.Fatal(err)
+	// Upstream's deprecated flags, which upstream ignores once --config is
+	// set, reach the configuration snug writes.
+	for flag, v := range map[string]string{"kubeconfig": kubeconfig, "kube-api-qps": "7", "kube-api-burst": "9",
+		"kube-api-content-type": "application/json", "profiling": "false", "contention-profiling": "false"} {
+		if err := cmd.Flags().Set(flag, v); err != nil {
+			t.Fatal(err)
+		}
 	}
 	path, err := writeShippedConfig(cmd)
 	if err != nil {
@@ -89,6 +94,11 @@ current-context: c
 		t.Errorf("PostFilter = %+v, want QoSAwarePreemption instead of DefaultPreemption", got.PostFilter.Enabled)
 	}
 
+	if c := cc.ComponentConfig; c.ClientConnection.QPS != 7 || c.ClientConnection.Burst != 9 ||
+		c.ClientConnection.ContentType != "application/json" || c.EnableProfiling || c.EnableContentionProfiling {
+		t.Errorf("deprecated flags not applied: clientConnection %+v, profiling %v, contention %v",
+			c.ClientConnection, c.EnableProfiling, c.EnableContentionProfiling)
+	}
 	le := cc.ComponentConfig.LeaderElection
 	if !le.LeaderElect || le.ResourceName != "snug-scheduler" || le.ResourceNamespace != "kube-system" {
 		t.Errorf("leader election %+v, want on lease kube-system/snug-scheduler", le)
