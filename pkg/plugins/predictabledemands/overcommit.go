@@ -242,9 +242,15 @@ func (pl *Plugin) Filter(ctx context.Context, cs fwk.CycleState, pod *corev1.Pod
 		if s.pod[i] == 0 {
 			continue
 		}
-		if c.ratio.exceeds(sum[i]+s.pod[i], allocatable(alloc, c.resource)) {
+		if a := allocatable(alloc, c.resource); c.ratio.exceeds(sum[i]+s.pod[i], a) {
 			if c.rejected != nil {
 				c.rejected.Inc()
+			}
+			// The pod alone exceeds the cap here: no eviction or deletion of
+			// other pods helps, so preemption skips the node and pod events
+			// do not requeue it (as NodeResourcesFit does for requests).
+			if c.ratio.exceeds(s.pod[i], a) {
+				return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, c.reason)
 			}
 			return fwk.NewStatus(fwk.Unschedulable, c.reason)
 		}

@@ -63,11 +63,13 @@ func TestFilterOvercommitCaps(t *testing.T) {
 		existing []*corev1.Pod
 		incoming *corev1.Pod
 		want     string // "" fits, else the Unschedulable reason
+		// unresolvable: the pod alone exceeds the cap on this node.
+		unresolvable bool
 	}{
 		{name: "empty node, exactly the memory cap fits",
 			incoming: limPod("in", "memory", "8Gi")},
 		{name: "empty node, one byte over the memory cap",
-			incoming: limPod("in", "memory", "8589934593"), want: memCapReason},
+			incoming: limPod("in", "memory", "8589934593"), want: memCapReason, unresolvable: true},
 		{name: "sum with existing pods exactly at the cap fits",
 			existing: []*corev1.Pod{limPod("a", "memory", "6Gi"), limPod("b", "memory", "1Gi")},
 			incoming: limPod("in", "memory", "1Gi")},
@@ -133,7 +135,7 @@ func TestFilterOvercommitCaps(t *testing.T) {
 			caps:     []config.ResourceRatio{capOf(gpu, "1")},
 			alloc:    rl("cpu", "4", "memory", "8Gi"),
 			incoming: limPod("in", "nvidia.com/gpu", "1"),
-			want:     "node(s) would exceed the nvidia.com/gpu limit cap (1 x allocatable)"},
+			want:     "node(s) would exceed the nvidia.com/gpu limit cap (1 x allocatable)", unresolvable: true},
 		{name: "pods cap counts nothing for a pod (pods is not a limit)",
 			caps:     []config.ResourceRatio{capOf(corev1.ResourcePods, "1"), capOf(corev1.ResourceMemory, "1")},
 			existing: []*corev1.Pod{limPod("a", "memory", "1Gi")},
@@ -155,7 +157,7 @@ func TestFilterOvercommitCaps(t *testing.T) {
 		{name: "cap below 1 exceeded",
 			caps:     []config.ResourceRatio{capOf(corev1.ResourceMemory, "0.5")},
 			incoming: limPod("in", "memory", "4097Mi"),
-			want:     "node(s) would exceed the memory limit cap (500m x allocatable)"},
+			want:     "node(s) would exceed the memory limit cap (500m x allocatable)", unresolvable: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -175,8 +177,12 @@ func TestFilterOvercommitCaps(t *testing.T) {
 				}
 				return
 			}
-			if s.Code() != fwk.Unschedulable || s.Message() != tc.want {
-				t.Errorf("Filter = %v %q, want Unschedulable %q", s.Code(), s.Message(), tc.want)
+			code := fwk.Unschedulable
+			if tc.unresolvable {
+				code = fwk.UnschedulableAndUnresolvable
+			}
+			if s.Code() != code || s.Message() != tc.want {
+				t.Errorf("Filter = %v %q, want %v %q", s.Code(), s.Message(), code, tc.want)
 			}
 		})
 	}
@@ -304,7 +310,8 @@ func TestFilterThroughFramework(t *testing.T) {
 		{limPod("fits", "memory", "1Gi"), fwk.Success},
 		{limPod("over", "memory", "1025Mi"), fwk.Unschedulable},
 		{limPod("cpu-fits", "cpu", "8"), fwk.Success},
-		{limPod("cpu-over", "cpu", "8001m"), fwk.Unschedulable},
+		// Alone over 4 x 2 cpu: nothing on the node is in the way.
+		{limPod("cpu-over", "cpu", "8001m"), fwk.UnschedulableAndUnresolvable},
 	} {
 		state := framework.NewCycleState()
 		if _, s, _ := e.fw.RunPreFilterPlugins(e.ctx, state, tc.pod); !s.IsSuccess() {
@@ -314,7 +321,7 @@ func TestFilterThroughFramework(t *testing.T) {
 		if s.Code() != tc.want {
 			t.Errorf("%s: Filter = %v, want %v", tc.pod.Name, s, tc.want)
 		}
-		if tc.want == fwk.Unschedulable && s.Plugin() != Name {
+		if !s.IsSuccess() && s.Plugin() != Name {
 			t.Errorf("%s: plugin = %q, want %q", tc.pod.Name, s.Plugin(), Name)
 		}
 	}
