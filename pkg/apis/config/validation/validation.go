@@ -16,6 +16,7 @@ import (
 	v1helper "k8s.io/kubernetes/pkg/apis/core/v1/helper"
 
 	"github.com/snug-sched/snug/pkg/apis/config"
+	"github.com/snug-sched/snug/pkg/stranding"
 )
 
 // Bounds shared by snug's weights.
@@ -41,6 +42,11 @@ func ValidateStrandingAwarePackingArgs(path *field.Path, args *config.StrandingA
 		}
 		seen.Insert(r.Name)
 		errs = append(errs, validateRange(p.Child("weight"), r.Weight, MinWeight, MaxWeight)...)
+	}
+	// The stranding model has room for stranding.MaxDims resources; more
+	// would be dropped from every judgement.
+	if len(args.Resources) > stranding.MaxDims {
+		errs = append(errs, field.TooMany(resPath, len(args.Resources), stranding.MaxDims))
 	}
 	errs = append(errs, validateRange(path.Child("extendedResourceWeight"), args.ExtendedResourceWeight, 0, MaxWeight)...)
 	errs = append(errs, validateRange(path.Child("packingWeight"), args.PackingWeight, 0, MaxWeight)...)

@@ -1,6 +1,7 @@
 package validation
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -51,6 +52,11 @@ func TestValidateStrandingAwarePackingArgs(t *testing.T) {
 		}, want: []string{"args.resources[4].name", "Duplicate"}},
 		{name: "weight out of range", mutate: func(a *config.StrandingAwarePackingArgs) { a.Resources[1].Weight = 101 },
 			want: []string{"args.resources[1].weight"}},
+		{name: "more resources than the model holds", mutate: func(a *config.StrandingAwarePackingArgs) {
+			for i := len(a.Resources); i <= 16; i++ {
+				a.Resources = append(a.Resources, config.ResourceWeight{Name: corev1.ResourceName(fmt.Sprintf("example.com/r%d", i)), Weight: 1})
+			}
+		}, want: []string{"args.resources", "must have at most 16 items"}},
 		{name: "extended resource ok", mutate: func(a *config.StrandingAwarePackingArgs) {
 			a.Resources = append(a.Resources, config.ResourceWeight{Name: "nvidia.com/gpu", Weight: 5})
 		}},
