@@ -22,20 +22,6 @@ import (
 
 const gpu corev1.ResourceName = "nvidia.com/gpu"
 
-// startDefaultScheduler runs upstream kube-scheduler with its default profile.
-func startDefaultScheduler(t *testing.T, cp *framework.ControlPlane) {
-	t.Helper()
-	ports, err := framework.FreePorts(1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cp.StartProcessForTest(t, "kube-scheduler", cp.BinDir+"/kube-scheduler",
-		"--kubeconfig="+cp.KubeconfigPath,
-		"--authentication-kubeconfig="+cp.KubeconfigPath,
-		"--authorization-kubeconfig="+cp.KubeconfigPath,
-		"--leader-elect=false", "--bind-address=127.0.0.1", fmt.Sprintf("--secure-port=%d", ports[0]))
-}
-
 type podSpecT struct {
 	name   string
 	cpu    string
@@ -178,7 +164,7 @@ func TestPackingMixedWorkloadAgainstDefaultProfile(t *testing.T) {
 			startScheduler(t, cp, "")
 			name = manifests.SchedulerName
 		} else {
-			startDefaultScheduler(t, cp)
+			startKubeScheduler(t, cp)
 		}
 		placement := placeInOrder(t, cp, ns, name, workload)
 		return placement, strandedMemory(t, cp, ns, shapes)

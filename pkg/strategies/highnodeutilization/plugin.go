@@ -43,7 +43,6 @@ import (
 	"sigs.k8s.io/descheduler/pkg/framework/plugins/nodeutilization"
 	frameworktypes "sigs.k8s.io/descheduler/pkg/framework/types"
 
-	"github.com/snug-sched/snug/pkg/simulator"
 	"github.com/snug-sched/snug/pkg/strategies/simgate"
 )
 
@@ -199,13 +198,15 @@ func (p *Plugin) Balance(ctx context.Context, nodes []*corev1.Node) *frameworkty
 		}
 		emptying[name] = tainted
 	}
-	isEmptying := func(name string) bool { _, ok := emptying[name]; return ok }
+	// The taint keeps pods that do not tolerate it off every node being
+	// emptied; the goal also refuses those that do.
+	goal := simgate.NotOnto(emptying)
 	for i, name := range order {
 		node, ok := emptying[name]
 		if !ok {
 			continue
 		}
-		done, err := p.empty(ctx, node, isEmptying)
+		done, err := p.empty(ctx, node, goal)
 		if done {
 			logger.V(1).Info("Node emptied", "node", name)
 			continue
@@ -254,9 +255,9 @@ func (p *Plugin) setTaint(ctx context.Context, node *corev1.Node, on bool) (*cor
 }
 
 // empty plans moving every pod off node (already tainted) and, if all fit
-// on nodes not being emptied, evicts them. done is false, with the reason,
+// where goal allows (nodes not being emptied), evicts them. done is false, with the reason,
 // when the node is not (wholly) emptied; planned moves are then undone.
-func (p *Plugin) empty(ctx context.Context, node *corev1.Node, emptying func(string) bool) (done bool, err error) {
+func (p *Plugin) empty(ctx context.Context, node *corev1.Node, goal simgate.Goal) (done bool, err error) {
 	pods, err := p.Handle.GetPodsAssignedToNodeFunc()(node.Name, func(*corev1.Pod) bool { return true })
 	if err != nil {
 		return false, err
@@ -282,14 +283,6 @@ func (p *Plugin) empty(ctx context.Context, node *corev1.Node, emptying func(str
 		return false, nil
 	}
 	cp := p.Gate.Checkpoint()
-	// The taint keeps pods that do not tolerate it off every node being
-	// emptied; the goal also refuses those that do.
-	goal := func(_ *simulator.Simulator, _ *corev1.Pod, _, to string) (bool, string) {
-		if emptying(to) {
-			return false, "it is being emptied"
-		}
-		return true, ""
-	}
 	moves := make([]*simgate.Move, len(movable))
 	for i, pod := range movable {
 		m, err := p.Gate.Plan(ctx, pod, PluginName, "emptying underutilized node "+node.Name, goal)

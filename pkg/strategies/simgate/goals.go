@@ -62,10 +62,11 @@ func StaysBelow(target map[corev1.ResourceName]float64) Goal {
 	}
 }
 
-// NotOnto refuses destinations in a set (nodes being emptied).
-func NotOnto(nodes map[string]bool) Goal {
+// NotOnto refuses destinations that are keys of nodes (nodes being
+// emptied); the map is read at each judgement, so later changes count.
+func NotOnto[V any](nodes map[string]V) Goal {
 	return func(_ *simulator.Simulator, _ *corev1.Pod, _, to string) (bool, string) {
-		if nodes[to] {
+		if _, ok := nodes[to]; ok {
 			return false, "it is being emptied"
 		}
 		return true, ""
