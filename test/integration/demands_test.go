@@ -2,6 +2,9 @@ package integration
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -124,8 +127,60 @@ func TestDeclaredDemandsPerNamespace(t *testing.T) {
 	}
 }
 
-// A node at its memory-limit cap is skipped; the pending pod is scheduled
-// onto it once a pod there is deleted.
+// shippedConfigWithDemands writes the shipped scheduler configuration with
+// PredictableDemands args added to its profile (args YAML indented by 6),
+// connected to the control plane as the scheduler's ServiceAccount.
+func shippedConfigWithDemands(t *testing.T, cp *framework.ControlPlane, args string) string {
+	t.Helper()
+	cfg := fmt.Sprintf("clientConnection:\n  kubeconfig: %s\n%s  pluginConfig:\n  - name: PredictableDemands\n    args:\n%s",
+		schedulerKubeconfig(t, cp), manifests.SchedulerConfig, args)
+	path := filepath.Join(t.TempDir(), "scheduler-config.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// A cluster snug is adopted into: the default scheduler's pods already hold
+// memory limits of 1.5 x allocatable on every node (a container without a
+// limit counting its request). The shipped configuration schedules snug's
+// pods there: caps are opt-in.
+func TestShippedConfigSchedulesOntoOvercommittedNodes(t *testing.T) {
+	ctx := t.Context()
+	cp := framework.StartForTest(t, framework.Options{})
+	c := cp.Client
+	ns := mustNamespace(t, c, "brownfield")
+	if err := framework.CreateNodes(ctx, c,
+		framework.NewNode("node-a", resources("8", "8Gi"), nil),
+		framework.NewNode("node-b", resources("8", "8Gi"), nil),
+	); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"node-a", "node-b"} {
+		limited := pod("limited-"+n, corev1.DefaultSchedulerName, "500m", "2Gi")
+		limited.Spec.NodeName = n
+		limited.Spec.Containers[0].Resources.Limits = corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("8Gi")}
+		unlimited := pod("unlimited-"+n, corev1.DefaultSchedulerName, "500m", "4Gi") // counts its 4Gi request
+		unlimited.Spec.NodeName = n
+		for _, p := range []*corev1.Pod{limited, unlimited} {
+			if _, err := c.CoreV1().Pods(ns).Create(ctx, p, metav1.CreateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	startScheduler(t, cp, "")
+	p := pod("small", manifests.SchedulerName, "100m", "128Mi")
+	p.Spec.Containers[0].Resources.Limits = corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("256Mi")}
+	if _, err := c.CoreV1().Pods(ns).Create(ctx, p, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := framework.WaitForPodScheduled(ctx, c, ns, "small", 60*time.Second); err != nil {
+		t.Fatalf("a small snug pod on nodes whose memory limits are 1.5 x allocatable: %v", err)
+	}
+}
+
+// With a memory cap turned on, a node at its cap is skipped; the pending pod
+// is scheduled onto it once a pod there is deleted.
 func TestOvercommitCapRequeuesOnPodDelete(t *testing.T) {
 	ctx := t.Context()
 	cp := framework.StartForTest(t, framework.Options{})
@@ -151,7 +206,7 @@ func TestOvercommitCapRequeuesOnPodDelete(t *testing.T) {
 		}
 	}
 	filler("filler-a", "node-a")
-	startScheduler(t, cp, "") // shipped caps: memory 1x allocatable
+	startScheduler(t, cp, shippedConfigWithDemands(t, cp, "      overcommitCaps:\n        caps: [{resource: memory, ratio: 1}]\n"))
 	incoming := func(name string) {
 		p := pod(name, manifests.SchedulerName, "100m", "512Mi")
 		p.Spec.Containers[0].Resources.Limits = corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("2Gi")}

@@ -119,7 +119,7 @@ type ResourceRatio struct {
 // OvercommitCaps bound the sum of limits on a node.
 type OvercommitCaps struct {
 	// Caps: sum of limits of the node's pods plus the incoming pod's must
-	// stay within Ratio x allocatable. Empty disables the caps.
+	// stay within Ratio x allocatable. Empty (the default) disables the caps.
 	Caps []ResourceRatio
 }
 

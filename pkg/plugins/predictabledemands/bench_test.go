@@ -55,12 +55,12 @@ func BenchmarkPreEnqueue(b *testing.B) {
 
 const benchNodes = 5000
 
-// benchFilterEnv returns a plugin with default caps and NodeInfos holding three
+// benchFilterEnv returns a plugin with caps memory 1x and cpu 4x and NodeInfos holding three
 // pods each (limits, requests only, an init container and a sidecar), with
 // the limit cache warm.
 func benchFilterEnv(tb testing.TB, n int) (*Plugin, fwk.CycleState, *corev1.Pod, []fwk.NodeInfo) {
 	tb.Helper()
-	pl := newPlugin(tb, defaultArgs(tb))
+	pl := newPlugin(tb, capsArgs(tb))
 	alloc := rl("cpu", "32", "memory", "128Gi", "pods", "110")
 	nodes := make([]fwk.NodeInfo, n)
 	for i := range nodes {

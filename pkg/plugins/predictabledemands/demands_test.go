@@ -180,7 +180,7 @@ func TestPreFilterDeclaredDemands(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			args := defaultArgs(t)
+			args := capsArgs(t) // Filter runs: PreFilter writes its state
 			args.DeclaredDemands.NamespaceSelector = tc.selector
 			e := newEnv(t, args, namespaces[0], namespaces[1])
 			state := framework.NewCycleState()
@@ -208,10 +208,10 @@ func TestPreFilterDeclaredDemands(t *testing.T) {
 	}
 }
 
-// Without caps PreFilter skips Filter; declared demands still apply.
+// Without caps (the default) PreFilter skips Filter; declared demands
+// still apply.
 func TestPreFilterWithoutCapsSkips(t *testing.T) {
 	args := defaultArgs(t)
-	args.OvercommitCaps.Caps = []config.ResourceRatio{}
 	args.DeclaredDemands.NamespaceSelector = &metav1.LabelSelector{}
 	e := newEnv(t, args)
 	state := framework.NewCycleState()

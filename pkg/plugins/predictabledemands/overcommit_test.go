@@ -12,6 +12,7 @@ import (
 	fwk "k8s.io/kube-scheduler/framework"
 	schedcache "k8s.io/kubernetes/pkg/scheduler/backend/cache"
 	"k8s.io/kubernetes/pkg/scheduler/framework"
+	"k8s.io/utils/ptr"
 
 	"github.com/snug-sched/snug/pkg/apis/config"
 )
@@ -32,11 +33,14 @@ func reqPod(name string, kv ...string) *corev1.Pod {
 	return podWith("ns", name, nil, ctr("app", rl(kv...), nil))
 }
 
+// capsArgs returns the default args with caps; none given means memory 1x
+// and cpu 4x allocatable (caps are off by default).
 func capsArgs(t testing.TB, caps ...config.ResourceRatio) *config.PredictableDemandsArgs {
 	args := defaultArgs(t)
-	if caps != nil {
-		args.OvercommitCaps.Caps = caps
+	if caps == nil {
+		caps = []config.ResourceRatio{capOf(corev1.ResourceMemory, "1"), capOf(corev1.ResourceCPU, "4")}
 	}
+	args.OvercommitCaps.Caps = caps
 	return args
 }
 
@@ -58,7 +62,7 @@ func TestFilterOvercommitCaps(t *testing.T) {
 	alloc := rl("cpu", "4", "memory", "8Gi", "pods", "110", "nvidia.com/gpu", "4")
 	tests := []struct {
 		name     string
-		caps     []config.ResourceRatio // nil: defaults memory 1, cpu 4
+		caps     []config.ResourceRatio // nil: memory 1, cpu 4
 		alloc    corev1.ResourceList
 		existing []*corev1.Pod
 		incoming *corev1.Pod
@@ -189,7 +193,7 @@ func TestFilterOvercommitCaps(t *testing.T) {
 }
 
 func TestPreFilterSkipsPodsAddingNothing(t *testing.T) {
-	pl := newPlugin(t, defaultArgs(t))
+	pl := newPlugin(t, capsArgs(t))
 	tests := []struct {
 		name string
 		pod  *corev1.Pod
@@ -229,7 +233,7 @@ func TestPreFilterSkipsPodsAddingNothing(t *testing.T) {
 }
 
 func TestFilterWithoutPreFilterState(t *testing.T) {
-	pl := newPlugin(t, defaultArgs(t))
+	pl := newPlugin(t, capsArgs(t))
 	s := pl.Filter(context.Background(), framework.NewCycleState(), limPod("p", "cpu", "1"), nodeInfo("n1", rl("cpu", "4")))
 	if s.Code() != fwk.Error || !strings.Contains(s.Message(), `reading "PredictableDemands/prefilter" from cycle state`) {
 		t.Errorf("Filter = %v, want an Error about the missing cycle state", s)
@@ -237,7 +241,7 @@ func TestFilterWithoutPreFilterState(t *testing.T) {
 }
 
 func TestNodeSumCacheFollowsGeneration(t *testing.T) {
-	pl := newPlugin(t, defaultArgs(t))
+	pl := newPlugin(t, capsArgs(t))
 	alloc := rl("cpu", "4", "memory", "8Gi")
 	a := onNode(limPod("a", "memory", "4Gi", "cpu", "1"), "n1")
 	b := onNode(reqPod("b", "memory", "2Gi", "cpu", "500m"), "n1")
@@ -301,7 +305,7 @@ func TestNodeSumCacheFollowsGeneration(t *testing.T) {
 
 // Through a real framework: the status names the plugin and the cap.
 func TestFilterThroughFramework(t *testing.T) {
-	e := newEnv(t, defaultArgs(t))
+	e := newEnv(t, capsArgs(t))
 	ni := nodeInfo("n1", rl("cpu", "2", "memory", "4Gi"), onNode(limPod("a", "memory", "3Gi"), "n1"))
 	for _, tc := range []struct {
 		pod  *corev1.Pod
@@ -364,7 +368,7 @@ func TestExactRatio(t *testing.T) {
 // Two NodeInfos whose generations share a slot evict each other but never
 // read each other's sum; a NodeInfo at generation 0 is computed every time.
 func TestNodeSumCacheCollisions(t *testing.T) {
-	pl := newPlugin(t, defaultArgs(t))
+	pl := newPlugin(t, capsArgs(t))
 	alloc := rl("cpu", "4", "memory", "8Gi")
 	a := nodeInfo("a", alloc, onNode(limPod("a", "memory", "1Gi"), "a"))
 	b := nodeInfo("b", alloc, onNode(limPod("b", "memory", "2Gi"), "b"))
@@ -402,7 +406,7 @@ func (h snapshotHandle) SnapshotSharedLister() fwk.SharedLister { return h.snaps
 // pods instead of recomputing them, and are not cached (their generations
 // never come back, and caching them evicted the snapshot's nodes).
 func TestNodeSumDerivedNodeInfos(t *testing.T) {
-	pl := newPlugin(t, defaultArgs(t))
+	pl := newPlugin(t, capsArgs(t))
 	alloc := rl("cpu", "4", "memory", "8Gi")
 	a := onNode(limPod("a", "memory", "4Gi", "cpu", "1"), "n1")
 	b := onNode(reqPod("b", "memory", "2Gi", "cpu", "500m"), "n1")
@@ -455,5 +459,29 @@ func TestNodeSumDerivedNodeInfos(t *testing.T) {
 	}
 	if got := pl.nodeSum(ni); got[0] != 6<<30 {
 		t.Errorf("snapshot sum after the derived ones = %v, want 6Gi", got[:2])
+	}
+}
+
+// A node of a cluster snug is adopted into: pods of other schedulers and a
+// DaemonSet already hold memory limits of 1.5 x allocatable (a container
+// without a limit counts its request), as is common. The default args must
+// not refuse a small snug pod there: the caps are opt-in.
+func TestDefaultsAdmitPodOnOvercommittedNode(t *testing.T) {
+	daemon := limPod("node-agent", "cpu", "100m", "memory", "2Gi")
+	daemon.OwnerReferences = []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "DaemonSet", Name: "node-agent", UID: "ds", Controller: ptr.To(true)}}
+	web := podWith("ns", "web", nil, ctr("app", rl("cpu", "1", "memory", "4Gi"), rl("cpu", "2", "memory", "14Gi")))
+	batch := reqPod("batch", "cpu", "1", "memory", "8Gi") // no limit: counts its 8Gi request
+	// 2 + 14 + 8 = 24Gi of limits on 16Gi: 1.5 x allocatable.
+	ni := nodeInfo("n1", rl("cpu", "8", "memory", "16Gi", "pods", "110"),
+		onNode(daemon, "n1"), onNode(web, "n1"), onNode(batch, "n1"))
+	e := newEnv(t, defaultArgs(t))
+	small := limPod("small", "cpu", "100m", "memory", "128Mi")
+	state := framework.NewCycleState()
+	_, s, _ := e.fw.RunPreFilterPlugins(e.ctx, state, small)
+	if s.IsSuccess() {
+		s = e.fw.RunFilterPlugins(e.ctx, state, small, ni)
+	}
+	if !s.IsSuccess() {
+		t.Errorf("a 128Mi pod on a node whose pods' memory limits are 1.5 x allocatable: %v, want it admitted with the default args", s)
 	}
 }

@@ -27,12 +27,16 @@
 //     limit/request may be bounded per resource like LimitRange's
 //     maxLimitRequestRatio.
 //
-//  3. Overcommit caps (Filter): per capped resource r and node n,
+//  3. Overcommit caps (Filter), none unless configured: per capped resource
+//     r and node n,
 //
 //     sum over pods p on n of L_r(p) + L_r(incoming) <= ratio_r * allocatable_r(n)
 //
 //     where L_r is the pod's effective limit with a container that sets no
-//     limit counting its request (resourcemodel.BoundedLimits).
+//     limit counting its request (resourcemodel.BoundedLimits). The sum is
+//     over every pod on the node, whoever scheduled it, so a cap below what
+//     a cluster already runs refuses snug's pods on those nodes; that is why
+//     there is no default cap.
 //
 //  4. Room check (PreFilter, room.go): in profiles whose filters include
 //     NodeResourcesFit, a pod that no node has room for by NodeResourcesFit's

@@ -19,7 +19,7 @@ func TestNew(t *testing.T) {
 		}
 	})
 	t.Run("invalid args name the field", func(t *testing.T) {
-		a := defaultArgs(t)
+		a := capsArgs(t)
 		a.OvercommitCaps.Caps[0].Ratio = resource.MustParse("0")
 		_, err := New(context.Background(), a, nil)
 		if err == nil || !strings.Contains(err.Error(), "PredictableDemandsArgs.overcommitCaps.caps[0].ratio") {
@@ -27,7 +27,7 @@ func TestNew(t *testing.T) {
 		}
 	})
 	t.Run("more than maxCaps caps", func(t *testing.T) {
-		a := defaultArgs(t)
+		a := capsArgs(t)
 		for _, r := range []corev1.ResourceName{"ephemeral-storage", "pods", "hugepages-2Mi", "hugepages-1Gi", "a.example.com/x", "b.example.com/x", "c.example.com/x"} {
 			a.OvercommitCaps.Caps = append(a.OvercommitCaps.Caps, config.ResourceRatio{Resource: r, Ratio: resource.MustParse("1")})
 		}
@@ -50,6 +50,12 @@ func TestNew(t *testing.T) {
 		if pl.nsSelector != nil {
 			t.Error("declared demands enforced by default")
 		}
+		if len(pl.caps) != 0 {
+			t.Errorf("caps on by default: %+v", pl.caps)
+		}
+	})
+	t.Run("caps", func(t *testing.T) {
+		pl := newEnv(t, capsArgs(t)).pl
 		want := []struct {
 			r      corev1.ResourceName
 			reason string

@@ -109,3 +109,78 @@ func TestStrictDecoding(t *testing.T) {
 		})
 	}
 }
+
+// loadDemands decodes a config whose only plugin args are PredictableDemands'.
+func loadDemands(t *testing.T, args string) *config.PredictableDemandsArgs {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	data := `apiVersion: kubescheduler.config.k8s.io/v1
+kind: KubeSchedulerConfiguration
+profiles:
+- schedulerName: snug-scheduler
+  pluginConfig:
+  - name: PredictableDemands
+    args:
+` + args
+	if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := options.LoadConfigFromFile(klog.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pc := range cfg.Profiles[0].PluginConfig {
+		if a, ok := pc.Args.(*config.PredictableDemandsArgs); ok {
+			return a
+		}
+	}
+	t.Fatal("no PredictableDemandsArgs in decoded config")
+	return nil
+}
+
+// Caps are opt-in: unset and [] both mean none; an explicit list is kept as
+// written, in its order.
+func TestOvercommitCapsDecode(t *testing.T) {
+	for _, tc := range []struct {
+		name, args string
+		want       []string // resource=ratio
+	}{
+		{name: "unset", args: "      dependencyGate: {enabled: true}\n"},
+		{name: "empty list", args: "      overcommitCaps: {caps: []}\n"},
+		{name: "explicit", args: "      overcommitCaps:\n        caps: [{resource: memory, ratio: 1.5}, {resource: cpu, ratio: 4}]\n",
+			want: []string{"memory=1500m", "cpu=4"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []string
+			for _, c := range loadDemands(t, tc.args).OvercommitCaps.Caps {
+				got = append(got, string(c.Resource)+"="+c.Ratio.String())
+			}
+			if strings.Join(got, ",") != strings.Join(tc.want, ",") {
+				t.Errorf("caps = %v, want %v", got, tc.want)
+			}
+		})
+	}
+	// The shipped configuration turns no caps on.
+	cfgPath := filepath.Join(t.TempDir(), "shipped.yaml")
+	if err := os.WriteFile(cfgPath, manifests.SchedulerConfig, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := options.LoadConfigFromFile(klog.Background(), cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, p := range cfg.Profiles {
+		for _, pc := range p.PluginConfig {
+			if a, ok := pc.Args.(*config.PredictableDemandsArgs); ok {
+				found = true
+				if len(a.OvercommitCaps.Caps) != 0 {
+					t.Errorf("shipped profile %s turns caps on: %v", p.SchedulerName, a.OvercommitCaps.Caps)
+				}
+			}
+		}
+	}
+	if !found {
+		t.Error("no PredictableDemandsArgs in the shipped config (defaulted)")
+	}
+}

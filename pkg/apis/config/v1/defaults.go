@@ -2,7 +2,6 @@ package v1
 
 import (
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/utils/ptr"
 )
 
@@ -84,18 +83,11 @@ func SetDefaults_PredictableDemandsArgs(obj *PredictableDemandsArgs) {
 	if len(obj.DeclaredDemands.Resources) == 0 {
 		obj.DeclaredDemands.Resources = []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory}
 	}
-	if obj.OvercommitCaps.Caps == nil {
-		obj.OvercommitCaps.Caps = DefaultOvercommitCaps()
-	}
-}
-
-// DefaultOvercommitCaps: memory is incompressible, so its limits may not
-// exceed allocatable; cpu is throttled, not killed, so 4x is tolerated.
-func DefaultOvercommitCaps() []ResourceRatio {
-	return []ResourceRatio{
-		{Resource: corev1.ResourceMemory, Ratio: resource.MustParse("1")},
-		{Resource: corev1.ResourceCPU, Ratio: resource.MustParse("4")},
-	}
+	// OvercommitCaps.Caps has no default: caps are opt-in. A cap counts
+	// every pod on the node, those of other schedulers and DaemonSets
+	// included, so a default cap would refuse snug's pods on every node of a
+	// cluster that already runs its limits above it (memory limits at 1.5x
+	// allocatable are common) the moment snug is installed.
 }
 
 // SetDefaults_QoSAwarePreemptionArgs fills unset fields; the candidate

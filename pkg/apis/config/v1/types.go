@@ -148,9 +148,11 @@ type ResourceRatio struct {
 // OvercommitCaps bound the sum of limits on a node.
 type OvercommitCaps struct {
 	// Caps: per resource, the limits of the pods on a node plus the incoming
-	// pod's must stay within ratio x allocatable. A container without a
-	// limit counts its request. Unset means memory 1 and cpu 4; an empty
-	// list disables the caps.
+	// pod's must stay within ratio x allocatable. Every pod on the node
+	// counts, whoever scheduled it (DaemonSets included), and a container
+	// without a limit counts its request. Only placements are refused: pods
+	// already on a node over a cap stay, and new pods that limit that
+	// resource go elsewhere. Default: no caps (unset and [] both mean off).
 	// +listType=map
 	// +listMapKey=resource
 	Caps []ResourceRatio `json:"caps,omitempty"`

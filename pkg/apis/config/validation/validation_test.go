@@ -131,7 +131,8 @@ func TestValidatePredictableDemandsArgs(t *testing.T) {
 		want   []string // substrings of the error; empty means valid
 		not    []string // substrings the error must not contain
 	}{
-		{name: "defaults are valid", mutate: func(*config.PredictableDemandsArgs) {}},
+		{name: "memory 1 and cpu 4 are valid", mutate: func(*config.PredictableDemandsArgs) {}},
+		{name: "defaults (no caps) are valid", mutate: func(a *config.PredictableDemandsArgs) { a.OvercommitCaps.Caps = nil }},
 		{name: "zero cap ratio", mutate: func(a *config.PredictableDemandsArgs) { a.OvercommitCaps.Caps[0].Ratio = resource.MustParse("0") },
 			want: []string{"args.overcommitCaps.caps[0].ratio", "must be greater than 0"}},
 		{name: "negative cap ratio", mutate: func(a *config.PredictableDemandsArgs) { a.OvercommitCaps.Caps[1].Ratio = resource.MustParse("-2") },
@@ -192,6 +193,7 @@ func TestValidatePredictableDemandsArgs(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			args := defaultedPredictableDemands(t)
+			args.OvercommitCaps.Caps = []config.ResourceRatio{ratio(corev1.ResourceMemory, "1"), ratio(corev1.ResourceCPU, "4")}
 			tc.mutate(&args)
 			err := ValidatePredictableDemandsArgs(field.NewPath("args"), &args)
 			if len(tc.want) == 0 {
@@ -229,9 +231,9 @@ func TestPredictableDemandsDefaults(t *testing.T) {
 	if got := a.DeclaredDemands.Resources; len(got) != 2 || got[0] != corev1.ResourceCPU || got[1] != corev1.ResourceMemory {
 		t.Errorf("declared resources default: %v", got)
 	}
-	caps := a.OvercommitCaps.Caps
-	if len(caps) != 2 || caps[0].Resource != corev1.ResourceMemory || caps[0].Ratio.String() != "1" ||
-		caps[1].Resource != corev1.ResourceCPU || caps[1].Ratio.String() != "4" {
-		t.Errorf("caps default: %v", caps)
+	// Caps are opt-in: a default cap would refuse snug's pods on the nodes
+	// of a cluster that already runs its limits above it.
+	if caps := a.OvercommitCaps.Caps; len(caps) != 0 {
+		t.Errorf("caps default to %v, want none", caps)
 	}
 }
