@@ -74,6 +74,11 @@ func (pl *Plugin) ratios() []ratioSpec {
 	return out
 }
 
+// undeclared is undeclared with the plugin's args.
+func (pl *Plugin) undeclared(pod *corev1.Pod) string {
+	return undeclared(pod, pl.args.DeclaredDemands.Resources, pl.ratios())
+}
+
 // enforced reports whether the pod's namespace is selected.
 func (pl *Plugin) enforced(pod *corev1.Pod) (bool, error) {
 	if pl.nsSelector == nil {
@@ -95,12 +100,14 @@ func (pl *Plugin) enforced(pod *corev1.Pod) (bool, error) {
 // PreFilter enforces declared demands, rejects a pod no node has room for
 // (room.go) and prepares the overcommit check.
 func (pl *Plugin) PreFilter(ctx context.Context, cs fwk.CycleState, pod *corev1.Pod, nodes []fwk.NodeInfo) (*fwk.PreFilterResult, *fwk.Status) {
+	pl.verdicts.clear(pod.UID, byDemands|byRoom|byCaps) // a new cycle
 	enforce, err := pl.enforced(pod)
 	if err != nil {
 		return nil, fwk.AsStatus(err)
 	}
 	if enforce {
-		if why := undeclared(pod, pl.args.DeclaredDemands.Resources, pl.ratios()); why != "" {
+		if why := pl.undeclared(pod); why != "" {
+			pl.verdicts.add(pod.UID, byDemands)
 			return nil, fwk.NewStatus(fwk.UnschedulableAndUnresolvable,
 				fmt.Sprintf("%s; namespace %q requires declared demands", why, pod.Namespace))
 		}
@@ -110,6 +117,7 @@ func (pl *Plugin) PreFilter(ctx context.Context, cs fwk.CycleState, pod *corev1.
 		pl.podLimits(pod, &s.pod)
 	}
 	if status := pl.noRoomStatus(pod, nodes); status != nil {
+		pl.verdicts.add(pod.UID, byRoom)
 		// Preemption's dry run runs Filter on this cycle's state.
 		cs.Write(stateKey, s)
 		return nil, status

@@ -106,6 +106,7 @@ type env struct {
 	ctx context.Context
 	fw  framework.Framework
 	pl  *Plugin
+	cs  *fake.Clientset // behind the informers
 }
 
 func newEnv(t testing.TB, args *config.PredictableDemandsArgs, objs ...runtime.Object) *env {
@@ -128,7 +129,8 @@ func newEnv(t testing.TB, args *config.PredictableDemandsArgs, objs ...runtime.O
 		},
 		PluginConfig: []schedulerconfig.PluginConfig{{Name: Name, Args: args}},
 	}
-	factory := informers.NewSharedInformerFactory(fake.NewClientset(objs...), 0)
+	cs := fake.NewClientset(objs...)
+	factory := informers.NewSharedInformerFactory(cs, 0)
 	fw := plugintest.NewFramework(t, ctx, cancel, registry, profile, factory,
 		frameworkruntime.WithSnapshotSharedLister(schedcache.NewEmptySnapshot()))
 	if created == nil {
@@ -140,7 +142,7 @@ func newEnv(t testing.TB, args *config.PredictableDemandsArgs, objs ...runtime.O
 			t.Fatalf("informer for %v did not sync", typ)
 		}
 	}
-	return &env{ctx: ctx, fw: fw, pl: created}
+	return &env{ctx: ctx, fw: fw, pl: created, cs: cs}
 }
 
 func namespace(name string, labels map[string]string) *corev1.Namespace {

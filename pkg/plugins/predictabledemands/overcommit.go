@@ -77,6 +77,9 @@ func (r exactRatio) exceeds(x, y int64) bool {
 // preFilterState holds the incoming pod's bounded limits per cap.
 type preFilterState struct {
 	pod [maxCaps]int64
+	// capped: a cap has refused a node to the pod in this cycle, and the
+	// verdict says so (recorded once, not per node).
+	capped atomic.Bool
 }
 
 func (s *preFilterState) Clone() fwk.StateData { return s }
@@ -245,6 +248,9 @@ func (pl *Plugin) Filter(ctx context.Context, cs fwk.CycleState, pod *corev1.Pod
 		if a := allocatable(alloc, c.resource); c.ratio.exceeds(sum[i]+s.pod[i], a) {
 			if c.rejected != nil {
 				c.rejected.Inc()
+			}
+			if !s.capped.Load() && s.capped.CompareAndSwap(false, true) {
+				pl.verdicts.add(pod.UID, byCaps)
 			}
 			// The pod alone exceeds the cap here: no eviction or deletion of
 			// other pods helps, so preemption skips the node and pod events

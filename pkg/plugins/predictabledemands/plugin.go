@@ -48,6 +48,17 @@
 //     is rejected before a Filter pass over all nodes that can only fail,
 //     with the status NodeResourcesFit would give every node (preemption
 //     reads it). It never rejects a pod NodeResourcesFit admits somewhere.
+//
+// Requeueing (events.go, verdicts.go). The scheduling queue only knows that
+// PredictableDemands rejected a pod, and calls the plugin's queueing hints
+// for every event the plugin registered, a held pod's included. The plugin
+// records which of the four concerns rejected each pod, and each hint
+// answers for that concern only: a held pod is queued by its missing object
+// alone, an undeclared pod by its own update that declares its demands, a
+// pod refused for room or a cap by an event that frees room or limit budget
+// it needs. The four concerns stay one plugin so that configurations that
+// enable PredictableDemands keep all of them; the price is that the queue
+// still calls a hint (which skips) per held pod and pod or node event.
 package predictabledemands
 
 import (
@@ -84,6 +95,9 @@ type Plugin struct {
 	limits *limitCache
 
 	room roomCheck
+
+	// verdicts says which concern rejected each pod, for the queueing hints.
+	verdicts verdicts
 }
 
 var (
@@ -113,7 +127,9 @@ func New(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, err
 			return nil, err
 		}
 		pl.nsSelector = s
-		if f := h.SharedInformerFactory(); f != nil {
+		if h == nil {
+			// No framework (tools, tests): an empty selector still enforces everywhere.
+		} else if f := h.SharedInformerFactory(); f != nil {
 			pl.namespaces = f.Core().V1().Namespaces().Lister()
 		}
 	}
@@ -132,6 +148,7 @@ func New(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, err
 		}
 		pl.gate = g
 	}
+	pl.forgetBoundAndDeleted(h)
 	klog.FromContext(ctx).V(2).Info("PredictableDemands ready", "gate", pl.gate != nil,
 		"declaredDemands", pl.nsSelector != nil, "caps", len(pl.caps))
 	return pl, nil
@@ -142,5 +159,11 @@ func (pl *Plugin) PreEnqueue(ctx context.Context, pod *corev1.Pod) *fwk.Status {
 	if pl.gate == nil {
 		return nil
 	}
-	return pl.gate.check(ctx, pod)
+	s := pl.gate.check(ctx, pod)
+	if s.IsSuccess() {
+		pl.verdicts.clear(pod.UID, byGate)
+	} else {
+		pl.verdicts.add(pod.UID, byGate)
+	}
+	return s
 }
