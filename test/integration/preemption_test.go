@@ -365,3 +365,63 @@ func TestPreemptionPrefersLeastStranding(t *testing.T) {
 		t.Error("victim-b was preempted too")
 	}
 }
+
+// (5) Respect mode with a budget to spend (issue 19, item 3): PDB web
+// allows one disruption; a full 5-CPU node holds a (web, 1 CPU, priority
+// 101), b (web, 3 CPU, 102) and c (no PDB, 1 CPU, 103); the preemptor needs
+// 4 CPU. Evicting b and c makes room with one disruption of web; spending
+// the budget on a, the least important pod, leaves too little room, and
+// snug used to report the node as blocked by the PDB.
+func TestPreemptionRespectsPDBWithinBudget(t *testing.T) {
+	ctx := t.Context()
+	cp := framework.StartForTest(t, framework.Options{WithControllerManager: true})
+	if err := cp.StartFakeKubelet(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c := cp.Client
+	ns := mustNamespace(t, c, "pdb-budget")
+	priorityClasses(t, c)
+	for name, value := range map[string]int32{"prio-1": 101, "prio-2": 102, "prio-3": 103} {
+		pc := &schedulingv1.PriorityClass{ObjectMeta: metav1.ObjectMeta{Name: name}, Value: value}
+		if _, err := c.SchedulingV1().PriorityClasses().Create(ctx, pc, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := framework.CreateNodes(ctx, c, framework.NewNode("node-0", resources("5", "8Gi"), nil)); err != nil {
+		t.Fatal(err)
+	}
+	web := map[string]string{"app": "web"}
+	a := qosPod("a", "node-0", "prio-1", corev1.PodQOSBurstable, "1", "1Gi")
+	a.Labels = web
+	b := qosPod("b", "node-0", "prio-2", corev1.PodQOSBurstable, "3", "1Gi")
+	b.Labels = web
+	createPods(t, c, ns, a, b, qosPod("c", "node-0", "prio-3", corev1.PodQOSBurstable, "1", "1Gi"))
+	pdb := &policyv1.PodDisruptionBudget{
+		ObjectMeta: metav1.ObjectMeta{Name: "web"},
+		Spec: policyv1.PodDisruptionBudgetSpec{
+			MinAvailable: ptr.To(intstr.FromInt32(1)),
+			Selector:     &metav1.LabelSelector{MatchLabels: web},
+		},
+	}
+	if _, err := c.PolicyV1().PodDisruptionBudgets(ns).Create(ctx, pdb, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitPDB(t, c, ns, "web", 2, 1)
+	startScheduler(t, cp, "") // shipped profile: pdbMode Respect
+	createPods(t, c, ns, qosPod("preemptor", "", highPriority, corev1.PodQOSBurstable, "4", "1Gi"))
+	p, err := framework.WaitForPodScheduled(ctx, c, ns, "preemptor", 60*time.Second)
+	if err != nil {
+		t.Fatalf("preemptor not placed although evicting b and c respects the PDB: %v", err)
+	}
+	if p.Spec.NodeName != "node-0" {
+		t.Errorf("preemptor on %q, want node-0", p.Spec.NodeName)
+	}
+	for _, name := range []string{"b", "c"} {
+		if err := waitGone(t, c, ns, name, 30*time.Second); err != nil {
+			t.Errorf("%s not preempted: %v", name, err)
+		}
+	}
+	if !exists(t, c, ns, "a") {
+		t.Error("a was preempted: the budget went to the pod that frees too little")
+	}
+}

@@ -9,6 +9,8 @@ import (
 	policy "k8s.io/api/policy/v1"
 	fwk "k8s.io/kube-scheduler/framework"
 	"k8s.io/kubernetes/pkg/apis/core/v1/helper/qos"
+
+	"github.com/snug-sched/snug/pkg/apis/config"
 )
 
 // benchNode is scheduler_perf's PreemptionAsync node once measured pods land:
@@ -86,4 +88,33 @@ func BenchmarkStrandedAfter(b *testing.B) {
 			judge.strandedAfter("n", victims)
 		}
 	})
+}
+
+// BenchmarkSelectVictimsOnNodeBudget is the budget search at its largest:
+// a node full with 110 pods of mixed sizes, half of them under a PDB that
+// allows one disruption, and a preemptor that needs several victims, so
+// the search leaves undecided protected pods on the node at every step
+// and runs its final check and minimality pass (2n+2 filter runs at most).
+func BenchmarkSelectVictimsOnNodeBudget(b *testing.B) {
+	nodes := []*corev1.Node{makeNode("n", map[corev1.ResourceName]string{corev1.ResourceCPU: "64", corev1.ResourceMemory: "256Gi", corev1.ResourcePods: "110"})}
+	var pods []*corev1.Pod
+	for i := range 110 {
+		w := newPod(fmt.Sprintf("p-%03d", i), int32(i%7), burstable, res(fmt.Sprintf("%dm", 300+(i*37)%400), "1Gi")).Node("n").StartTime(at(int64(i)))
+		if i%2 == 0 {
+			w.Label("app", "web")
+		}
+		pods = append(pods, w.Obj())
+	}
+	e := newEnv(b, defaultArgs(b, config.PDBRespect), nodes, pods)
+	pdbs := []*policy.PodDisruptionBudget{pdb("web", "default", 1, matchLabels("app", "web"))}
+	preemptor := newPod("preemptor", 10, burstable, res("3", "4Gi")).Obj()
+	state := e.preFilter(b, preemptor)
+	ctx := ContextWithPreemptor(e.ctx, preemptor)
+	b.ReportAllocs()
+	for b.Loop() {
+		victims, _, s := e.pl.SelectVictimsOnNode(ctx, state.Clone(), preemptor, e.nodeInfo(b, "n"), pdbs)
+		if !s.IsSuccess() || len(victims) == 0 {
+			b.Fatalf("no victims: %v", s)
+		}
+	}
 }

@@ -18,9 +18,13 @@ import (
 )
 
 // OrderedScoreFuncs ranks candidate nodes lexicographically (higher is
-// better): fewest PDB violations, lowest highest-victim priority, lowest
-// victim QoS, fewest victims, least stranded capacity once the preemptor is
-// placed, latest start time of the highest-priority victims.
+// better). The first five criteria are upstream's pickOneNodeForPreemption,
+// in its order: fewest PDB violations, lowest highest-victim priority,
+// smallest sum of victim priorities, fewest victims; snug's two come where
+// upstream would tie: the victims' QoS (fewest Guaranteed, then fewest
+// Burstable) and the least stranded capacity once the preemptor is placed;
+// upstream's last, the latest start time of the highest-priority victims,
+// breaks the remaining ties.
 func (pl *Plugin) OrderedScoreFuncs(ctx context.Context, nodesToVictims map[string]*extenderv1.Victims) []func(node string) int64 {
 	var judge *strandingJudge
 	if call, ok := ctx.Value(callKey{}).(*preemptionCall); ok {
@@ -29,8 +33,9 @@ func (pl *Plugin) OrderedScoreFuncs(ctx context.Context, nodesToVictims map[stri
 	return []func(string) int64{
 		func(n string) int64 { return -nodesToVictims[n].NumPDBViolations },
 		func(n string) int64 { return -int64(corev1helpers.PodPriority(nodesToVictims[n].Pods[0])) },
-		func(n string) int64 { return -qosCost(nodesToVictims[n].Pods) },
+		func(n string) int64 { return -sumPriorities(nodesToVictims[n].Pods) },
 		func(n string) int64 { return -int64(len(nodesToVictims[n].Pods)) },
+		func(n string) int64 { return -qosCost(nodesToVictims[n].Pods) },
 		func(n string) int64 {
 			if judge == nil {
 				return 0
@@ -46,14 +51,31 @@ func (pl *Plugin) OrderedScoreFuncs(ctx context.Context, nodesToVictims map[stri
 	}
 }
 
-// qosCost weighs victims so that one Guaranteed victim costs more than any
-// realistic number of Burstable ones, and one Burstable more than BestEfforts.
-func qosCost(victims []*corev1.Pod) int64 {
-	var c int64
+// sumPriorities is upstream's: each victim's priority plus MaxInt32+1, so
+// that every victim adds a positive amount and a node with fewer victims of
+// a negative priority is not beaten by one with more.
+func sumPriorities(victims []*corev1.Pod) int64 {
+	var s int64
 	for _, p := range victims {
-		c += []int64{1, 1_000, 1_000_000}[qosRank(p)]
+		s += int64(corev1helpers.PodPriority(p)) + int64(math.MaxInt32+1)
 	}
-	return c
+	return s
+}
+
+// qosCost orders victim lists of the same length (it comes after the
+// victim count) by their Guaranteed victims, then their Burstable ones:
+// exact for up to 2^31 victims.
+func qosCost(victims []*corev1.Pod) int64 {
+	var guaranteed, burstable int64
+	for _, p := range victims {
+		switch qosRank(p) {
+		case 2:
+			guaranteed++
+		case 1:
+			burstable++
+		}
+	}
+	return guaranteed<<32 | burstable
 }
 
 // strandedAfter is the stranding share S (pkg/stranding) of node once the

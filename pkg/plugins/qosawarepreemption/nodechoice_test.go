@@ -45,13 +45,18 @@ func pickNode(nodesToVictims map[string]*extenderv1.Victims, funcs []func(string
 const (
 	byPDBViolations = iota
 	byHighestPriority
-	byQoS
+	bySumPriorities
 	byVictimCount
+	byQoS
 	byStranding
 	byStartTime
 	numCriteria
 )
 
+// TestQoSCost: qosCost is compared only between nodes with as many
+// victims (it comes after the victim count), where it must order the
+// victims' QoS lexicographically: fewer Guaranteed, then fewer Burstable,
+// however many victims there are.
 func TestQoSCost(t *testing.T) {
 	n := func(count int, q qosClass) []*corev1.Pod {
 		var out []*corev1.Pod
@@ -67,43 +72,30 @@ func TestQoSCost(t *testing.T) {
 		}
 		return out
 	}
-	exact := []struct {
-		name    string
-		victims []*corev1.Pod
-		want    int64
-	}{
-		{"none", nil, 0},
-		{"one BestEffort", n(1, bestEffort), 1},
-		{"one Burstable", n(1, burstable), 1_000},
-		{"one Guaranteed", n(1, guaranteed), 1_000_000},
-		{"mixed", cat(n(2, guaranteed), n(3, burstable), n(4, bestEffort)), 2_003_004},
-	}
-	for _, tt := range exact {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := qosCost(tt.victims); got != tt.want {
-				t.Errorf("qosCost() = %d, want %d", got, tt.want)
-			}
-		})
-	}
-	// heavier outweighs lighter: qosCost(heavier) > qosCost(lighter).
+	// heavier outweighs lighter; both have the same number of victims.
 	outweighs := []struct {
 		name             string
 		heavier, lighter []*corev1.Pod
 	}{
-		{"one Guaranteed outweighs a node full of Burstable (110)", n(1, guaranteed), n(110, burstable)},
-		{"one Guaranteed outweighs 999 Burstable", n(1, guaranteed), n(999, burstable)},
-		{"one Guaranteed outweighs 999 Burstable and 999 BestEffort", n(1, guaranteed), cat(n(999, burstable), n(999, bestEffort))},
-		{"one Burstable outweighs a node full of BestEffort (110)", n(1, burstable), n(110, bestEffort)},
-		{"one Burstable outweighs 999 BestEffort", n(1, burstable), n(999, bestEffort)},
-		{"two BestEffort outweigh one", n(2, bestEffort), n(1, bestEffort)},
-		{"a Guaranteed and a BestEffort outweigh a Guaranteed", cat(n(1, guaranteed), n(1, bestEffort)), n(1, guaranteed)},
+		{"one Guaranteed outweighs one Burstable", n(1, guaranteed), n(1, burstable)},
+		{"one Burstable outweighs one BestEffort", n(1, burstable), n(1, bestEffort)},
+		{"a Guaranteed among 110 outweighs 110 Burstable", cat(n(1, guaranteed), n(109, bestEffort)), n(110, burstable)},
+		{"a Burstable among 110 outweighs 110 BestEffort", cat(n(1, burstable), n(109, bestEffort)), n(110, bestEffort)},
+		{"a Guaranteed among 5000 outweighs 5000 Burstable", cat(n(1, guaranteed), n(4999, bestEffort)), n(5000, burstable)},
+		{"more Burstable at equal Guaranteed", cat(n(1, guaranteed), n(2, burstable)), cat(n(1, guaranteed), n(1, burstable), n(1, bestEffort))},
 	}
 	for _, tt := range outweighs {
 		t.Run(tt.name, func(t *testing.T) {
+			if len(tt.heavier) != len(tt.lighter) {
+				t.Fatalf("test compares %d with %d victims", len(tt.heavier), len(tt.lighter))
+			}
 			if h, l := qosCost(tt.heavier), qosCost(tt.lighter); h <= l {
 				t.Errorf("qosCost(heavier) = %d, not above qosCost(lighter) = %d", h, l)
 			}
 		})
+	}
+	if a, b := qosCost(cat(n(1, burstable), n(1, bestEffort))), qosCost(cat(n(1, bestEffort), n(1, burstable))); a != b {
+		t.Errorf("qosCost depends on the victims' order: %d, %d", a, b)
 	}
 }
 
@@ -186,40 +178,71 @@ func TestOrderedScoreFuncs(t *testing.T) {
 			decidedBy: byHighestPriority,
 		},
 		{
-			name: "then better victim QoS: three BestEffort victims over one Burstable",
+			// Upstream's third criterion. The start times favour "a", so
+			// a node choice without it picks "a".
+			name: "then the smallest sum of victim priorities",
+			nodesToVictims: map[string]*extenderv1.Victims{
+				"a": victims(0, be("a1", "a", 5, 2), be("a2", "a", 5, 2)),
+				"b": victims(0, be("b1", "b", 5, 1), be("b2", "b", 1, 1)),
+			},
+			want:      "b",
+			decidedBy: bySumPriorities,
+		},
+		{
+			name: "the sum counts every victim (upstream adds MaxInt32+1 to each): one Burstable over three BestEffort",
 			nodesToVictims: map[string]*extenderv1.Victims{
 				"a": victims(0, bu("a1", "a", 5, 5)),
 				"b": victims(0, be("b1", "b", 5, 1), be("b2", "b", 5, 1), be("b3", "b", 5, 1)),
 			},
-			want:      "b",
-			decidedBy: byQoS,
+			want:      "a",
+			decidedBy: bySumPriorities,
 		},
 		{
-			name: "then better victim QoS: two Burstable victims over one Guaranteed",
+			name: "victim count before QoS: one Burstable over a node full (110) of BestEffort",
+			nodesToVictims: map[string]*extenderv1.Victims{
+				"a": victims(0, bu("a1", "a", 0, 1)),
+				"b": victims(0, manyBE(110, "b")...),
+			},
+			want:      "a",
+			decidedBy: bySumPriorities,
+		},
+		{
+			name: "victim count before QoS: one Guaranteed over two Burstable",
 			nodesToVictims: map[string]*extenderv1.Victims{
 				"a": victims(0, gu("a1", "a", 5, 5)),
 				"b": victims(0, bu("b1", "b", 5, 1), bu("b2", "b", 3, 1)),
 			},
-			want:      "b",
-			decidedBy: byQoS,
+			want:      "a",
+			decidedBy: bySumPriorities,
 		},
 		{
-			name: "then better victim QoS: one BestEffort victim over two",
+			// Equal sums with different counts need the lowest priority:
+			// 2^31 + 5 + (MinInt32 + 2^31) = 2^31 + 5.
+			name: "then fewer victims, when the sums are equal",
 			nodesToVictims: map[string]*extenderv1.Victims{
-				"a": victims(0, be("a1", "a", 5, 1), be("a2", "a", 5, 1)),
+				"a": victims(0, be("a1", "a", 5, 1), be("a2", "a", math.MinInt32, 1)),
 				"b": victims(0, be("b1", "b", 5, 1)),
 			},
 			want:      "b",
+			decidedBy: byVictimCount,
+		},
+		{
+			name: "then better victim QoS: a Burstable victim over a Guaranteed one",
+			nodesToVictims: map[string]*extenderv1.Victims{
+				"a": victims(0, gu("a1", "a", 5, 5)),
+				"b": victims(0, bu("b1", "b", 5, 1)),
+			},
+			want:      "b",
 			decidedBy: byQoS,
 		},
 		{
-			name: "then fewer victims: one Burstable over 1000 BestEffort of equal QoS cost",
+			name: "then better victim QoS: two BestEffort victims over a BestEffort and a Burstable",
 			nodesToVictims: map[string]*extenderv1.Victims{
-				"a": victims(0, bu("a1", "a", 0, 1)),
-				"b": victims(0, manyBE(1000, "b")...),
+				"a": victims(0, bu("a1", "a", 5, 5), be("a2", "a", 5, 5)),
+				"b": victims(0, be("b1", "b", 5, 1), be("b2", "b", 5, 1)),
 			},
-			want:      "a",
-			decidedBy: byVictimCount,
+			want:      "b",
+			decidedBy: byQoS,
 		},
 		{
 			name:           "then the node left with the least stranded capacity",

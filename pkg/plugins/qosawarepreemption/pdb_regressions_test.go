@@ -16,8 +16,9 @@ import (
 // TestPodEligibleToPreemptOthersWaitsForTerminatingVictims: upstream's
 // PodEligibleToPreemptOthers keeps a preemptor from preempting again while
 // the victims it already preempted on its nominated node are terminating.
-// Upstream finds them through the IsEligiblePod hook, so the plugin must not
-// set that hook to eligibleVictim, which rejects every terminating pod.
+// Upstream finds them through the IsEligiblePod hook, which the plugin
+// leaves as upstream sets it (eligibleVictim once rejected every terminating
+// pod, and would still hide a terminating DaemonSet or mirror pod).
 func TestPodEligibleToPreemptOthersWaitsForTerminatingVictims(t *testing.T) {
 	const node = "n1"
 	victim := newPod("victim", 0, burstable, res("1", "")).Node(node).Terminating().

@@ -2,21 +2,40 @@
 // replaces DefaultPreemption and reuses upstream's preemption machinery
 // (preemption.Evaluator and Executor, DefaultPreemption's candidate
 // sampling, nomination and async preemption), changing what upstream leaves
-// to plugins:
+// to plugins. Where it departs from upstream it says why below.
 //
-//   - Eligible victims: lower priority than the preemptor and never a
-//     DaemonSet pod, a mirror (static) pod or a pod already terminating:
-//     evicting those frees nothing.
-//   - Victim order on a node: lower priority first; within a priority
-//     BestEffort, then Burstable, then Guaranteed (the kubelet's eviction
-//     order); then bigger pods first, so fewer victims free the room; then
-//     the most recently started.
-//   - PodDisruptionBudgets: in Respect mode a victim that would violate a
-//     PDB is never chosen (the preemptor stays pending, saying so); Prefer
-//     is upstream's behaviour.
-//   - Node choice: fewest PDB violations, lowest highest-victim priority,
-//     lowest victim QoS, fewest victims, least stranded capacity left once
-//     the preemptor runs there (pkg/stranding), latest start time.
+//   - Eligible victims: lower priority than the preemptor, never a
+//     DaemonSet pod or a mirror (static) pod: evicting those frees nothing.
+//     A pod already terminating is eligible, as upstream has it: it holds
+//     its room until it is gone, so choosing it means waiting for it (the
+//     Executor sends it no second deletion) instead of evicting a running pod.
+//   - Victim order on a node (which pods are given back first): higher
+//     priority; then a running pod before a terminating one (choosing the
+//     terminating one costs no disruption; upstream has no such rule and
+//     may evict a running pod of the same priority instead); then
+//     Guaranteed, Burstable, BestEffort; then smaller pods (bigger ones go
+//     first, so fewer victims free the room); then the earliest started.
+//     Upstream: priority, then earliest started.
+//   - Victims on a node: upstream's reprieve (take every candidate off,
+//     check the preemptor fits, give candidates back most important first
+//     while it still fits), kept within the PodDisruptionBudgets' budgets:
+//     a candidate is given back only if a budget-respecting set of victims
+//     can still make room (see dryRun.search), and a terminating pod spends
+//     no budget (the disruption controller no longer counts it). In Respect
+//     mode a node where no such set was found is rejected, the preemptor
+//     stays pending saying so and is retried when a budget grows. In Prefer
+//     mode that node falls back to upstream's reprieve, PDB-violating pods
+//     given back first, and counts the victims that exceed a budget.
+//   - Node choice, lexicographic: upstream's pickOneNodeForPreemption
+//     criteria in upstream's order (fewest PDB violations, lowest
+//     highest-victim priority, smallest sum of victim priorities, fewest
+//     victims), then snug's where upstream would tie (the victims' QoS:
+//     fewest Guaranteed, then fewest Burstable; least stranded capacity left
+//     once the preemptor runs there, pkg/stranding), then upstream's last
+//     (latest start time of the highest-priority victims). QoS comes after
+//     the victim count on purpose: each victim is a disruption, and the
+//     QoS class says how a pod declared its resources, not that one
+//     Burstable pod is worth more than a node full of BestEffort ones.
 //   - Async preemption: the preemptor is activated once its preemption
 //     has finished and its victims are gone, so it cannot stay gated when
 //     their deletion events came too early (kubernetes/kubernetes#141694).
@@ -100,8 +119,8 @@ func New(ctx context.Context, obj runtime.Object, fh fwk.Handle) (fwk.Plugin, er
 	// as upstream sets them: only its own SelectVictimsOnNode (replaced by
 	// ours, which applies eligibleVictim and its own importance order) and
 	// PodEligibleToPreemptOthers read them, and the latter must still see
-	// the terminating victims a preemptor already made, which eligibleVictim
-	// would hide.
+	// every terminating victim a preemptor already made on its nominated
+	// node, as upstream sees them.
 	pl := &Plugin{
 		DefaultPreemption: dp,
 		fh:                fh,

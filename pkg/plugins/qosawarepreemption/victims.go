@@ -22,13 +22,12 @@ import (
 )
 
 // eligibleVictim excludes pods whose eviction frees nothing: a DaemonSet pod
-// comes straight back, a mirror pod is restarted by its kubelet, and a
-// terminating pod is already leaving.
+// comes straight back and a mirror pod is restarted by its kubelet. A
+// terminating pod is eligible, as upstream has it: it holds its room in the
+// scheduler's cache until it is gone, so choosing it means waiting for it
+// (the Executor sends no API call for it) rather than evicting a running pod.
 func eligibleVictim(_ fwk.NodeInfo, victim fwk.PodInfo, _ *corev1.Pod) bool {
 	p := victim.GetPod()
-	if p.DeletionTimestamp != nil {
-		return false
-	}
 	if _, mirror := p.Annotations[corev1.MirrorPodAnnotationKey]; mirror {
 		return false
 	}
@@ -59,25 +58,31 @@ func size(pi fwk.PodInfo) float64 {
 	return float64(r.GetMilliCPU())/1000 + float64(r.GetMemory())/(1<<30)
 }
 
-// importance orders pods from most to least protected: priority, QoS,
-// smaller size (so bigger pods go first and fewer victims suffice), then
-// earlier start. Victims are taken from the least important end.
+// importance orders pods from most to least protected: priority; a running
+// pod before a terminating one (it is leaving anyway: choosing it costs no
+// disruption); QoS; smaller size (so bigger pods go first and fewer victims
+// suffice); then earlier start. Victims are taken from the least important
+// end.
 type importance struct {
-	priority int32
-	qos      int
-	size     float64
-	start    int64
+	priority    int32
+	terminating bool
+	qos         int
+	size        float64
+	start       int64
 }
 
 func importanceOf(pi fwk.PodInfo) importance {
 	p := pi.GetPod()
-	return importance{priority: corev1helpers.PodPriority(p), qos: qosRank(p), size: size(pi),
-		start: util.GetPodStartTime(p).UnixNano()}
+	return importance{priority: corev1helpers.PodPriority(p), terminating: p.DeletionTimestamp != nil,
+		qos: qosRank(p), size: size(pi), start: util.GetPodStartTime(p).UnixNano()}
 }
 
 func (a importance) moreThan(b importance) bool {
 	if a.priority != b.priority {
 		return a.priority > b.priority
+	}
+	if a.terminating != b.terminating {
+		return !a.terminating
 	}
 	if a.qos != b.qos {
 		return a.qos > b.qos
@@ -110,16 +115,17 @@ func (cs candidates) sort(reverse bool) {
 
 func (cs candidates) clone() candidates { return append(candidates(nil), cs...) }
 
-// SelectVictimsOnNode finds the victims on one node: remove every eligible
-// lower-priority pod, check the pod fits, then reprieve pods from the most
-// important down while it still fits. PDB budgets are judged on the victims
-// actually chosen: in Respect mode a victim set that would exceed a budget
-// is retried without the pods whose eviction spends more than the budgets
-// allow, and a node is only reported as blocked by a PDB when evicting the
-// protected pods too would have made room.
+// SelectVictimsOnNode finds the victims on one node: upstream's reprieve
+// (remove every eligible lower-priority pod, check the pod fits, then give
+// pods back from the most important down while it still fits), extended to
+// keep within the PDBs' budgets (search). In Respect mode a node where no
+// victim set within the budgets was found is reported as blocked by a PDB,
+// unless evicting every candidate would not make room either (then the
+// filters' verdict). In Prefer mode such a node falls back to upstream's
+// reprieve, PDB-violating pods given back first, and reports the victims
+// that really exceed a budget.
 func (pl *Plugin) SelectVictimsOnNode(ctx context.Context, state fwk.CycleState, pod *corev1.Pod,
 	nodeInfo fwk.NodeInfo, pdbs []*policy.PodDisruptionBudget) ([]*corev1.Pod, int, *fwk.Status) {
-	logger := klog.FromContext(ctx)
 	var potential candidates
 	for _, pi := range nodeInfo.GetPods() {
 		if corev1helpers.PodPriority(pi.GetPod()) < corev1helpers.PodPriority(pod) && eligibleVictim(nodeInfo, pi, pod) {
@@ -129,99 +135,231 @@ func (pl *Plugin) SelectVictimsOnNode(ctx context.Context, state fwk.CycleState,
 	if len(potential) == 0 {
 		return nil, 0, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, "No preemption victims found for incoming pod")
 	}
+	potential.sort(false)
 	budgets := compileBudgets(pdbs)
-	remove := func(c candidate) error {
-		if err := nodeInfo.RemovePod(logger, c.pi.GetPod()); err != nil {
-			return err
-		}
-		return pl.fh.RunPreFilterExtensionRemovePod(ctx, state, pod, c.pi, nodeInfo).AsError()
+	d := &dryRun{pl: pl, ctx: ctx, logger: klog.FromContext(ctx), state: state, pod: pod, nodeInfo: nodeInfo,
+		cs: potential, present: make([]bool, len(potential))}
+	for i := range d.present {
+		d.present[i] = true
 	}
-	add := func(c candidate) error {
-		nodeInfo.AddPodInfo(c.pi)
-		return pl.fh.RunPreFilterExtensionAddPod(ctx, state, pod, c.pi, nodeInfo).AsError()
-	}
-	fits := func() *fwk.Status { return pl.fh.RunFilterPluginsWithNominatedPods(ctx, state, pod, nodeInfo) }
-
-	// minimal removes cs, checks the pod fits, and reprieves them in
-	// reprieve order while it still fits; it returns the victims or the
-	// filters' verdict. On success the node is left without the victims,
-	// on failure without every candidate.
-	minimal := func(cs candidates) (candidates, *fwk.Status) {
-		for _, c := range cs {
-			if err := remove(c); err != nil {
-				return nil, fwk.AsStatus(err)
-			}
-		}
-		if status := fits(); !status.IsSuccess() {
-			return nil, status
-		}
-		var victims candidates
-		for _, c := range budgets.reprieveOrder(cs) {
-			if err := add(c); err != nil {
-				return nil, fwk.AsStatus(err)
-			}
-			if fits().IsSuccess() {
-				continue
-			}
-			if err := remove(c); err != nil {
-				return nil, fwk.AsStatus(err)
-			}
-			victims = append(victims, c)
-		}
-		return victims, nil
-	}
-	restore := func(removed candidates) error {
-		for _, c := range removed {
-			if err := add(c); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-
-	var chosen candidates
-	numViolating := 0
-	switch pl.args.PDBMode {
-	case config.PDBRespect:
-		victims, status := minimal(potential)
-		if !status.IsSuccess() {
-			return nil, 0, status // not even evicting every candidate helps
-		}
-		if budgets.countViolations(victims) == 0 {
-			chosen = victims
-			break
-		}
-		// Retry with only the pods whose eviction fits the budgets.
-		if err := restore(victims); err != nil {
+	for i := range potential {
+		if err := d.set(i, false); err != nil {
 			return nil, 0, fwk.AsStatus(err)
 		}
-		potential.sort(true)
-		_, allowed := budgets.split(potential)
-		if len(allowed) > 0 {
-			if victims, status = minimal(allowed); status.IsSuccess() {
-				chosen = victims
-				break
-			}
+	}
+	if status := d.fits(); !status.IsSuccess() {
+		return nil, 0, status // not even evicting every candidate helps
+	}
+
+	victims, found, err := d.search(budgets)
+	if err != nil {
+		return nil, 0, fwk.AsStatus(err)
+	}
+	numViolating := 0
+	if !found {
+		if pl.args.PDBMode == config.PDBRespect {
+			markPDBBlocked(ctx)
+			return nil, 0, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, pdbMessage)
 		}
-		markPDBBlocked(ctx)
-		return nil, 0, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, pdbMessage)
-	default: // Prefer: violate a budget if nothing else makes room, and say how often.
-		victims, status := minimal(potential)
-		if !status.IsSuccess() {
-			return nil, 0, status
+		// Prefer: violate a budget since nothing else makes room, and say how often.
+		if victims, err = d.reprieve(budgets.reprieveOrder(potential)); err != nil {
+			return nil, 0, fwk.AsStatus(err)
 		}
-		chosen = victims
 		numViolating = budgets.countViolations(victims)
 	}
-	chosen.sort(false)
-	out := make([]*corev1.Pod, len(chosen))
-	for i, c := range chosen {
+	victims.sort(false)
+	out := make([]*corev1.Pod, len(victims))
+	for i, c := range victims {
 		out[i] = c.pi.GetPod()
 	}
 	if call, ok := ctx.Value(callKey{}).(*preemptionCall); ok {
 		call.record(nodeInfo, out) // every path above leaves nodeInfo without exactly the victims
 	}
 	return out, numViolating, nil
+}
+
+// dryRun is one SelectVictimsOnNode call's node: the candidates (most
+// important first) and which of them are on nodeInfo.
+type dryRun struct {
+	pl       *Plugin
+	ctx      context.Context
+	logger   klog.Logger
+	state    fwk.CycleState
+	pod      *corev1.Pod
+	nodeInfo fwk.NodeInfo
+	cs       candidates
+	present  []bool
+}
+
+// set puts candidate i on the node or takes it off, running the PreFilter
+// extensions as upstream does.
+func (d *dryRun) set(i int, present bool) error {
+	if d.present[i] == present {
+		return nil
+	}
+	d.present[i] = present
+	pi := d.cs[i].pi
+	if present {
+		d.nodeInfo.AddPodInfo(pi)
+		return d.pl.fh.RunPreFilterExtensionAddPod(d.ctx, d.state, d.pod, pi, d.nodeInfo).AsError()
+	}
+	if err := d.nodeInfo.RemovePod(d.logger, pi.GetPod()); err != nil {
+		return err
+	}
+	return d.pl.fh.RunPreFilterExtensionRemovePod(d.ctx, d.state, d.pod, pi, d.nodeInfo).AsError()
+}
+
+func (d *dryRun) fits() *fwk.Status {
+	return d.pl.fh.RunFilterPluginsWithNominatedPods(d.ctx, d.state, d.pod, d.nodeInfo)
+}
+
+// reprieve is upstream's reprieve from a node without any candidate (where
+// the pod fits): give the candidates back in order, keeping off those
+// without which the pod no longer fits. It returns those, the victims.
+func (d *dryRun) reprieve(order []int) (candidates, error) {
+	for i := range d.cs {
+		if err := d.set(i, false); err != nil {
+			return nil, err
+		}
+	}
+	var victims candidates
+	for _, i := range order {
+		if err := d.set(i, true); err != nil {
+			return nil, err
+		}
+		if d.fits().IsSuccess() {
+			continue
+		}
+		if err := d.set(i, false); err != nil {
+			return nil, err
+		}
+		victims = append(victims, d.cs[i])
+	}
+	return victims, nil
+}
+
+// Decisions of search.
+const (
+	undecided = iota
+	spared
+	evicted
+)
+
+// search is upstream's reprieve within the budgets. Candidates are decided
+// most important first: a candidate is spared if the pod still fits with it
+// on the node, every candidate decided so far as decided, and of the
+// undecided ones every pod the budgets let go off the node (unprotected
+// pods all, protected ones biggest first while the budgets they count
+// against last); otherwise it is evicted, spending its budgets. A protected
+// pod whose budget is spent is spared without a check. Without binding
+// budgets this is exactly upstream's reprieve. With them the feasibility
+// test is a heuristic (the budget goes to the biggest undecided pods, by
+// size), so the result is checked once all are decided, and victims that
+// the final node no longer needs are given back, most important first. The
+// test is exact, so no budget-respecting set is missed, when the room the
+// preemptor lacks is one resource that size orders the same way and the
+// PDBs do not overlap (TestBudgetSearchAgainstBruteForce); otherwise a set
+// that needs a smaller protected pod can be missed, and the node is
+// reported as blocked by a PDB, never given a violation.
+// found is false when the pod does not fit without the victims (a victim
+// set within the budgets was not found); the node is then left in any state.
+// Cost: at most 2n+2 filter runs (n+1, as upstream, when no budget binds;
+// Prefer's fallback adds n) and O(n·(n+m)) bookkeeping and pod moves,
+// for n candidates of which m count against a budget (n ≤ ~110 pods a
+// node): no search over subsets.
+func (d *dryRun) search(bs budgets) (victims candidates, found bool, err error) {
+	n := len(d.cs)
+	spends := make([][]int, n)
+	var bySize []int // candidates that spend a budget, biggest first (least important first among equals)
+	for i := n - 1; i >= 0; i-- {
+		if spends[i] = bs.spends(d.cs[i].pi.GetPod()); len(spends[i]) > 0 {
+			bySize = append(bySize, i)
+		}
+	}
+	sort.SliceStable(bySize, func(a, b int) bool { return d.cs[bySize[a]].imp.size > d.cs[bySize[b]].imp.size })
+	left := bs.allowed()
+	canSpend := func(left []int32, i int) bool {
+		for _, j := range spends[i] {
+			if left[j] <= 0 {
+				return false
+			}
+		}
+		return true
+	}
+	decision := make([]int, n)
+	exact := true // every check so far had all undecided pods off the node: upstream's reprieve
+	scratch := make([]int32, len(left))
+	// arrange puts the node in the state decision describes: spared and
+	// undecided-but-kept pods on it, evicted and undecided-let-go pods off.
+	arrange := func() error {
+		want := make([]bool, n)
+		for i, dec := range decision {
+			want[i] = dec == spared || (dec == undecided && len(spends[i]) > 0)
+		}
+		copy(scratch, left)
+		for _, i := range bySize {
+			if decision[i] == undecided && canSpend(scratch, i) {
+				want[i] = false
+				for _, j := range spends[i] {
+					scratch[j]--
+				}
+			}
+		}
+		for i := range want {
+			if want[i] && decision[i] == undecided {
+				exact = false
+			}
+			if err := d.set(i, want[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for i := range d.cs {
+		if !canSpend(left, i) {
+			decision[i] = spared // its budget is spent: it stays
+			exact = false
+			continue
+		}
+		decision[i] = spared
+		if err := arrange(); err != nil {
+			return nil, false, err
+		}
+		if d.fits().IsSuccess() {
+			continue
+		}
+		decision[i] = evicted
+		for _, j := range spends[i] {
+			left[j]--
+		}
+	}
+	if err := arrange(); err != nil {
+		return nil, false, err
+	}
+	if !exact {
+		if !d.fits().IsSuccess() {
+			return nil, false, nil
+		}
+		for i, dec := range decision {
+			if dec != evicted {
+				continue
+			}
+			if err := d.set(i, true); err != nil {
+				return nil, false, err
+			}
+			if d.fits().IsSuccess() {
+				decision[i] = spared
+			} else if err := d.set(i, false); err != nil {
+				return nil, false, err
+			}
+		}
+	}
+	for i, dec := range decision {
+		if dec == evicted {
+			victims = append(victims, d.cs[i])
+		}
+	}
+	return victims, true, nil
 }
 
 // pdbMessage explains a node rejected in Respect mode.
@@ -250,16 +388,25 @@ func compileBudgets(pdbs []*policy.PodDisruptionBudget) budgets {
 	return bs
 }
 
-// reprieveOrder is the order in which victims are given back: pods whose
-// eviction would exceed a budget first (spending budgets least important
-// first, as upstream does), then the others, each most important first.
-func (bs budgets) reprieveOrder(cs candidates) candidates {
+// reprieveOrder is the order in which Prefer mode's fallback gives victims
+// back: pods whose eviction would exceed a budget first (spending budgets
+// least important first), then the others, each most important first. cs
+// is sorted most important first; the order holds indices into cs.
+func (bs budgets) reprieveOrder(cs candidates) []int {
+	idx := make(map[fwk.PodInfo]int, len(cs))
+	for i, c := range cs {
+		idx[c.pi] = i
+	}
 	ordered := cs.clone()
 	ordered.sort(true)
 	violating, nonViolating := bs.split(ordered)
 	violating.sort(false)
 	nonViolating.sort(false)
-	return append(violating, nonViolating...)
+	order := make([]int, 0, len(cs))
+	for _, c := range append(violating, nonViolating...) {
+		order = append(order, idx[c.pi])
+	}
+	return order
 }
 
 // countViolations is how many of the victims, evicted least important
@@ -274,32 +421,50 @@ func (bs budgets) countViolations(victims candidates) int {
 	return len(violating)
 }
 
+// allowed is each PDB's DisruptionsAllowed.
+func (bs budgets) allowed() []int32 {
+	out := make([]int32, len(bs))
+	for i, b := range bs {
+		out[i] = b.pdb.Status.DisruptionsAllowed
+	}
+	return out
+}
+
+// spends lists the PDBs whose budget evicting p spends, as upstream
+// counts them: those of p's namespace whose selector matches p, except
+// where p is already in DisruptedPods. A terminating pod spends none: the
+// disruption controller no longer counts it as healthy, and the Executor
+// sends no eviction for it.
+func (bs budgets) spends(p *corev1.Pod) []int {
+	if len(bs) == 0 || len(p.Labels) == 0 || p.DeletionTimestamp != nil {
+		return nil
+	}
+	var out []int
+	for i, b := range bs {
+		if b.sel == nil || b.pdb.Namespace != p.Namespace || !b.sel.Matches(labels.Set(p.Labels)) {
+			continue
+		}
+		if _, done := b.pdb.Status.DisruptedPods[p.Name]; done {
+			continue
+		}
+		out = append(out, i)
+	}
+	return out
+}
+
 // split divides pods, in the given order, into those whose eviction would
-// exceed a PDB's DisruptionsAllowed and the rest (upstream's accounting:
-// pods already in DisruptedPods are not counted).
+// exceed a PDB's DisruptionsAllowed and the rest.
 func (bs budgets) split(cs candidates) (violating, nonViolating candidates) {
 	if len(bs) == 0 {
 		return nil, cs
 	}
-	allowed := make([]int32, len(bs))
-	for i, b := range bs {
-		allowed[i] = b.pdb.Status.DisruptionsAllowed
-	}
+	allowed := bs.allowed()
 	for _, c := range cs {
-		p := c.pi.GetPod()
 		violates := false
-		if len(p.Labels) != 0 {
-			for i, b := range bs {
-				if b.sel == nil || b.pdb.Namespace != p.Namespace || !b.sel.Matches(labels.Set(p.Labels)) {
-					continue
-				}
-				if _, done := b.pdb.Status.DisruptedPods[p.Name]; done {
-					continue
-				}
-				allowed[i]--
-				if allowed[i] < 0 {
-					violates = true
-				}
+		for _, i := range bs.spends(c.pi.GetPod()) {
+			allowed[i]--
+			if allowed[i] < 0 {
+				violates = true
 			}
 		}
 		if violates {

@@ -50,9 +50,12 @@ func TestEligibleVictim(t *testing.T) {
 			want: false,
 		},
 		{
+			// As upstream: its room is counted on the node until it is
+			// gone, so the preemptor may wait for it instead of evicting
+			// a running pod.
 			name: "terminating pod",
 			pod:  newPod("p", 0, bestEffort, nil).Terminating().Obj(),
-			want: false,
+			want: true,
 		},
 		{
 			name: "pod owned but not controlled by a DaemonSet",
@@ -204,6 +207,18 @@ func TestImportanceOrder(t *testing.T) {
 			a:    newPod("a", 0, bestEffort, nil).StartTime(t2).Obj(),
 			b:    newPod("b", 0, bestEffort, nil).StartTime(t1).Obj(),
 			want: false,
+		},
+		{
+			name: "equal priority: a running pod beats a terminating one, whatever its QoS, size or start",
+			a:    newPod("a", 5, bestEffort, nil).StartTime(t2).Obj(),
+			b:    newPod("b", 5, guaranteed, res("1", "1Gi")).Terminating().StartTime(t1).Obj(),
+			want: true,
+		},
+		{
+			name: "priority before terminating: a higher-priority terminating pod beats a running one",
+			a:    newPod("a", 6, burstable, res("1", "")).Terminating().StartTime(t2).Obj(),
+			b:    newPod("b", 5, guaranteed, res("1", "1Gi")).StartTime(t1).Obj(),
+			want: true,
 		},
 		{
 			name:  "identical keys: neither is more important",
@@ -438,6 +453,16 @@ func TestBudgetsSplit(t *testing.T) {
 			wantNonViolating: []string{"b"},
 		},
 		{
+			name: "terminating pods spend no budget",
+			pods: []*corev1.Pod{
+				newPod("t", 0, bestEffort, nil).Label("app", "web").Terminating().Obj(),
+				web("a"), web("b"),
+			},
+			pdbs:             []*policy.PodDisruptionBudget{pdb("p", "default", 1, matchLabels("app", "web"))},
+			wantViolating:    []string{"b"},
+			wantNonViolating: []string{"t", "a"},
+		},
+		{
 			name: "unlabeled pods never violate, even a selector matching them",
 			pods: []*corev1.Pod{
 				newPod("unlabeled", 0, bestEffort, nil).Obj(),
@@ -521,21 +546,7 @@ func TestSelectVictimsOnNode(t *testing.T) {
 	webPDB := func(allowed int32) []*policy.PodDisruptionBudget {
 		return []*policy.PodDisruptionBudget{pdb("web", "default", allowed, matchLabels("app", "web"))}
 	}
-	tests := []struct {
-		name      string
-		mode      config.PDBMode
-		node      *corev1.Node
-		pods      []*corev1.Pod
-		pdbs      []*policy.PodDisruptionBudget
-		preemptor *corev1.Pod
-		// wantVictims is the exact victim list, most important first.
-		wantVictims   []string
-		wantViolating int
-		wantCode      fwk.Code
-		wantMsg       string
-		// wantPDBBlocked: the call is marked as blocked by a PDB.
-		wantPDBBlocked bool
-	}{
+	tests := []selectVictimsCase{
 		{
 			name:        "one slot needed: BestEffort is the victim, not Burstable or Guaranteed",
 			mode:        config.PDBRespect,
@@ -627,12 +638,11 @@ func TestSelectVictimsOnNode(t *testing.T) {
 			wantMsg:   "No preemption victims found for incoming pod",
 		},
 		{
-			name: "mirror and terminating pods are never victims",
+			name: "mirror pods are never victims",
 			mode: config.PDBPrefer,
-			node: makeNode(node, map[corev1.ResourceName]string{corev1.ResourceCPU: "8", corev1.ResourceMemory: "16Gi", corev1.ResourcePods: "2"}),
+			node: makeNode(node, map[corev1.ResourceName]string{corev1.ResourceCPU: "8", corev1.ResourceMemory: "16Gi", corev1.ResourcePods: "1"}),
 			pods: []*corev1.Pod{
 				newPod("mirror", 0, guaranteed, res("1", "1Gi")).Annotation(corev1.MirrorPodAnnotationKey, "x").Node(node).Obj(),
-				newPod("terminating", 0, bestEffort, nil).Terminating().Node(node).Obj(),
 			},
 			preemptor: preemptor,
 			wantCode:  fwk.UnschedulableAndUnresolvable,
@@ -756,6 +766,8 @@ func TestSelectVictimsOnNode(t *testing.T) {
 			wantViolating: 1,
 		},
 	}
+	tests = append(tests, budgetSearchCases(node)...)
+	tests = append(tests, terminatingCases(node)...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t, defaultArgs(t, tt.mode), []*corev1.Node{tt.node}, tt.pods)
@@ -795,5 +807,247 @@ func TestSelectVictimsOnNode(t *testing.T) {
 				t.Errorf("snapshot NodeInfo holds %d pods, want %d", got, before)
 			}
 		})
+	}
+}
+
+// selectVictimsCase is one case of TestSelectVictimsOnNode.
+type selectVictimsCase struct {
+	name      string
+	mode      config.PDBMode
+	node      *corev1.Node
+	pods      []*corev1.Pod
+	pdbs      []*policy.PodDisruptionBudget
+	preemptor *corev1.Pod
+	// wantVictims is the exact victim list, most important first.
+	wantVictims   []string
+	wantViolating int
+	wantCode      fwk.Code
+	wantMsg       string
+	// wantPDBBlocked: the call is marked as blocked by a PDB.
+	wantPDBBlocked bool
+}
+
+// budgetSearchCases are the victim searches within PDB budgets (issue 19,
+// item 3): a budget-respecting victim set must be found whenever one
+// exists, whichever pods the budget has to go to.
+func budgetSearchCases(node string) []selectVictimsCase {
+	cpuNode := func(cpu string) *corev1.Node {
+		return makeNode(node, map[corev1.ResourceName]string{corev1.ResourceCPU: cpu, corev1.ResourceMemory: "16Gi"})
+	}
+	// onNode is a Burstable pod of cpu cores on node, with labels as
+	// key, value pairs.
+	onNode := func(name string, prio int32, cpu string, start int64, kv ...string) *corev1.Pod {
+		w := newPod(name, prio, burstable, res(cpu, "")).Node(node).StartTime(at(start))
+		for i := 0; i+1 < len(kv); i += 2 {
+			w.Label(kv[i], kv[i+1])
+		}
+		return w.Obj()
+	}
+	preemptor := func(cpu string) *corev1.Pod { return newPod("preemptor", 1000, burstable, res(cpu, "")).Obj() }
+	web := func(allowed int32) []*policy.PodDisruptionBudget {
+		return []*policy.PodDisruptionBudget{pdb("web", "default", allowed, matchLabels("app", "web"))}
+	}
+	// The example of issue 19: PDB web allows one disruption; a full
+	// 5-CPU node holds A (web, 1 CPU, priority 1), B (web, 3 CPU,
+	// priority 2), C (no PDB, 1 CPU, priority 3); the preemptor needs 4
+	// CPU. {B, C} frees 4 CPU with one disruption of web; {A, C} frees 2.
+	issueExample := []*corev1.Pod{
+		onNode("A", 1, "1", 1, "app", "web"),
+		onNode("B", 2, "3", 1, "app", "web"),
+		onNode("C", 3, "1", 1),
+	}
+	// Spending the budget on the most important pod is the only way: W-a
+	// alone frees 3 CPU; any one of W-b, W-c frees 2.
+	bigImportant := []*corev1.Pod{
+		onNode("W-a", 5, "3", 1, "app", "web"),
+		onNode("W-b", 0, "2", 1, "app", "web"),
+		onNode("W-c", 0, "2", 2, "app", "web"),
+	}
+	// Two PDBs, one disruption each: AF counts against both, so evicting
+	// it leaves room for neither B nor D; {B, D} frees 4 CPU.
+	twoPDBs := []*policy.PodDisruptionBudget{
+		pdb("web", "default", 1, matchLabels("app", "web")),
+		pdb("front", "default", 1, matchLabels("tier", "front")),
+	}
+	twoPDBPods := []*corev1.Pod{
+		onNode("AF", 1, "1", 1, "app", "web", "tier", "front"),
+		onNode("B", 2, "2", 1, "app", "web"),
+		onNode("D", 2, "2", 2, "tier", "front"),
+		onNode("E", 3, "1", 1),
+	}
+	// One web disruption frees at most 2 CPU, C one more: 4 CPU need both
+	// web pods, so the only way is a violation.
+	impossible := []*corev1.Pod{
+		onNode("A", 1, "2", 1, "app", "web"),
+		onNode("B", 2, "2", 1, "app", "web"),
+		onNode("C", 3, "1", 1),
+	}
+	return []selectVictimsCase{
+		{
+			name:        "Respect (issue 19 example): the budget goes to the pod that makes room, not to the least important one",
+			mode:        config.PDBRespect,
+			node:        cpuNode("5"),
+			pods:        issueExample,
+			pdbs:        web(1),
+			preemptor:   preemptor("4"),
+			wantVictims: []string{"C", "B"},
+		},
+		{
+			name:        "Prefer (issue 19 example): the budget-respecting set, no violation",
+			mode:        config.PDBPrefer,
+			node:        cpuNode("5"),
+			pods:        issueExample,
+			pdbs:        web(1),
+			preemptor:   preemptor("4"),
+			wantVictims: []string{"C", "B"},
+		},
+		{
+			name: "Respect: budget 0 and the unprotected pod makes room, although more important",
+			mode: config.PDBRespect,
+			node: cpuNode("4"),
+			pods: []*corev1.Pod{
+				onNode("A", 0, "1", 1, "app", "web"),
+				onNode("B", 0, "1", 2, "app", "web"),
+				onNode("C", 5, "2", 1),
+			},
+			pdbs:        web(0),
+			preemptor:   preemptor("2"),
+			wantVictims: []string{"C"},
+		},
+		{
+			name:        "Respect: the budget goes to a more important pod when only it makes room",
+			mode:        config.PDBRespect,
+			node:        cpuNode("7"),
+			pods:        bigImportant,
+			pdbs:        web(1),
+			preemptor:   preemptor("3"),
+			wantVictims: []string{"W-a"},
+		},
+		{
+			name:        "Respect: two PDBs, a pod counted by both is spared so each budget goes to a pod that makes room",
+			mode:        config.PDBRespect,
+			node:        cpuNode("6"),
+			pods:        twoPDBPods,
+			pdbs:        twoPDBs,
+			preemptor:   preemptor("4"),
+			wantVictims: []string{"B", "D"},
+		},
+		{
+			name:        "Prefer: two PDBs, the same set without a violation",
+			mode:        config.PDBPrefer,
+			node:        cpuNode("6"),
+			pods:        twoPDBPods,
+			pdbs:        twoPDBs,
+			preemptor:   preemptor("4"),
+			wantVictims: []string{"B", "D"},
+		},
+		{
+			name:           "Respect: no set within the budget makes room: blocked by the PDB",
+			mode:           config.PDBRespect,
+			node:           cpuNode("5"),
+			pods:           impossible,
+			pdbs:           web(1),
+			preemptor:      preemptor("4"),
+			wantCode:       fwk.UnschedulableAndUnresolvable,
+			wantMsg:        pdbMessage,
+			wantPDBBlocked: true,
+		},
+		{
+			name:          "Prefer: the same case violates the budget once, C is spared",
+			mode:          config.PDBPrefer,
+			node:          cpuNode("5"),
+			pods:          impossible,
+			pdbs:          web(1),
+			preemptor:     preemptor("4"),
+			wantVictims:   []string{"B", "A"},
+			wantViolating: 1,
+		},
+		{
+			// Memory is scarce; the search lets the budget go to the
+			// protected pod that is biggest by size (cores + GiB), X, which
+			// frees the least memory: keeping C then looks infeasible and C
+			// is evicted. Later X is spared and Y takes the budget, and the
+			// final pass gives C back: Y alone frees the 2Gi.
+			name: "Respect: victims the final node does not need are given back (memory scarce, size misleads)",
+			mode: config.PDBRespect,
+			node: makeNode(node, map[corev1.ResourceName]string{corev1.ResourceCPU: "16", corev1.ResourceMemory: "8Gi"}),
+			pods: []*corev1.Pod{
+				newPod("filler", 2000, burstable, res("100m", "4Gi")).Node(node).StartTime(at(1)).Obj(),
+				newPod("C", 3, burstable, res("100m", "1Gi")).Node(node).StartTime(at(1)).Obj(),
+				newPod("X", 2, burstable, res("3", "1Gi")).Label("app", "web").Node(node).StartTime(at(1)).Obj(),
+				newPod("Y", 1, burstable, res("1", "2Gi")).Label("app", "web").Node(node).StartTime(at(1)).Obj(),
+			},
+			pdbs:        web(1),
+			preemptor:   newPod("preemptor", 1000, burstable, res("100m", "2Gi")).Obj(),
+			wantVictims: []string{"Y"},
+		},
+		{
+			name: "Respect: a larger budget than needed changes nothing: upstream's reprieve",
+			mode: config.PDBRespect,
+			node: cpuNode("5"),
+			pods: issueExample,
+			pdbs: web(2),
+			// Reprieving most important first keeps C, then B does not fit
+			// back, A does not either.
+			preemptor:   preemptor("4"),
+			wantVictims: []string{"B", "A"},
+		},
+	}
+}
+
+// terminatingCases: pods already terminating are victims as upstream's
+// DefaultPreemption has them (issue 19, item 4): still on the node in the
+// scheduler's cache, so leaving them out of the dry run made snug evict a
+// running pod where upstream waits for the terminating one. Within a
+// priority they go first, and they spend no PDB budget.
+func terminatingCases(node string) []selectVictimsCase {
+	twoCPU := makeNode(node, map[corev1.ResourceName]string{corev1.ResourceCPU: "2", corev1.ResourceMemory: "16Gi"})
+	preemptor := newPod("preemptor", 1000, burstable, res("1", "")).Obj()
+	return []selectVictimsCase{
+		{
+			name: "a lower-priority terminating pod is the victim: wait for it, evict no running pod",
+			mode: config.PDBRespect,
+			node: twoCPU,
+			pods: []*corev1.Pod{
+				newPod("terminating", 0, burstable, res("1", "")).Terminating().Node(node).StartTime(at(2)).Obj(),
+				newPod("running", 5, burstable, res("1", "")).Node(node).StartTime(at(1)).Obj(),
+			},
+			preemptor:   preemptor,
+			wantVictims: []string{"terminating"},
+		},
+		{
+			name: "within a priority a terminating pod goes first, before QoS and start time",
+			mode: config.PDBRespect,
+			node: twoCPU,
+			pods: []*corev1.Pod{
+				newPod("terminating", 0, guaranteed, res("1", "1Gi")).Terminating().Node(node).StartTime(at(1)).Obj(),
+				newPod("running", 0, burstable, res("1", "")).Node(node).StartTime(at(2)).Obj(),
+			},
+			preemptor:   preemptor,
+			wantVictims: []string{"terminating"},
+		},
+		{
+			name: "priority still comes first: a running lower-priority pod goes before a terminating one",
+			mode: config.PDBRespect,
+			node: twoCPU,
+			pods: []*corev1.Pod{
+				newPod("terminating", 5, burstable, res("1", "")).Terminating().Node(node).StartTime(at(2)).Obj(),
+				newPod("running", 0, burstable, res("1", "")).Node(node).StartTime(at(1)).Obj(),
+			},
+			preemptor:   preemptor,
+			wantVictims: []string{"running"},
+		},
+		{
+			name: "Respect: a terminating pod spends no budget (the disruption controller no longer counts it)",
+			mode: config.PDBRespect,
+			node: twoCPU,
+			pods: []*corev1.Pod{
+				newPod("terminating-web", 0, burstable, res("1", "")).Label("app", "web").Terminating().Node(node).StartTime(at(2)).Obj(),
+				newPod("running", 5, burstable, res("1", "")).Node(node).StartTime(at(1)).Obj(),
+			},
+			pdbs:        []*policy.PodDisruptionBudget{pdb("web", "default", 0, matchLabels("app", "web"))},
+			preemptor:   preemptor,
+			wantVictims: []string{"terminating-web"},
+		},
 	}
 }
