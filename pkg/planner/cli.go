@@ -152,6 +152,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, stderrIsT
 		chart        = fs.String("chart", "", "write an SVG chart of allocation against offered load to this file")
 		progress     = fs.Bool("progress", false, "show the progress bar on stderr even when it is not a terminal")
 		parallelism  = fs.Int("parallelism", runtime.GOMAXPROCS(0), "goroutines of the simulators' Filter and Score")
+		scoreAll     = fs.Bool("score-all-nodes", false, "score every feasible node in each cycle instead of sampling nodes as kube-scheduler does with the profile's percentageOfNodesToScore (differs above 100 nodes)")
 		showVersion  = fs.Bool("version", false, "print the version and exit")
 	)
 	fs.Var(&profiles, "profile", "profile to compare, repeatable: default, snug (built-in) or NAME=PATH[:PROFILE] of a KubeSchedulerConfiguration (default: default and snug)")
@@ -199,7 +200,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, stderrIsT
 		profiles = profileFlags{{Name: ProfileDefault}, {Name: ProfileSnug}}
 	}
 
-	cfg := Config{Preemption: *preemption, Parallelism: *parallelism}
+	cfg := Config{Preemption: *preemption, Parallelism: *parallelism, ScoreAllNodes: *scoreAll}
 	cfg.Input = Input{Nodes: *nodesFile, Workload: *workloadFile, Example: *example}
 	if *example != "" {
 		nodes, pods, err := workload.Example(*example)

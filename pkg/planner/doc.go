@@ -29,6 +29,12 @@
 // nowhere; evicted pods count as preempted and are not retried. A pod that
 // fits nowhere stays pending (failed) and the run goes on.
 //
+// Above 100 nodes a cycle samples nodes as kube-scheduler does: it stops
+// filtering once it has found the profile's percentageOfNodesToScore share
+// of feasible nodes (adaptive when unset), starting where the previous
+// cycle stopped, and scores only those. --score-all-nodes scores every
+// feasible node instead; the report says which ran.
+//
 // # Measures
 //
 // Every measure is of the final state of a run, over all nodes, in the
@@ -94,7 +100,8 @@
 //
 //	{
 //	  "input": {"nodes": FILE, "workload": FILE, "example": NAME,   (those given)
-//	            "nodeCount": N, "podCount": N, "preemption": BOOL},
+//	            "nodeCount": N, "podCount": N, "preemption": BOOL,
+//	            "scoreAllNodes": BOOL},
 //	  "resources": ["cpu", "memory", "nvidia.com/gpu", ...],        (report order)
 //	  "shapes": N, "shapesUsed": N,           (distinct pod shapes; how many the stranding model uses)
 //	  "profiles": [PROFILE, ...],             (absent without a cluster)

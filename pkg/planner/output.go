@@ -43,6 +43,11 @@ func WriteTable(w io.Writer, r *Report) error {
 		ew.printf(" (%s)", strings.Join(src, ", "))
 	}
 	ew.printf("; preemption %s.\n", pre)
+	if in.ScoreAllNodes {
+		ew.printf("Nodes scored: every feasible node in each cycle (--score-all-nodes).\n")
+	} else {
+		ew.printf("Nodes scored: a sample above 100 nodes, as kube-scheduler takes it with each profile's percentageOfNodesToScore.\n")
+	}
 
 	if r.Profiles != nil {
 		ew.printf("Cluster: %d nodes. Pods are submitted one at a time in file order.\n\n", in.NodeCount)

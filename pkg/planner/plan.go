@@ -48,6 +48,10 @@ type Config struct {
 	SizeMax int
 	// Parallelism of the simulators' Filter and Score (0: 16).
 	Parallelism int
+	// ScoreAllNodes filters and scores every node in each cycle; by
+	// default the simulators sample nodes as kube-scheduler does with each
+	// profile's percentageOfNodesToScore.
+	ScoreAllNodes bool
 	// Progress receives progress; nil for none.
 	Progress Progress
 	// Input describes the inputs in the report.
@@ -78,6 +82,9 @@ type Input struct {
 	NodeCount  int    `json:"nodeCount"`
 	PodCount   int    `json:"podCount"`
 	Preemption bool   `json:"preemption"`
+	// ScoreAllNodes is true when every node was scored, false when each
+	// cycle sampled nodes as the profile's percentageOfNodesToScore says.
+	ScoreAllNodes bool `json:"scoreAllNodes"`
 }
 
 // ProfileReport is one profile's placement of the workload on a cluster.
@@ -174,6 +181,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rep.Input.PodCount = len(cfg.Pods)
 	rep.Input.NodeCount = len(cfg.Nodes)
 	rep.Input.Preemption = cfg.Preemption
+	rep.Input.ScoreAllNodes = cfg.ScoreAllNodes
 	for _, name := range p.d.names[:p.d.reported] {
 		rep.Resources = append(rep.Resources, string(name))
 	}
@@ -197,7 +205,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 }
 
 func (p *planner) newSim(ctx context.Context, prof Profile) (*simulator.Simulator, error) {
-	sim, err := simulator.New(ctx, prof.Profile, simulator.Options{Preemption: p.cfg.Preemption, Parallelism: p.cfg.Parallelism})
+	sim, err := simulator.New(ctx, prof.Profile, simulator.Options{Preemption: p.cfg.Preemption, Parallelism: p.cfg.Parallelism, ScoreAllNodes: p.cfg.ScoreAllNodes})
 	if err != nil {
 		return nil, fmt.Errorf("profile %s: %w", prof.Name, err)
 	}

@@ -427,7 +427,7 @@ func TestCurve(t *testing.T) {
 // The documented JSON field names, so scripts can rely on them.
 var jsonFields = map[string][]string{
 	"report":        {"input", "resources", "shapes", "shapesUsed", "profiles", "sizing"},
-	"input":         {"nodes", "workload", "example", "nodeCount", "podCount", "preemption"},
+	"input":         {"nodes", "workload", "example", "nodeCount", "podCount", "preemption", "scoreAllNodes"},
 	"profile":       {"profile", "source", "pods", "placed", "failed", "preempted", "nodes", "nodesUsed", "failures", "resources", "curve"},
 	"failure":       {"pod", "reason"},
 	"resource":      {"resource", "unit", "requested", "allocatable", "allocatedPercent", "stranded", "strandedPercent"},
@@ -830,6 +830,27 @@ func TestMainOutputs(t *testing.T) {
 	stdout.Reset()
 	if code := Main(context.Background(), []string{"--help"}, &stdout, &stderr, false); code != 0 || !strings.Contains(stdout.String(), "-size-node") {
 		t.Errorf("--help: exit %d, %q", code, stdout.String())
+	}
+}
+
+// The table says which node sampling ran; --score-all-nodes reaches the
+// report.
+func TestMainSaysWhichNodesWereScored(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "Nodes scored: a sample above 100 nodes"},
+		{[]string{"--score-all-nodes"}, "Nodes scored: every feasible node in each cycle (--score-all-nodes)"},
+	} {
+		var stdout, stderr bytes.Buffer
+		args := append([]string{"--example", "kubernetes-patterns-table-2-2"}, tc.args...)
+		if code := Main(context.Background(), args, &stdout, &stderr, false); code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, stderr.String())
+		}
+		if !strings.Contains(stdout.String(), tc.want) {
+			t.Errorf("%v: output lacks %q:\n%s", args, tc.want, stdout.String())
+		}
 	}
 }
 

@@ -11,6 +11,7 @@ const (
 	opRemovePod
 	opObserve
 	opUpdateNode
+	opNextStart
 )
 
 // op is one undoable change.
@@ -20,6 +21,17 @@ type op struct {
 	pod   *corev1.Pod
 	delta int
 	prev  *corev1.Node // opUpdateNode: the node object before the update
+}
+
+// setNextStart moves the sampling cursor. Revert restores it, so that a
+// trial cycle leaves no trace; it is not a change of the snapshot, so the
+// version stays.
+func (s *Simulator) setNextStart(i int) {
+	if i == s.nextStart {
+		return
+	}
+	s.journal = append(s.journal, op{kind: opNextStart, delta: s.nextStart})
+	s.nextStart = i
 }
 
 // Mark is a point in the simulator's history.
@@ -60,6 +72,8 @@ func (s *Simulator) Revert(m Mark) error {
 			s.setSeen(o.pod, o.delta < 0)
 		case opUpdateNode:
 			s.snap.nodes[o.node].SetNode(o.prev)
+		case opNextStart:
+			s.nextStart = o.delta
 		}
 	}
 	s.journal = s.journal[:m]

@@ -59,17 +59,32 @@ func DefaultProfile() (*schedconfig.KubeSchedulerProfile, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &cfg.Profiles[0], nil
+	return pickProfile(cfg, "", "kube-scheduler defaults")
 }
 
+// pickProfile returns the named profile ("" picks the only one) as
+// ConfigProfiles returns it.
 func pickProfile(cfg *schedconfig.KubeSchedulerConfiguration, name, source string) (*schedconfig.KubeSchedulerProfile, error) {
-	if name == "" && len(cfg.Profiles) == 1 {
-		return &cfg.Profiles[0], nil
-	}
-	for i := range cfg.Profiles {
-		if cfg.Profiles[i].SchedulerName == name {
-			return &cfg.Profiles[i], nil
+	for _, p := range ConfigProfiles(cfg) {
+		if p.SchedulerName == name || name == "" && len(cfg.Profiles) == 1 {
+			return p, nil
 		}
 	}
 	return nil, fmt.Errorf("%s: no profile %q", source, name)
+}
+
+// ConfigProfiles returns the configuration's profiles, each carrying the
+// configuration's global percentageOfNodesToScore when it sets none, as the
+// scheduler applies it; the simulator samples nodes with it.
+func ConfigProfiles(cfg *schedconfig.KubeSchedulerConfiguration) []*schedconfig.KubeSchedulerProfile {
+	out := make([]*schedconfig.KubeSchedulerProfile, len(cfg.Profiles))
+	for i := range cfg.Profiles {
+		p := &cfg.Profiles[i]
+		if p.PercentageOfNodesToScore == nil && cfg.PercentageOfNodesToScore != nil {
+			pct := *cfg.PercentageOfNodesToScore
+			p.PercentageOfNodesToScore = &pct
+		}
+		out[i] = p
+	}
+	return out
 }

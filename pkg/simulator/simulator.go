@@ -4,14 +4,16 @@
 //
 // A scheduling cycle is the scheduler's, made deterministic:
 //
-//	PreFilter → Filter (every node, in name order) → [PostFilter] →
+//	PreFilter → Filter (nodes in name order, rotating) → [PostFilter] →
 //	PreScore → Score → NormalizeScore → highest total score, ties to the
-//	first node by name → Reserve → the pod is added to the node (assumed).
+//	first node filtered → Reserve → the pod is added to the node (assumed).
 //
-// Unlike kube-scheduler it scores every feasible node (no
-// percentageOfNodesToScore sampling) and never breaks ties at random, so
-// the same input always gives the same placement. Permit, PreBind and Bind
-// do not run: nothing is written anywhere.
+// Like kube-scheduler, a cycle samples nodes as the profile's
+// percentageOfNodesToScore says (Options.ScoreAllNodes turns sampling
+// off); unlike it, the sample is taken in order rather than by racing
+// workers, and ties never break at random, so the same input always gives
+// the same placement. Permit, PreBind and Bind do not run: nothing is
+// written anywhere.
 //
 // Pods the simulator sees (placed, bound or pending) are reported to
 // plugins that learn from the cluster (PodObserver), as the scheduler's
@@ -23,6 +25,7 @@ package simulator
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
@@ -83,6 +86,12 @@ type Options struct {
 	// Registry adds plugins to the in-tree and snug registries (benchmarks'
 	// reference heuristics, tests).
 	Registry frameworkruntime.Registry
+	// ScoreAllNodes filters and scores every node. By default a cycle
+	// samples nodes as kube-scheduler does with the profile's
+	// percentageOfNodesToScore: above 100 nodes it stops filtering once it
+	// has found that many feasible nodes, starting where the previous cycle
+	// stopped, and scores only those.
+	ScoreAllNodes bool
 	// Objects seed the client behind the framework's informers: the
 	// PersistentVolumeClaims, PersistentVolumes, StorageClasses and CSINodes
 	// that volume filters read, the Services and ReplicaSets that default
@@ -101,6 +110,8 @@ type Simulator struct {
 	version   uint64                 // bumped by every change and every Revert
 	pods      map[string]*corev1.Pod // placed or bound pods by namespace/name
 	seen      map[string]bool        // pods reported to observers
+	scoreAll  bool
+	nextStart int // where the next cycle starts filtering, as the scheduler's nextStartNodeIndex
 	client    *fake.Clientset
 	cancel    context.CancelFunc
 }
@@ -114,7 +125,7 @@ type Result struct {
 	// Victims evicted by preemption to make room.
 	Victims []*corev1.Pod
 	// Tied lists every node that shares Node's best score, Node included, in
-	// name order. The scheduler breaks such ties at random, so a caller that
+	// the order the cycle filtered them. The scheduler breaks such ties at random, so a caller that
 	// needs to know where the pod will land must accept every one of them.
 	Tied []string
 }
@@ -124,7 +135,7 @@ type Result struct {
 func New(ctx context.Context, profile *schedconfig.KubeSchedulerProfile, opts Options) (*Simulator, error) {
 	initMetrics()
 	ctx, cancel := context.WithCancel(ctx)
-	s := &Simulator{snap: newSnapshot(), pods: map[string]*corev1.Pod{}, seen: map[string]bool{}, cancel: cancel}
+	s := &Simulator{snap: newSnapshot(), pods: map[string]*corev1.Pod{}, seen: map[string]bool{}, cancel: cancel, scoreAll: opts.ScoreAllNodes}
 	capture := func(f frameworkruntime.PluginFactory) frameworkruntime.PluginFactory {
 		return func(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, error) {
 			p, err := f(ctx, obj, h)
@@ -286,9 +297,29 @@ func (s *Simulator) Pod(namespace, name string) (*corev1.Pod, bool) {
 // Nodes returns the node infos in name order (read-only).
 func (s *Simulator) Nodes() []fwk.NodeInfo { return s.snap.list }
 
+// CycleOption changes one scheduling cycle.
+type CycleOption func(*cycleOptions)
+
+type cycleOptions struct {
+	alwaysSample string
+}
+
+// AlwaysSample makes the cycle filter the named node first and, if it is
+// feasible, score it whatever the sample holds. A caller that must know
+// whether an evicted pod can return to its node uses it: sampling could
+// otherwise leave that node out of the prediction while the scheduler
+// samples it.
+func AlwaysSample(node string) CycleOption {
+	return func(o *cycleOptions) { o.alwaysSample = node }
+}
+
 // Schedule runs one scheduling cycle for pod (which must not be bound) and,
 // if a node fits, places a copy of it there.
-func (s *Simulator) Schedule(ctx context.Context, pod *corev1.Pod) (Result, error) {
+func (s *Simulator) Schedule(ctx context.Context, pod *corev1.Pod, opts ...CycleOption) (Result, error) {
+	var co cycleOptions
+	for _, o := range opts {
+		o(&co)
+	}
 	if pod.Spec.NodeName != "" {
 		return Result{}, fmt.Errorf("pod %s/%s is already bound to %s", pod.Namespace, pod.Name, pod.Spec.NodeName)
 	}
@@ -298,7 +329,7 @@ func (s *Simulator) Schedule(ctx context.Context, pod *corev1.Pod) (Result, erro
 	s.see(pod)
 	s.snap.refreshAffinity()
 	state := framework.NewCycleState()
-	feasible, diagnosis, err := s.filter(ctx, state, pod)
+	feasible, diagnosis, err := s.filter(ctx, state, pod, co.alwaysSample)
 	if err != nil {
 		return Result{}, err
 	}
@@ -345,8 +376,9 @@ func (s *Simulator) Schedule(ctx context.Context, pod *corev1.Pod) (Result, erro
 
 func (s *Simulator) preemptionOK() bool { return s.preemptor != nil }
 
-// filter runs PreFilter and Filter over every node (in name order).
-func (s *Simulator) filter(ctx context.Context, state fwk.CycleState, pod *corev1.Pod) ([]fwk.NodeInfo, framework.Diagnosis, error) {
+// filter runs PreFilter, then Filter over the nodes the cycle samples: the
+// named first node (if it passes PreFilter), then the rest in rotation.
+func (s *Simulator) filter(ctx context.Context, state fwk.CycleState, pod *corev1.Pod, first string) ([]fwk.NodeInfo, framework.Diagnosis, error) {
 	diagnosis := framework.Diagnosis{NodeToStatus: framework.NewDefaultNodeToStatus()}
 	pre, st, unschedulable := s.fw.RunPreFilterPlugins(ctx, state, pod)
 	diagnosis.UnschedulablePlugins = unschedulable
@@ -361,6 +393,8 @@ func (s *Simulator) filter(ctx context.Context, state fwk.CycleState, pod *corev
 	}
 	nodes := s.snap.list
 	if !pre.AllNodes() {
+		// The scheduler iterates PreFilter's node set in map order; name
+		// order keeps the simulation deterministic.
 		nodes = nil
 		for _, ni := range s.snap.list {
 			if pre.NodeNames.Has(ni.Node().Name) {
@@ -369,27 +403,108 @@ func (s *Simulator) filter(ctx context.Context, state fwk.CycleState, pod *corev
 		}
 		diagnosis.NodeToStatus.SetAbsentNodesStatus(fwk.NewStatus(fwk.UnschedulableAndUnresolvable, "node(s) didn't satisfy a PreFilter result"))
 	}
-	statuses := make([]*fwk.Status, len(nodes))
-	s.fw.Parallelizer().Until(ctx, len(nodes), func(i int) {
-		statuses[i] = s.fw.RunFilterPluginsWithNominatedPods(ctx, state, pod, nodes[i])
-	}, "Filter")
-	var feasible []fwk.NodeInfo
-	for i, st := range statuses {
-		switch {
-		case st.IsSuccess():
-			feasible = append(feasible, nodes[i])
-		case st.IsRejected():
-			diagnosis.NodeToStatus.Set(nodes[i].Node().Name, st)
-			diagnosis.AddPluginStatus(st)
-		default:
-			return nil, diagnosis, st.AsError()
+	toFind := len(nodes)
+	if !s.scoreAll {
+		toFind = numFeasibleNodesToFind(s.fw.PercentageOfNodesToScore(), len(nodes))
+	}
+	if !s.scoreAll && !s.fw.HasScorePlugins() {
+		toFind = 1
+	}
+	// Check nodes in the scheduler's order (a rotation starting where the
+	// previous cycle stopped, after the node asked for first), a batch at a
+	// time in parallel, and keep the first toFind feasible ones in that
+	// order, so the sample is the one a sequential scheduler would take:
+	// deterministic, unlike the scheduler's racing workers.
+	n := len(nodes)
+	firstAt := -1
+	if first != "" {
+		firstAt = slices.IndexFunc(nodes, func(ni fwk.NodeInfo) bool { return ni.Node().Name == first })
+	}
+	rotation := n // how many nodes the rotation covers
+	if firstAt >= 0 {
+		rotation--
+	}
+	start := 0
+	if rotation > 0 {
+		start = s.nextStart % rotation
+	}
+	at := func(i int) fwk.NodeInfo {
+		if firstAt < 0 {
+			return nodes[(start+i)%n]
 		}
+		if i == 0 {
+			return nodes[firstAt]
+		}
+		k := (start + i - 1) % rotation
+		if k >= firstAt {
+			k++
+		}
+		return nodes[k]
+	}
+	statuses := make([]*fwk.Status, n)
+	var feasible []fwk.NodeInfo
+	checked := 0
+	for checked < n && len(feasible) < toFind {
+		batch := toFind - len(feasible)
+		if len(feasible) > 0 {
+			// Expect the feasible share seen so far.
+			batch = batch * checked / len(feasible)
+		}
+		batch = min(max(batch, 64), n-checked)
+		from := checked
+		s.fw.Parallelizer().Until(ctx, batch, func(i int) {
+			statuses[from+i] = s.fw.RunFilterPluginsWithNominatedPods(ctx, state, pod, at(from+i))
+		}, "Filter")
+		for i := from; i < from+batch && len(feasible) < toFind; i++ {
+			st, ni := statuses[i], at(i)
+			checked = i + 1
+			switch {
+			case st.IsSuccess():
+				feasible = append(feasible, ni)
+			case st.IsRejected():
+				diagnosis.NodeToStatus.Set(ni.Node().Name, st)
+				diagnosis.AddPluginStatus(st)
+			default:
+				return nil, diagnosis, st.AsError()
+			}
+		}
+	}
+	advanced := checked
+	if firstAt >= 0 && checked > 0 {
+		advanced--
+	}
+	if advanced > 0 && len(s.snap.list) > 0 {
+		s.setNextStart((s.nextStart + advanced) % len(s.snap.list))
 	}
 	return feasible, diagnosis, nil
 }
 
-// pick scores the feasible nodes and returns the best, ties to the first by
-// name, and every node tied with it.
+// Thresholds of kube-scheduler's node sampling (pkg/scheduler/schedule_one.go).
+const (
+	minFeasibleNodesToFind           = 100
+	minFeasibleNodesPercentageToFind = 5
+)
+
+// numFeasibleNodesToFind is kube-scheduler's: how many feasible nodes a
+// cycle looks for before it stops filtering and scores them. percentage is
+// the profile's percentageOfNodesToScore (the configuration's global value
+// when the profile sets none, see LoadProfile); nil or 0 is adaptive.
+func numFeasibleNodesToFind(percentage *int32, numAllNodes int) int {
+	if numAllNodes < minFeasibleNodesToFind {
+		return numAllNodes
+	}
+	var pct int32
+	if percentage != nil {
+		pct = *percentage
+	}
+	if pct == 0 {
+		pct = max(int32(50)-int32(numAllNodes)/125, minFeasibleNodesPercentageToFind)
+	}
+	return max(numAllNodes*int(pct)/100, minFeasibleNodesToFind)
+}
+
+// pick scores the feasible nodes and returns the best, ties to the first
+// filtered, and every node tied with it.
 func (s *Simulator) pick(ctx context.Context, state fwk.CycleState, pod *corev1.Pod, feasible []fwk.NodeInfo) (string, []string, error) {
 	if len(feasible) == 1 || !s.fw.HasScorePlugins() {
 		tied := make([]string, len(feasible))

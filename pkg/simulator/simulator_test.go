@@ -205,3 +205,134 @@ func TestSharedLearnerObservedOnce(t *testing.T) {
 		}
 	}
 }
+
+// Upstream's numFeasibleNodesToFind (pkg/scheduler/schedule_one.go), by hand.
+func TestNumFeasibleNodesToFind(t *testing.T) {
+	pct := func(p int32) *int32 { return &p }
+	for _, tc := range []struct {
+		percentage *int32
+		nodes      int
+		want       int
+	}{
+		{nil, 50, 50},          // below 100 nodes: all
+		{nil, 100, 100},        // 50% would be 50: at least 100
+		{nil, 1000, 420},       // adaptive: 50 - 1000/125 = 42%
+		{nil, 5000, 500},       // 50 - 40 = 10%
+		{nil, 10000, 500},      // 50 - 80 < 5: 5%
+		{pct(0), 1000, 420},    // 0 is adaptive too
+		{pct(10), 5000, 500},   // the profile's own
+		{pct(1), 5000, 100},    // 50 nodes: at least 100
+		{pct(100), 1000, 1000}, // every node
+		{pct(100), 99, 99},
+	} {
+		if got := numFeasibleNodesToFind(tc.percentage, tc.nodes); got != tc.want {
+			t.Errorf("numFeasibleNodesToFind(%v, %d) = %d, want %d", ptrString(tc.percentage), tc.nodes, got, tc.want)
+		}
+	}
+}
+
+func ptrString(p *int32) string {
+	if p == nil {
+		return "nil"
+	}
+	return fmt.Sprint(*p)
+}
+
+func identicalNodes(n int) []*corev1.Node {
+	var out []*corev1.Node
+	for i := range n {
+		out = append(out, node(fmt.Sprintf("n%03d", i), "4", "8Gi"))
+	}
+	return out
+}
+
+// Above 100 nodes a cycle scores the adaptive share of the nodes (48% of
+// 300: 144), starting where the previous cycle stopped; ScoreAllNodes and
+// small clusters score every node. On identical empty nodes the default
+// profile ties every node it scored, so Tied is the sample.
+func TestSamplingAsKubeScheduler(t *testing.T) {
+	cycle := func(s *Simulator, name string) Result {
+		t.Helper()
+		r, err := s.Schedule(t.Context(), pod(name, "100m", "100Mi"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	s := newSim(t, DefaultProfile, Options{}, identicalNodes(300)...)
+	r := cycle(s, "a")
+	if len(r.Tied) != 144 || r.Tied[0] != "n000" || r.Tied[143] != "n143" || r.Node != "n000" {
+		t.Fatalf("first cycle: node %s, %d tied from %s to %s; want n000..n143 (144 nodes)", r.Node, len(r.Tied), r.Tied[0], r.Tied[len(r.Tied)-1])
+	}
+	m := s.Fork()
+	r = cycle(s, "b")
+	if len(r.Tied) != 144 || r.Node != "n144" {
+		t.Fatalf("second cycle: node %s, %d tied; want n144, 144 tied (the rotation goes on)", r.Node, len(r.Tied))
+	}
+	r = cycle(s, "c")
+	// n288..n299, then n000 (busy, scores lower) .. n131.
+	if r.Node != "n288" || len(r.Tied) != 143 || r.Tied[12] != "n001" {
+		t.Fatalf("third cycle: node %s, %d tied; want n288 and the rotation wrapped past busy n000", r.Node, len(r.Tied))
+	}
+	if err := s.Revert(m); err != nil {
+		t.Fatal(err)
+	}
+	if r = cycle(s, "b"); r.Node != "n144" {
+		t.Errorf("after Revert: node %s, want n144 again (Revert restores where the rotation stands)", r.Node)
+	}
+
+	all := newSim(t, DefaultProfile, Options{ScoreAllNodes: true}, identicalNodes(300)...)
+	if r = cycle(all, "a"); len(r.Tied) != 300 {
+		t.Errorf("ScoreAllNodes: %d tied, want 300", len(r.Tied))
+	}
+	small := newSim(t, DefaultProfile, Options{}, identicalNodes(99)...)
+	if r = cycle(small, "a"); len(r.Tied) != 99 {
+		t.Errorf("99 nodes: %d tied, want 99 (no sampling below 100 nodes)", len(r.Tied))
+	}
+}
+
+// AlwaysSample puts a node in the sample wherever the rotation stands: the
+// snug profile packs, so the busy n000 wins once it is sampled.
+func TestAlwaysSample(t *testing.T) {
+	s := newSim(t, SnugProfile, Options{}, identicalNodes(300)...)
+	if got := schedule(t, s, pod("a", "1", "1Gi")); got[0] != "n000" {
+		t.Fatalf("first pod on %s, want n000", got[0])
+	}
+	m := s.Fork()
+	if got := schedule(t, s, pod("b", "1", "1Gi")); got[0] == "n000" {
+		t.Fatalf("second pod on n000: the rotation should have moved past it")
+	}
+	if err := s.Revert(m); err != nil {
+		t.Fatal(err)
+	}
+	r, err := s.Schedule(t.Context(), pod("b", "1", "1Gi"), AlwaysSample("n000"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Node != "n000" {
+		t.Errorf("with AlwaysSample(n000): node %s, want n000 (the fullest node, packing)", r.Node)
+	}
+}
+
+// The configuration's global percentageOfNodesToScore reaches a profile
+// that sets none, as kube-scheduler applies it; a profile's own wins.
+func TestConfigProfilesCarryGlobalPercentage(t *testing.T) {
+	cfg, err := DecodeConfig([]byte(`apiVersion: kubescheduler.config.k8s.io/v1
+kind: KubeSchedulerConfiguration
+percentageOfNodesToScore: 20
+profiles:
+- schedulerName: a
+- schedulerName: b
+  percentageOfNodesToScore: 50
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, p := range ConfigProfiles(cfg) {
+		got[p.SchedulerName] = ptrString(p.PercentageOfNodesToScore)
+	}
+	if got["a"] != "20" || got["b"] != "50" {
+		t.Errorf("percentageOfNodesToScore by profile %v, want a:20 b:50", got)
+	}
+}

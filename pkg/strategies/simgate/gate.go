@@ -421,7 +421,9 @@ func (g *Gate) plan(ctx context.Context, pod *corev1.Pod, strategy, reason strin
 		return nil, err
 	}
 	g.cycles++
-	res, err := s.Schedule(ctx, Replacement(cur))
+	// The origin is always in the sample: the scheduler's own sample may
+	// hold it, and a move the origin would win is futile.
+	res, err := s.Schedule(ctx, Replacement(cur), simulator.AlwaysSample(from))
 	if err != nil {
 		undo()
 		return nil, err

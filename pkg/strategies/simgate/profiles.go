@@ -40,8 +40,8 @@ func LoadProfiles(paths []string) (Profiles, error) {
 		if err != nil {
 			return nil, fmt.Errorf("--scheduler-config %s: %w", path, err)
 		}
-		for i := range cfg.Profiles {
-			out[cfg.Profiles[i].SchedulerName] = &cfg.Profiles[i]
+		for _, prof := range simulator.ConfigProfiles(cfg) {
+			out[prof.SchedulerName] = prof
 		}
 	}
 	return out, nil

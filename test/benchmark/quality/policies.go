@@ -74,12 +74,14 @@ func Policies(seed uint64) ([]Policy, error) {
 	return out, nil
 }
 
-// NewSimulator builds a fresh simulator of the policy (no nodes).
+// NewSimulator builds a fresh simulator of the policy (no nodes). It scores
+// every feasible node, so policies are compared on their decisions rather
+// than on which sample kube-scheduler's node sampling happened to take.
 func (p Policy) NewSimulator(ctx context.Context) (*simulator.Simulator, error) {
 	if err := disableDRAExtendedResource(); err != nil {
 		return nil, err
 	}
-	return simulator.New(ctx, p.Profile, simulator.Options{Registry: HeuristicRegistry(p.seed)})
+	return simulator.New(ctx, p.Profile, simulator.Options{Registry: HeuristicRegistry(p.seed), ScoreAllNodes: true})
 }
 
 var draOnce = sync.OnceValue(func() error {

@@ -278,8 +278,9 @@ func write(w io.Writer, r *Results) {
 		}
 		p("")
 		p("%d scheduling cycles in all, %s ms each on average (wall time over cycles, everything", cycles, perCycle(s.RunSeconds, cycles))
-		p("else the strategies do included); each candidate the gate judges costs one full cycle")
-		p("of its profile over all %d nodes (Filter everywhere, every feasible node scored).", s.Nodes)
+		p("else the strategies do included); each candidate the gate judges costs one cycle of its")
+		p("profile over the %d nodes, sampling nodes as kube-scheduler does (percentageOfNodesToScore,", s.Nodes)
+		p("adaptive when unset), with the pod's own node always in the sample.")
 		p("")
 		p("Each strategy's time includes what it is the first to need: the first")
 		p("(RemovePodsViolatingNodeAffinity) takes the run's snapshot from the informers,")
