@@ -35,10 +35,15 @@ type Selection struct {
 }
 
 // Dependencies lists the pod's non-optional references, in spec order:
-// env valueFrom and envFrom of every container (init, sidecar, app,
-// ephemeral), volumes (configMap, secret, projected, persistentVolumeClaim)
-// and, if selected, imagePullSecrets. Optional references never gate a pod:
-// the kubelet starts it without them.
+// env valueFrom and envFrom of init, sidecar and app containers, volumes
+// (configMap, secret, projected, persistentVolumeClaim) and, if selected,
+// imagePullSecrets. Optional references never gate a pod: the kubelet
+// starts it without them.
+//
+// Ephemeral containers never gate a pod. The API adds them to running pods
+// only, and the kubelet resolves their env references when it starts each
+// one: a missing object fails that container's start, never the pod's. They
+// mount only the pod's own volumes, which are listed here already.
 func Dependencies(pod *corev1.Pod, sel Selection) []Dependency {
 	var out []Dependency
 	add := func(k Kind, name string, optional *bool, via string) {
@@ -76,9 +81,6 @@ func Dependencies(pod *corev1.Pod, sel Selection) []Dependency {
 	}
 	for _, c := range pod.Spec.Containers {
 		container("container", c.Name, c.Env, c.EnvFrom)
-	}
-	for _, c := range pod.Spec.EphemeralContainers {
-		container("ephemeral container", c.Name, c.Env, c.EnvFrom)
 	}
 	for _, v := range pod.Spec.Volumes {
 		via := fmt.Sprintf("volume %q", v.Name)

@@ -63,7 +63,8 @@ func depPod(mutate func(*corev1.PodSpec)) *corev1.Pod {
 	return p
 }
 
-// fullPod references every kind of object from every place, in a known order.
+// fullPod references every kind of object from every place, in a known order;
+// its ephemeral container's references are the ones that must not count.
 func fullPod() *corev1.Pod {
 	return depPod(func(s *corev1.PodSpec) {
 		s.InitContainers = []corev1.Container{
@@ -113,8 +114,6 @@ func TestDependencies(t *testing.T) {
 				{Secret, "sec-app-env", `container "app" env D`},
 				{ConfigMap, "cm-app-envfrom", `container "app" envFrom`},
 				{Secret, "sec-app-envfrom", `container "app" envFrom`},
-				{ConfigMap, "cm-debug-env", `ephemeral container "debug" env E`},
-				{Secret, "sec-debug-envfrom", `ephemeral container "debug" envFrom`},
 				{ConfigMap, "cm-vol", `volume "v-cm"`},
 				{Secret, "sec-vol", `volume "v-sec"`},
 				{PVC, "data", `volume "v-pvc"`},
@@ -131,7 +130,6 @@ func TestDependencies(t *testing.T) {
 				{ConfigMap, "cm-init-env", `init container "init" env A`},
 				{ConfigMap, "cm-app-env", `container "app" env C`},
 				{ConfigMap, "cm-app-envfrom", `container "app" envFrom`},
-				{ConfigMap, "cm-debug-env", `ephemeral container "debug" env E`},
 				{ConfigMap, "cm-vol", `volume "v-cm"`},
 				{PVC, "data", `volume "v-pvc"`},
 				{ConfigMap, "cm-proj", `volume "v-proj" projected`},
@@ -146,7 +144,6 @@ func TestDependencies(t *testing.T) {
 				{Secret, "sec-side-env", `init container "side" env B`},
 				{Secret, "sec-app-env", `container "app" env D`},
 				{Secret, "sec-app-envfrom", `container "app" envFrom`},
-				{Secret, "sec-debug-envfrom", `ephemeral container "debug" envFrom`},
 				{Secret, "sec-vol", `volume "v-sec"`},
 				{Secret, "sec-proj", `volume "v-proj" projected`},
 			},
@@ -213,6 +210,19 @@ func TestDependencies(t *testing.T) {
 				{ConfigMap, "shared", `container "b" envFrom`},
 				{ConfigMap, "shared", `volume "cfg"`},
 			},
+		},
+		{
+			// The kubelet resolves an ephemeral container's references
+			// when it starts that container in the running pod.
+			name: "ephemeral containers' references never gate",
+			pod: depPod(func(s *corev1.PodSpec) {
+				s.Containers = []corev1.Container{{Name: "app"}}
+				s.EphemeralContainers = []corev1.EphemeralContainer{{EphemeralContainerCommon: corev1.EphemeralContainerCommon{
+					Name: "debug", Env: []corev1.EnvVar{cmKeyEnv("E", "cm-debug", nil), secretKeyEnv("F", "sec-debug", nil)},
+					EnvFrom: []corev1.EnvFromSource{cmEnvFrom("cm-debug-from", nil), secretEnvFrom("sec-debug-from", nil)},
+				}}}
+			}),
+			sel: allKinds,
 		},
 		{
 			name: "no references",
