@@ -13,6 +13,7 @@ import (
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/tools/cache"
+	resourcehelper "k8s.io/component-helpers/resource"
 
 	"github.com/snug-sched/snug/pkg/apis/config"
 	"github.com/snug-sched/snug/pkg/resourcemodel"
@@ -154,9 +155,42 @@ func (l *ShapeLearner) Observe(pod *corev1.Pod, delta int) {
 	if len(shape) == 0 {
 		return // BestEffort pods consume nothing the model can strand
 	}
-	k := shape.key()
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.addLocked(shape, shape.key(), delta)
+}
+
+// replace moves a pod from the shape of its old object to the shape of its
+// new one (an in-place resize, or the pod finishing), under one lock so
+// that no snapshot sees it in neither bucket.
+func (l *ShapeLearner) replace(oldPod, newPod *corev1.Pod) {
+	if l.maxLearned == 0 {
+		return
+	}
+	oldShape, newShape := learnedShape(oldPod), learnedShape(newPod)
+	oldKey, newKey := oldShape.key(), newShape.key()
+	if oldKey == newKey {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(oldShape) > 0 {
+		l.addLocked(oldShape, oldKey, -1)
+	}
+	if len(newShape) > 0 {
+		l.addLocked(newShape, newKey, 1)
+	}
+}
+
+// learnedShape is the shape a pod counts under, nil if it counts under none.
+func learnedShape(pod *corev1.Pod) Shape {
+	if terminal(pod) || ignored(pod) {
+		return nil
+	}
+	return ShapeOf(pod)
+}
+
+func (l *ShapeLearner) addLocked(shape Shape, k string, delta int) {
 	c := l.counts[k]
 	if c == nil {
 		c = &shapeCount{shape: shape}
@@ -251,15 +285,10 @@ func (l *ShapeLearner) EventHandler() cache.ResourceEventHandler {
 			if !ok1 || !ok2 {
 				return
 			}
-			if terminal(o) == terminal(n) && sameResources(o, n) {
+			if terminal(o) == terminal(n) && ignored(o) == ignored(n) && sameResources(o, n) {
 				return // bindings and status updates: the shape is unchanged
 			}
-			if !terminal(o) {
-				l.Observe(o, -1)
-			}
-			if !terminal(n) {
-				l.Observe(n, 1)
-			}
+			l.replace(o, n)
 		},
 		DeleteFunc: func(obj interface{}) {
 			if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
@@ -273,29 +302,45 @@ func (l *ShapeLearner) EventHandler() cache.ResourceEventHandler {
 }
 
 // sameResources reports whether nothing that resourcemodel.Requests reads
-// differs, without allocating.
+// differs, without allocating: every container's spec requests and, during
+// an in-place resize, its allocated and actuated requests in the status
+// (init container statuses too: sidecars resize) and whether the resize was
+// found infeasible (the spec then no longer counts). Any field missed here
+// leaves the pod counted under a shape it no longer has, for good.
 func sameResources(a, b *corev1.Pod) bool {
 	eq := apiequality.Semantic.DeepEqual
-	if len(a.Spec.Containers) != len(b.Spec.Containers) || len(a.Spec.InitContainers) != len(b.Spec.InitContainers) ||
-		len(a.Status.ContainerStatuses) != len(b.Status.ContainerStatuses) {
+	if len(a.Spec.Containers) != len(b.Spec.Containers) || len(a.Spec.InitContainers) != len(b.Spec.InitContainers) {
 		return false
 	}
 	for i := range a.Spec.Containers {
-		if !eq(a.Spec.Containers[i].Resources, b.Spec.Containers[i].Resources) {
+		if a.Spec.Containers[i].Name != b.Spec.Containers[i].Name || !eq(a.Spec.Containers[i].Resources, b.Spec.Containers[i].Resources) {
 			return false
 		}
 	}
 	for i := range a.Spec.InitContainers {
-		if !eq(a.Spec.InitContainers[i].Resources, b.Spec.InitContainers[i].Resources) {
+		ca, cb := &a.Spec.InitContainers[i], &b.Spec.InitContainers[i]
+		if ca.Name != cb.Name || !eq(ca.RestartPolicy, cb.RestartPolicy) || !eq(ca.Resources, cb.Resources) {
 			return false
 		}
 	}
-	for i := range a.Status.ContainerStatuses {
-		if !eq(a.Status.ContainerStatuses[i].Resources, b.Status.ContainerStatuses[i].Resources) {
+	return sameStatusResources(a.Status.ContainerStatuses, b.Status.ContainerStatuses) &&
+		sameStatusResources(a.Status.InitContainerStatuses, b.Status.InitContainerStatuses) &&
+		resourcehelper.IsPodResizeInfeasible(a) == resourcehelper.IsPodResizeInfeasible(b) &&
+		eq(a.Spec.Resources, b.Spec.Resources) && eq(a.Spec.Overhead, b.Spec.Overhead) &&
+		eq(a.Status.Resources, b.Status.Resources) && eq(a.Status.AllocatedResources, b.Status.AllocatedResources)
+}
+
+func sameStatusResources(a, b []corev1.ContainerStatus) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	eq := apiequality.Semantic.DeepEqual
+	for i := range a {
+		if a[i].Name != b[i].Name || !eq(a[i].Resources, b[i].Resources) || !eq(a[i].AllocatedResources, b[i].AllocatedResources) {
 			return false
 		}
 	}
-	return eq(a.Spec.Resources, b.Spec.Resources) && eq(a.Spec.Overhead, b.Spec.Overhead)
+	return true
 }
 
 func terminal(p *corev1.Pod) bool {

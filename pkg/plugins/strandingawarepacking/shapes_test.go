@@ -1,0 +1,113 @@
+package strandingawarepacking
+
+import (
+	"slices"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/utils/ptr"
+
+	"github.com/snug-sched/snug/pkg/apis/config"
+)
+
+// resizePod is a running pod with an app container and a sidecar, each
+// with its spec requests, the kubelet's allocated requests and the actuated
+// requests in its container status (cpu in millicores, memory 1Gi).
+type resizePod struct {
+	app, appAllocated, appActuated    int64
+	side, sideAllocated, sideActuated int64
+	infeasible                        bool // PodResizePending, reason Infeasible
+}
+
+func (r resizePod) pod() *corev1.Pod {
+	req := func(milli int64) corev1.ResourceList {
+		return corev1.ResourceList{corev1.ResourceCPU: *resource.NewMilliQuantity(milli, resource.DecimalSI), corev1.ResourceMemory: resource.MustParse("1Gi")}
+	}
+	status := func(name string, allocated, actuated int64) corev1.ContainerStatus {
+		return corev1.ContainerStatus{Name: name, AllocatedResources: req(allocated), Resources: &corev1.ResourceRequirements{Requests: req(actuated)}}
+	}
+	p := makePod("resized", "n1", nil)
+	p.Spec.Containers = []corev1.Container{{Name: "app", Resources: corev1.ResourceRequirements{Requests: req(r.app)}}}
+	p.Spec.InitContainers = []corev1.Container{{Name: "side", RestartPolicy: ptr.To(corev1.ContainerRestartPolicyAlways),
+		Resources: corev1.ResourceRequirements{Requests: req(r.side)}}}
+	p.Status.Phase = corev1.PodRunning
+	p.Status.ContainerStatuses = []corev1.ContainerStatus{status("app", r.appAllocated, r.appActuated)}
+	p.Status.InitContainerStatuses = []corev1.ContainerStatus{status("side", r.sideAllocated, r.sideActuated)}
+	if r.infeasible {
+		p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodResizePending, Status: corev1.ConditionTrue, Reason: corev1.PodReasonInfeasible}}
+	}
+	return p
+}
+
+// An in-place resize moves a running pod from its old shape to its new one
+// through several updates, in the order the kubelet writes them: spec, then
+// allocated, then actuated resources, or a PodResizePending condition. After
+// every update the learner must hold exactly the pod's current shape, and
+// after the deletion nothing, whichever of the fields changed.
+func TestShapeLearnerFollowsInPlaceResize(t *testing.T) {
+	steady := resizePod{app: 1000, appAllocated: 1000, appActuated: 1000, side: 200, sideAllocated: 200, sideActuated: 200}
+	tests := []struct {
+		name  string
+		steps func(s resizePod) []resizePod
+	}{
+		{"app upsized", func(s resizePod) []resizePod {
+			s.app = 2000
+			a := s
+			a.appAllocated = 2000
+			b := a
+			b.appActuated = 2000
+			return []resizePod{s, a, b}
+		}},
+		{"app downsized", func(s resizePod) []resizePod {
+			s.app = 500
+			a := s
+			a.appAllocated = 500
+			b := a
+			b.appActuated = 500
+			return []resizePod{s, a, b}
+		}},
+		{"app downsized, actuated before allocated", func(s resizePod) []resizePod {
+			s.app = 500
+			a := s
+			a.appActuated = 500
+			b := a
+			b.appAllocated = 500
+			return []resizePod{s, a, b}
+		}},
+		{"upsize found infeasible", func(s resizePod) []resizePod {
+			s.app = 4000
+			a := s
+			a.infeasible = true
+			return []resizePod{s, a}
+		}},
+		{"sidecar downsized", func(s resizePod) []resizePod {
+			s.side = 100
+			a := s
+			a.sideAllocated = 100
+			b := a
+			b.sideActuated = 100
+			return []resizePod{s, a, b}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := NewShapeLearner(config.ShapeSource{Mode: config.ShapeSourceLearned, MaxLearned: 16})
+			h := l.EventHandler()
+			prev := steady.pod()
+			h.OnAdd(prev, false)
+			for i, s := range tt.steps(steady) {
+				cur := s.pod()
+				h.OnUpdate(prev, cur)
+				prev = cur
+				if got, want := shapeKeys(l.Snapshot()), []string{ShapeOf(cur).String()}; !slices.Equal(got, want) {
+					t.Fatalf("after update %d (%+v): learned %v, want the pod's shape %v", i, s, got, want)
+				}
+			}
+			h.OnDelete(prev)
+			if got := l.Snapshot(); len(got) != 0 {
+				t.Fatalf("after deletion: learned %v, want nothing", shapeKeys(got))
+			}
+		})
+	}
+}
