@@ -336,3 +336,94 @@ profiles:
 		t.Errorf("percentageOfNodesToScore by profile %v, want a:20 b:50", got)
 	}
 }
+
+// A preference does not outweigh stranding: a one-GPU pod that prefers the
+// idle 8-GPU node still takes the last free GPU of the other one, which
+// keeps a whole node for an 8-GPU pod.
+func TestSnugStrandingOutweighsAPreference(t *testing.T) {
+	gpuNode := func(name, pool string) *corev1.Node {
+		n := node(name, "64", "256Gi")
+		n.Labels["pool"] = pool
+		n.Status.Allocatable[gpu], n.Status.Capacity[gpu] = resource.MustParse("8"), resource.MustParse("8")
+		return n
+	}
+	gpuPod := func(name, gpus string) *corev1.Pod {
+		p := pod(name, "4", "16Gi")
+		p.Spec.Containers[0].Resources.Requests[gpu] = resource.MustParse(gpus)
+		return p
+	}
+	s := newSim(t, SnugProfile, Options{}, gpuNode("n1", "a"), gpuNode("n2", "b"))
+	busy := gpuPod("busy", "7")
+	busy.Spec.NodeName = "n2"
+	if err := s.AddPod(busy); err != nil {
+		t.Fatal(err)
+	}
+	// The workload also runs 8-GPU pods (learned, as the scheduler learns them).
+	s.Observe([]*corev1.Pod{gpuPod("whole", "8")})
+	p := gpuPod("new", "1")
+	p.Spec.Affinity = &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{
+		PreferredDuringSchedulingIgnoredDuringExecution: []corev1.PreferredSchedulingTerm{{Weight: 100,
+			Preference: corev1.NodeSelectorTerm{MatchExpressions: []corev1.NodeSelectorRequirement{{
+				Key: "pool", Operator: corev1.NodeSelectorOpIn, Values: []string{"a"}}}}}}}}
+	r, err := s.Schedule(t.Context(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Node != "n2" {
+		t.Errorf("placed on %q, want n2 (the last free GPU; n1 stays whole)", r.Node)
+	}
+}
+
+const gpu corev1.ResourceName = "nvidia.com/gpu"
+
+// Soft preferences win over a negligible packing difference: n2 is only
+// 100m fuller than n1, so a pod preferring n1 (weight 100), or not
+// tolerating n2's PreferNoSchedule taint, lands on n1; without either it
+// packs onto n2. The snug profile's other in-tree scores are on.
+func TestSnugHonoursSoftPreferences(t *testing.T) {
+	nodes := func() []*corev1.Node {
+		n1, n2 := node("n1", "8", "16Gi"), node("n2", "8", "16Gi")
+		n1.Labels["pool"], n2.Labels["pool"] = "a", "b"
+		return []*corev1.Node{n1, n2}
+	}
+	taint := func(ns []*corev1.Node) []*corev1.Node {
+		ns[1].Spec.Taints = []corev1.Taint{{Key: "soft", Value: "x", Effect: corev1.TaintEffectPreferNoSchedule}}
+		return ns
+	}
+	preferA := func() *corev1.Pod {
+		p := pod("new", "1", "2Gi")
+		p.Spec.Affinity = &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{
+			PreferredDuringSchedulingIgnoredDuringExecution: []corev1.PreferredSchedulingTerm{{Weight: 100,
+				Preference: corev1.NodeSelectorTerm{MatchExpressions: []corev1.NodeSelectorRequirement{{
+					Key: "pool", Operator: corev1.NodeSelectorOpIn, Values: []string{"a"}}}}}}}}
+		return p
+	}
+	for _, tc := range []struct {
+		name  string
+		nodes []*corev1.Node
+		pod   *corev1.Pod
+		want  string
+	}{
+		{"packing alone", nodes(), pod("new", "1", "2Gi"), "n2"},
+		{"preferred node affinity", nodes(), preferA(), "n1"},
+		{"PreferNoSchedule taint", taint(nodes()), pod("new", "1", "2Gi"), "n1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newSim(t, SnugProfile, Options{}, tc.nodes...)
+			// Place the existing pods where the test wants them.
+			for i, p := range []*corev1.Pod{pod("on1", "2", "4Gi"), pod("on2", "2100m", "4Gi")} {
+				p.Spec.NodeName = tc.nodes[i].Name
+				if err := s.AddPod(p); err != nil {
+					t.Fatal(err)
+				}
+			}
+			r, err := s.Schedule(t.Context(), tc.pod)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Node != tc.want {
+				t.Errorf("placed on %q, want %s", r.Node, tc.want)
+			}
+		})
+	}
+}

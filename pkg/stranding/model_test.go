@@ -2,6 +2,7 @@ package stranding
 
 import (
 	"math"
+	"slices"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -80,6 +81,40 @@ func TestLayout(t *testing.T) {
 	}
 	if got := full.Add("example.com/overflow", 1, false); got != -1 || full.N != MaxDims {
 		t.Errorf("Add on full layout = %d (N %d), want -1 (N %d)", got, full.N, MaxDims)
+	}
+}
+
+// Layouts built from map keys (a node's allocatable) come out in name
+// order on every build, and when there are more names than MaxDims the same
+// ones are kept.
+func TestLayoutAddSortedIsDeterministic(t *testing.T) {
+	allocatable := map[corev1.ResourceName]bool{}
+	for i := 0; i < MaxDims+4; i++ {
+		allocatable[corev1.ResourceName("example.com/r"+string(rune('a'+i)))] = true
+	}
+	var want []corev1.ResourceName
+	for i := 0; i < 20; i++ {
+		l := NewLayout()
+		l.Add(corev1.ResourceCPU, 1, false)
+		names := make([]corev1.ResourceName, 0, len(allocatable)+1)
+		for name := range allocatable {
+			names = append(names, name)
+		}
+		names = append(names, corev1.ResourceCPU, "example.com/ra") // present, duplicate
+		l.AddSorted(names, 2, func(n corev1.ResourceName) bool { return n == "example.com/rb" })
+		got := l.Names[:l.N]
+		if i == 0 {
+			want = slices.Clone(got)
+			if !slices.IsSorted(want[1:]) || want[0] != corev1.ResourceCPU || want[1] != "example.com/ra" || l.N != MaxDims {
+				t.Fatalf("layout %v, want cpu then the first %d names in order", want, MaxDims-1)
+			}
+			if l.Weights[1] != 2 || l.Scarce[1] || !l.Scarce[2] {
+				t.Fatalf("weights %v, scarce %v", l.Weights[:l.N], l.Scarce[:l.N])
+			}
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("build %d: layout %v, build 0: %v", i, got, want)
+		}
 	}
 }
 
@@ -490,9 +525,10 @@ func TestSpreadBeatsPacking(t *testing.T) {
 		t.Errorf("costs %v: want half < empty < full (violating) < scarce", costs)
 	}
 	Normalize(costs)
-	// Best tier (half, empty): R stretched over [20, 100], so the better
-	// gets 100 and the worse 20; the second tier (full) alone gets 1 + 18.
-	want := []int64{19, 100, 20, 0}
+	// Best tier (half, empty): R differs by less than minRSpan, so the
+	// better gets 100 and the worse 100 - 80 x dR / minRSpan; the second
+	// tier (full) alone gets 1 + 18.
+	want := []int64{19, 100, 47, 0}
 	for i := range want {
 		if costs[i] != want[i] {
 			t.Errorf("Normalize = %v, want %v", costs, want)
@@ -569,6 +605,12 @@ func TestNormalize(t *testing.T) {
 			name:  "gap between tiers",
 			costs: []int64{Encode(5, 0.5), Encode(2, 0.5), Encode(9, 0), Encode(5, 0.25), Encode(2, 0.75)},
 			want:  []int64{19, 20, 0, 1, 100},
+		},
+		{
+			name:  "nearly equal R is not stretched over the band",
+			costs: []int64{Encode(0, 0.5), Encode(0, 0.51), Encode(0, 0.45)},
+			// 100 - 80 x (0.51 - r) / minRSpan
+			want: []int64{92, 100, 52},
 		},
 		{name: "single", costs: []int64{Encode(3, 0)}, want: []int64{100}},
 		{name: "empty", costs: []int64{}, want: []int64{}},

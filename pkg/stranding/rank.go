@@ -13,6 +13,13 @@ const (
 	// node while R keeps 81 levels of resolution among the best.
 	bestFloor = 20
 
+	// minRSpan is the smallest span of R a tier's band stands for. Nodes
+	// closer than that in R are nearly equal: their scores differ in
+	// proportion (bandwidth x dR / minRSpan), not by the whole band, so
+	// soft preferences of other plugins (preferred affinity,
+	// PreferNoSchedule, ImageLocality) decide between them.
+	minRSpan = 0.1
+
 	rResolution = 1_000_000
 )
 
@@ -59,7 +66,9 @@ func Tier(scarce bool, spreadViolation int64) int64 {
 // tier R is stretched over the tier's band from the worst to the best R
 // observed, as upstream's normalisers divide by the maximum: R differs
 // little between good nodes (one GPU is 1/8 of a node), and an absolute
-// mapping would round those differences away. Observe every cost, then
+// mapping would round those differences away. The stretch stops at
+// minRSpan, so that a negligible difference is not blown up into the
+// whole band. Observe every cost, then
 // Score.
 type Ranker struct {
 	best, second tierRange
@@ -77,12 +86,10 @@ func (t *tierRange) widen(r float64) {
 	t.minR, t.maxR = math.Min(t.minR, r), math.Max(t.maxR, r)
 }
 
-// position maps r onto [0, 1] within the tier; 1 when all R are equal.
+// position maps r onto [0, 1] within the tier, the best R at 1, over the
+// tier's span of R or minRSpan, whichever is wider.
 func (t *tierRange) position(r float64) float64 {
-	if t.maxR <= t.minR {
-		return 1
-	}
-	return (r - t.minR) / (t.maxR - t.minR)
+	return 1 - (t.maxR-r)/math.Max(t.maxR-t.minR, minRSpan)
 }
 
 // Observe records a cost.
