@@ -2,6 +2,7 @@ package stranding
 
 import (
 	"math"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 )
@@ -73,6 +74,18 @@ func (l *Layout) Add(name corev1.ResourceName, weight float64, scarce bool) int 
 	}
 	l.N++
 	return i
+}
+
+// AddSorted adds names (sorted in place; duplicates and names already
+// present are skipped) in name order, each with weight and scarce(name)
+// (nil: not scarce). Names usually come from map keys, whose order Go
+// randomises: a layout must not depend on it, since the dimensions past
+// MaxDims are the ones dropped and sums over dimensions round in their order.
+func (l *Layout) AddSorted(names []corev1.ResourceName, weight float64, scarce func(corev1.ResourceName) bool) {
+	slices.Sort(names)
+	for _, name := range names {
+		l.Add(name, weight, scarce != nil && scarce(name))
+	}
 }
 
 // Shapes is a bounded set of pod request vectors in a Layout.

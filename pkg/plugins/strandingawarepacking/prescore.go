@@ -2,6 +2,7 @@ package strandingawarepacking
 
 import (
 	"context"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	fwk "k8s.io/kube-scheduler/framework"
@@ -64,14 +65,12 @@ func (pl *Plugin) buildLayout(s *preScoreState, pod *corev1.Pod, nodes []fwk.Nod
 	for _, r := range pl.args.Resources {
 		l.Add(r.Name, float64(r.Weight), isScarce(r.Name))
 	}
-	addExtended := func(n corev1.ResourceName) {
-		if l.Index(n) < 0 && (v1helper.IsExtendedResourceName(n) || scarce[n]) {
-			l.Add(n, float64(pl.args.ExtendedResourceWeight), isScarce(n))
-		}
-	}
+	// Extended resources the pod requests, a candidate exposes or a shape
+	// asks for, added in name order once all are known.
+	var extended []corev1.ResourceName
 	requests := resourcemodel.Requests(pod)
 	for n := range requests {
-		addExtended(n)
+		extended = append(extended, n)
 	}
 	// One pass over the candidates: the extended resources they expose and
 	// the largest allocatable of every resource, the unit in which
@@ -91,15 +90,19 @@ func (pl *Plugin) buildLayout(s *preScoreState, pod *corev1.Pod, nodes []fwk.Nod
 				}
 			}
 			maxScalar = append(maxScalar, scalarMax{n, v})
-			addExtended(n)
+			extended = append(extended, n)
 		}
 	}
 	shapes, weights := pl.shapes.Weighted()
 	for _, sh := range shapes {
 		for _, q := range sh {
-			addExtended(q.Name)
+			extended = append(extended, q.Name)
 		}
 	}
+	extended = slices.DeleteFunc(extended, func(n corev1.ResourceName) bool {
+		return !v1helper.IsExtendedResourceName(n) && !scarce[n]
+	})
+	l.AddSorted(extended, float64(pl.args.ExtendedResourceWeight), isScarce)
 	s.kinds = kindsOf(l)
 	s.pod = RequestVector(l, requests)
 	for i := 0; i < l.N; i++ {

@@ -26,14 +26,16 @@ func (r *run) model() *strandingModel {
 	m := &strandingModel{layout: stranding.NewLayout()}
 	m.layout.Add(corev1.ResourceCPU, 1, false)
 	m.layout.Add(corev1.ResourceMemory, 1, false)
+	var extended []corev1.ResourceName
 	for _, n := range r.nodes {
 		for name := range n.Status.Allocatable {
 			if name != corev1.ResourceCPU && name != corev1.ResourceMemory && name != corev1.ResourcePods &&
 				name != corev1.ResourceEphemeralStorage && !isNative(name) {
-				m.layout.Add(name, 1, true)
+				extended = append(extended, name)
 			}
 		}
 	}
+	m.layout.AddSorted(extended, 1, func(corev1.ResourceName) bool { return true })
 	learner := strandingawarepacking.NewShapeLearner(config.ShapeSource{Mode: config.ShapeSourceLearned, MaxLearned: 16})
 	for _, p := range r.pods {
 		learner.Observe(p, 1)

@@ -1,0 +1,55 @@
+package strandingawarepacking
+
+import (
+	"slices"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	fwk "k8s.io/kube-scheduler/framework"
+	"k8s.io/kubernetes/pkg/scheduler/framework"
+)
+
+// preScore runs the plugin's PreScore over nodes and returns its state.
+func (e *env) preScore(t testing.TB, pod *corev1.Pod, nodes []fwk.NodeInfo) *preScoreState {
+	t.Helper()
+	cs := framework.NewCycleState()
+	if s := e.pl.PreScore(e.ctx, cs, pod, nodes); !s.IsSuccess() {
+		t.Fatalf("PreScore: %v", s)
+	}
+	s, err := getState(cs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// The cycle's layout is the configured resources, then the extended
+// resources of the pod, the candidates and the shapes in name order,
+// whatever order the maps they come from and the candidates are in.
+func TestPreScoreLayoutOrderIsDeterministic(t *testing.T) {
+	ext := func(cpu string, names ...corev1.ResourceName) map[corev1.ResourceName]string {
+		r := res(cpu, "8Gi")
+		for _, n := range names {
+			r[n] = "4"
+		}
+		return r
+	}
+	nodes := []*corev1.Node{
+		makeNode("n1", ext("4", "example.com/e", "example.com/a", "example.com/c", gpu)),
+		makeNode("n2", ext("8", "example.com/f", "example.com/b", "example.com/d", "example.com/c")),
+	}
+	e := newEnv(t, defaultArgs(t), nodes, nil, envOptions{})
+	e.observe(makePod("shape", "", ext("1", "example.com/h", "example.com/g")))
+	pod := makePod("new", "", ext("1", "example.com/z", "example.com/y", "example.com/a"))
+	want := []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory, corev1.ResourceEphemeralStorage, corev1.ResourcePods,
+		"example.com/a", "example.com/b", "example.com/c", "example.com/d", "example.com/e", "example.com/f",
+		"example.com/g", "example.com/h", "example.com/y", "example.com/z", gpu}
+	infos := e.nodeInfos(t, "n1", "n2")
+	for i := 0; i < 20; i++ {
+		s := e.preScore(t, pod, infos)
+		if got := s.layout.Names[:s.layout.N]; !slices.Equal(got, want) {
+			t.Fatalf("build %d: layout %v, want %v", i, got, want)
+		}
+		slices.Reverse(infos)
+	}
+}
