@@ -37,7 +37,7 @@ const unknownConcern = byDemands | byRoom | byCaps
 // latest PreEnqueue and scheduling cycle. PreEnqueue sets or clears byGate;
 // PreFilter clears the others at the start of a cycle and sets byDemands or
 // byRoom, Filter sets byCaps. A pod is forgotten when it is bound or
-// deleted. Reads are lock-free (a hint runs under the scheduling queue's
+// deleted, or when a new PreEnqueue or cycle leaves it no concern. Reads are lock-free (a hint runs under the scheduling queue's
 // lock, once per parked pod and event); a pod that was never rejected costs
 // one failed lookup per PreEnqueue and PreFilter, and no entry.
 type verdicts struct {
@@ -62,9 +62,16 @@ func (v *verdicts) add(uid types.UID, c concern) {
 	e.(*atomic.Uint32).Or(uint32(c))
 }
 
+// clear drops concerns, and the pod's entry once none is left: pods that
+// were rejected once and then placed where no informer reports their
+// binding (the simulator's) leave nothing behind. Writes for one pod are
+// serial (PreEnqueue, then PreFilter, then its Filters), so the entry is
+// not in use when it is deleted.
 func (v *verdicts) clear(uid types.UID, c concern) {
 	if e, ok := v.m.Load(uid); ok {
-		e.(*atomic.Uint32).And(^uint32(c))
+		if old := e.(*atomic.Uint32).And(^uint32(c)); old&^uint32(c) == 0 {
+			v.m.CompareAndDelete(uid, e)
+		}
 	}
 }
 
