@@ -15,7 +15,9 @@ package resourcemodel
 
 import (
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	resourcehelper "k8s.io/component-helpers/resource"
+	schedutil "k8s.io/kubernetes/pkg/scheduler/util"
 )
 
 // options mirrors what the 1.36 scheduler uses for NodeInfo accounting:
@@ -37,6 +39,33 @@ func Requests(pod *corev1.Pod) corev1.ResourceList {
 // would admit uses this figure, not Requests.
 func FitRequests(pod *corev1.Pod, podLevelResources bool) corev1.ResourceList {
 	return resourcehelper.PodRequests(pod, resourcehelper.PodResourcesOptions{SkipPodLevelResources: !podLevelResources})
+}
+
+// ScoringRequests is Requests as kube-scheduler's scoring counts it (the
+// NonZeroRequested of its NodeInfo, and noderesources' scores): a container
+// that does not request cpu or memory counts upstream's defaults,
+// schedutil.DefaultMilliCPURequest (100m) and DefaultMemoryRequest (200Mi),
+// or, with pod-level requests, the pod does when it sets none for the
+// resource. Zero-request pods would otherwise all score as if they took
+// nothing, and pile onto the fullest node. Filters must use Requests.
+func ScoringRequests(pod *corev1.Pod) corev1.ResourceList {
+	opts := options
+	opts.NonMissingContainerRequests = scoringDefaults
+	if resourcehelper.IsPodLevelRequestsSet(pod) {
+		requests := Requests(pod)
+		opts.NonMissingContainerRequests = corev1.ResourceList{}
+		for name, q := range scoringDefaults {
+			if _, ok := requests[name]; !ok {
+				opts.NonMissingContainerRequests[name] = q
+			}
+		}
+	}
+	return resourcehelper.PodRequests(pod, opts)
+}
+
+var scoringDefaults = corev1.ResourceList{
+	corev1.ResourceCPU:    *resource.NewMilliQuantity(schedutil.DefaultMilliCPURequest, resource.DecimalSI),
+	corev1.ResourceMemory: *resource.NewQuantity(schedutil.DefaultMemoryRequest, resource.DecimalSI),
 }
 
 // Limits returns the pod's effective limits. A resource that some container

@@ -7,6 +7,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/kubernetes/pkg/scheduler/framework"
 	"k8s.io/utils/ptr"
 )
 
@@ -268,5 +269,51 @@ func TestValue(t *testing.T) {
 	}
 	if got := Value(corev1.ResourceCPU, nil); got != 0 {
 		t.Errorf("Value(cpu, nil) = %d, want 0", got)
+	}
+}
+
+// ScoringRequests counts what kube-scheduler's scoring counts: the
+// scheduler's own NonZeroRequested figures (PodInfo.CalculateResource) are
+// the oracle for cpu and memory, and every other resource is Requests'.
+func TestScoringRequests(t *testing.T) {
+	const defCPU, defMem = 100, 200 * mi
+	tests := []struct {
+		name     string
+		pod      *corev1.Pod
+		cpu, mem int64
+	}{
+		{"best effort counts the defaults", pod(nil, ctr("a", nil, nil)), defCPU, defMem},
+		{"per container, as upstream", pod(nil, ctr("a", nil, nil), ctr("b", nil, nil)), 2 * defCPU, 2 * defMem},
+		{"only the missing resource", pod(nil, ctr("a", rl("cpu", "2"), nil), ctr("b", rl("memory", "1Gi"), nil)), 2000 + defCPU, defMem + gi},
+		{"extended resources as requested", pod(nil, ctr("a", rl(string(gpu), "1", "ephemeral-storage", "1Gi"), nil)), defCPU, defMem},
+		{"an explicit zero stays zero", pod(nil, ctr("a", rl("cpu", "0", "memory", "0"), nil)), 0, 0},
+		{"init containers and sidecars", pod([]corev1.Container{ctr("init", nil, nil), sidecar("side", rl("cpu", "300m"), nil)},
+			ctr("a", nil, nil)), 300 + defCPU, 2 * defMem},
+		{"overhead is added", withOverhead(pod(nil, ctr("a", nil, nil)), rl("cpu", "50m", "memory", "10Mi")), defCPU + 50, defMem + 10*mi},
+		{"pod-level requests replace the defaults", withPodLevel(pod(nil, ctr("a", nil, nil)), rl("cpu", "1", "memory", "1Gi"), nil), 1000, gi},
+		{"pod-level cpu only: memory defaults", withPodLevel(pod(nil, ctr("a", nil, nil)), rl("cpu", "1"), nil), 1000, defMem},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := values(ScoringRequests(tt.pod))
+			if got[corev1.ResourceCPU] != tt.cpu || got[corev1.ResourceMemory] != tt.mem {
+				t.Errorf("ScoringRequests = %v, want cpu %d, memory %d", got, tt.cpu, tt.mem)
+			}
+			pi, err := framework.NewPodInfo(tt.pod)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r := pi.CalculateResource(); got[corev1.ResourceCPU] != r.Non0CPU || got[corev1.ResourceMemory] != r.Non0Mem {
+				t.Errorf("ScoringRequests = %v; the scheduler's NonZeroRequested: cpu %d, memory %d", got, r.Non0CPU, r.Non0Mem)
+			}
+			want := values(Requests(tt.pod))
+			delete(want, corev1.ResourceCPU)
+			delete(want, corev1.ResourceMemory)
+			delete(got, corev1.ResourceCPU)
+			delete(got, corev1.ResourceMemory)
+			if !maps.Equal(got, want) {
+				t.Errorf("other resources %v, want Requests' %v", got, want)
+			}
+		})
 	}
 }

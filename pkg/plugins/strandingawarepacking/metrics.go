@@ -80,7 +80,7 @@ func recordStranded(s *preScoreState, nodes []fwk.NodeInfo) {
 	var sum, alloc, none stranding.Vec
 	for _, ni := range nodes {
 		var a, u stranding.Vec
-		nodeVectors(l, &s.kinds, ni, &a, &u)
+		nodeVectors(l, &s.kinds, ni, false, &a, &u)
 		free := stranding.Free(l, &a, &u, &none)
 		st := stranding.Stranded(l, &s.shapes, &free)
 		for i := 0; i < l.N; i++ {

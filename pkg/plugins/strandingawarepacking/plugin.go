@@ -9,6 +9,14 @@
 // constraints; Score evaluates one node without allocating; NormalizeScore
 // maps the lexicographic order (scarce tier, spread violation, R) onto
 // [0, 100].
+//
+// Scores count cpu and memory as kube-scheduler's scores do: a container
+// without a cpu or memory request counts 100m or 200Mi, in the incoming pod
+// (resourcemodel.ScoringRequests) and in the pods on the node (the node's
+// NonZeroRequested), so that a BestEffort pod is judged by what it will
+// use rather than as a zero vector that changes nothing and so lands on the
+// fullest node. Filters (NodeResourcesFit) and the stranded-capacity
+// metrics count the real requests.
 package strandingawarepacking
 
 import (

@@ -417,9 +417,11 @@ func TestScoreStaticShapes(t *testing.T) {
 		makeNode("n1", res("4", "8Gi")),
 		makeNode("n2", res("4", "8Gi")),
 	}
+	// Explicit zero requests: a missing one would count upstream's scoring
+	// default (100m, 200Mi) on the node, and the arithmetic below ignores it.
 	pods := []*corev1.Pod{
-		makePod("mem", "n1", map[corev1.ResourceName]string{corev1.ResourceMemory: "6Gi"}),
-		makePod("cpu", "n2", map[corev1.ResourceName]string{corev1.ResourceCPU: "2"}),
+		makePod("mem", "n1", res("0", "6Gi")),
+		makePod("cpu", "n2", res("2", "0")),
 	}
 	incoming := makePod("new", "", res("1", "1Gi"))
 	static := func(name, cpu, mem string) *config.StrandingAwarePackingArgs {

@@ -104,7 +104,7 @@ func (pl *Plugin) buildLayout(s *preScoreState, pod *corev1.Pod, nodes []fwk.Nod
 	})
 	l.AddSorted(extended, float64(pl.args.ExtendedResourceWeight), isScarce)
 	s.kinds = kindsOf(l)
-	s.pod = RequestVector(l, requests)
+	s.pod = RequestVector(l, resourcemodel.ScoringRequests(pod))
 	for i := 0; i < l.N; i++ {
 		switch s.kinds[i] {
 		case dimCPU:
@@ -152,10 +152,11 @@ func kindsOf(l *stranding.Layout) [stranding.MaxDims]dimKind {
 }
 
 // NodeVectors returns a node's allocatable and requested vectors in layout
-// l (the preemption plugin judges nodes with the same arithmetic).
+// l (the preemption plugin judges nodes with the same arithmetic), with the
+// pods' real requests, as its victims' vectors (PodVector) have them.
 func NodeVectors(l *stranding.Layout, ni fwk.NodeInfo) (alloc, used stranding.Vec) {
 	kinds := kindsOf(l)
-	nodeVectors(l, &kinds, ni, &alloc, &used)
+	nodeVectors(l, &kinds, ni, false, &alloc, &used)
 	return alloc, used
 }
 
@@ -195,16 +196,22 @@ func PodVector(l *stranding.Layout, pi fwk.PodInfo) stranding.Vec {
 	return v
 }
 
-// nodeVectors fills allocatable and requested vectors of a node. It
-// allocates nothing: scalar resources are read by map lookup.
-func nodeVectors(l *stranding.Layout, kinds *[stranding.MaxDims]dimKind, ni fwk.NodeInfo, alloc, used *stranding.Vec) {
+// nodeVectors fills allocatable and requested vectors of a node. With
+// scoring, cpu and memory in use are the node's NonZeroRequested, as
+// kube-scheduler's scores count them (see resourcemodel.ScoringRequests).
+// It allocates nothing: scalar resources are read by map lookup.
+func nodeVectors(l *stranding.Layout, kinds *[stranding.MaxDims]dimKind, ni fwk.NodeInfo, scoring bool, alloc, used *stranding.Vec) {
 	a, u := ni.GetAllocatable(), ni.GetRequested()
+	cpuMem := u
+	if scoring {
+		cpuMem = ni.GetNonZeroRequested()
+	}
 	for i := 0; i < l.N; i++ {
 		switch kinds[i] {
 		case dimCPU:
-			alloc[i], used[i] = float64(a.GetMilliCPU()), float64(u.GetMilliCPU())
+			alloc[i], used[i] = float64(a.GetMilliCPU()), float64(cpuMem.GetMilliCPU())
 		case dimMemory:
-			alloc[i], used[i] = float64(a.GetMemory()), float64(u.GetMemory())
+			alloc[i], used[i] = float64(a.GetMemory()), float64(cpuMem.GetMemory())
 		case dimEphemeral:
 			alloc[i], used[i] = float64(a.GetEphemeralStorage()), float64(u.GetEphemeralStorage())
 		case dimPods:

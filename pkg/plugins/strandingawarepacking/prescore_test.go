@@ -7,6 +7,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	fwk "k8s.io/kube-scheduler/framework"
 	"k8s.io/kubernetes/pkg/scheduler/framework"
+	st "k8s.io/kubernetes/pkg/scheduler/testing"
 )
 
 // preScore runs the plugin's PreScore over nodes and returns its state.
@@ -51,5 +52,37 @@ func TestPreScoreLayoutOrderIsDeterministic(t *testing.T) {
 			t.Fatalf("build %d: layout %v, want %v", i, got, want)
 		}
 		slices.Reverse(infos)
+	}
+}
+
+// A BestEffort pod is scored as kube-scheduler scores it, as if it took
+// 100m and 200Mi (resourcemodel.ScoringRequests), not as a zero vector that
+// changes nothing and so lands on the fullest node. With the cluster's shape
+// 2 cpu / 4Gi: "full" has room for exactly one more such pod, which the
+// BestEffort pod's 100m would take away; "ragged" has room for one and
+// 1 cpu / 2Gi no shape can use, where the BestEffort pod strands nothing
+// new; "empty" loses a whole shape's room as "full" does, and is emptier.
+func TestScoreBestEffortPodByNonZeroRequests(t *testing.T) {
+	nodes := []*corev1.Node{
+		makeNode("full", res("8", "16Gi")),
+		makeNode("ragged", res("8", "16Gi")),
+		makeNode("empty", res("8", "16Gi")),
+	}
+	pods := []*corev1.Pod{
+		makePod("f1", "full", res("2", "4Gi")), makePod("f2", "full", res("2", "4Gi")), makePod("f3", "full", res("2", "4Gi")),
+		makePod("r1", "ragged", res("2", "4Gi")), makePod("r2", "ragged", res("3", "6Gi")),
+	}
+	e := newEnv(t, defaultArgs(t), nodes, pods, envOptions{})
+	e.observe(makePod("shape", "", res("2", "4Gi")))
+	be := st.MakePod().Namespace("default").Name("be").UID("be").Container("registry.k8s.io/pause:3.10").Obj()
+	got := e.score(t, be)
+	best := ""
+	for n, s := range got {
+		if best == "" || s > got[best] {
+			best = n
+		}
+	}
+	if best != "ragged" || got["ragged"] == got["full"] || got["ragged"] == got["empty"] {
+		t.Errorf("scores = %v, want ragged alone on top", got)
 	}
 }

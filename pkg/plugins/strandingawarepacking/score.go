@@ -18,7 +18,7 @@ func (pl *Plugin) Score(ctx context.Context, cs fwk.CycleState, pod *corev1.Pod,
 		return 0, fwk.AsStatus(err)
 	}
 	var alloc, used stranding.Vec
-	nodeVectors(&s.layout, &s.kinds, ni, &alloc, &used)
+	nodeVectors(&s.layout, &s.kinds, ni, true, &alloc, &used)
 	e := s.plan.Evaluate(&alloc, &used)
 	return stranding.Encode(stranding.Tier(e.Scarce, s.spread.violation(ni.Node())), e.Score), nil
 }
