@@ -30,6 +30,7 @@ import (
 	"github.com/snug-sched/snug/pkg/apis/config"
 	_ "github.com/snug-sched/snug/pkg/apis/config/scheme"
 	configv1 "github.com/snug-sched/snug/pkg/apis/config/v1"
+	"github.com/snug-sched/snug/pkg/plugins/strandingawarepacking"
 )
 
 func TestMain(m *testing.M) {
@@ -181,6 +182,14 @@ type env struct {
 
 func newEnv(t testing.TB, args *config.QoSAwarePreemptionArgs, nodes []*corev1.Node, pods []*corev1.Pod, opts ...frameworkruntime.Option) *env {
 	t.Helper()
+	return newEnvWithPacking(t, args, nil, nodes, pods, opts...)
+}
+
+// newEnvWithPacking is newEnv with StrandingAwarePacking at PreScore and
+// Score under packing's args too, unless packing is nil.
+func newEnvWithPacking(t testing.TB, args *config.QoSAwarePreemptionArgs, packing *config.StrandingAwarePackingArgs,
+	nodes []*corev1.Node, pods []*corev1.Pod, opts ...frameworkruntime.Option) *env {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	fts := feature.NewSchedulerFeaturesFromGates(utilfeature.DefaultFeatureGate)
 	var created *Plugin
@@ -210,6 +219,12 @@ func newEnv(t testing.TB, args *config.QoSAwarePreemptionArgs, nodes []*corev1.N
 			{Name: names.NodeResourcesFit, Args: defaultFitArgs(t)},
 			{Name: Name, Args: args},
 		},
+	}
+	if packing != nil {
+		registry[strandingawarepacking.Name] = strandingawarepacking.New
+		profile.Plugins.PreScore = enable(strandingawarepacking.Name)
+		profile.Plugins.Score = schedconfig.PluginSet{Enabled: []schedconfig.Plugin{{Name: strandingawarepacking.Name, Weight: 1}}}
+		profile.PluginConfig = append(profile.PluginConfig, schedconfig.PluginConfig{Name: strandingawarepacking.Name, Args: packing})
 	}
 	snapshot := schedcache.NewSnapshot(pods, nodes)
 	// The informer factory (over an empty clientset, so the shape learner

@@ -3,13 +3,11 @@ package qosawarepreemption
 import (
 	"context"
 	"math"
-	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	corev1helpers "k8s.io/component-helpers/scheduling/corev1"
 	extenderv1 "k8s.io/kube-scheduler/extender/v1"
 	fwk "k8s.io/kube-scheduler/framework"
-	v1helper "k8s.io/kubernetes/pkg/apis/core/v1/helper"
 	"k8s.io/kubernetes/pkg/scheduler/util"
 
 	"github.com/snug-sched/snug/pkg/plugins/strandingawarepacking"
@@ -87,25 +85,37 @@ func (pl *Plugin) strandedAfter(node string, victims []*corev1.Pod, preemptor *c
 
 // strandingJudge computes strandedAfter for the candidate nodes of one
 // preemption, which can be hundreds, all judged serially in the scheduling
-// cycle: the preemptor's requests and vector are computed once, the shape
-// model once per run of nodes with the same layout (most nodes of a
-// cluster share one), and a node the dry run already saw without its
+// cycle: the preemptor's requests and the shapes are read once, the shape
+// model is built once per run of nodes with the same layout (most nodes of
+// a cluster share one), and a node the dry run already saw without its
 // victims is read from that copy.
+//
+// Nodes are seen as the profile's StrandingAwarePacking sees them (its
+// resources and weights, its shapes: strandingawarepacking.JudgeOf), so the
+// two plugins call the same capacity stranded; a profile without it judges
+// with cpu, memory, ephemeral-storage, pods and extended resources at
+// weight 1 against the learned shapes (strandingawarepacking.DefaultJudge).
 type strandingJudge struct {
 	pl        *Plugin
 	call      *preemptionCall // the dry run's nodes; nil: judge from the snapshot
 	preemptor corev1.ResourceList
-	base      stranding.Layout // the standard resources, before a node's extended ones
+	judge     *strandingawarepacking.Judge
+	names     []corev1.ResourceName // what the preemptor and the shapes ask for
+	shapes    []strandingawarepacking.Shape
+	weights   []float64
 	layout    stranding.Layout
-	shapes    *stranding.Shapes // model of layout; nil until the first node
+	model     *stranding.Shapes // shapes in layout; nil until the first node
 	pod       stranding.Vec     // the preemptor in layout
 }
 
 func (pl *Plugin) newStrandingJudge(preemptor *corev1.Pod, call *preemptionCall) *strandingJudge {
-	j := &strandingJudge{pl: pl, call: call, preemptor: resourcemodel.Requests(preemptor), base: stranding.NewLayout()}
-	for _, r := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory, corev1.ResourceEphemeralStorage, corev1.ResourcePods} {
-		j.base.Add(r, 1, false)
+	judge := strandingawarepacking.JudgeOf(pl.fh)
+	if judge == nil {
+		judge = pl.defaultJudge
 	}
+	j := &strandingJudge{pl: pl, call: call, preemptor: resourcemodel.Requests(preemptor), judge: judge}
+	j.shapes, j.weights = judge.Shapes().Weighted()
+	j.names = strandingawarepacking.Names(j.preemptor, j.shapes)
 	return j
 }
 
@@ -125,7 +135,7 @@ func (j *strandingJudge) strandedAfter(node string, victims []*corev1.Pod) float
 // share is S of ni once victims (pods of ni) are gone and the preemptor
 // runs there.
 func (j *strandingJudge) share(ni fwk.NodeInfo, victims []*corev1.Pod) float64 {
-	l := j.layoutOf(ni)
+	l := j.judge.Layout(ni, j.names)
 	a, used := strandingawarepacking.NodeVectors(&l, ni)
 	for _, v := range victims {
 		vv := victimVector(&l, ni, v)
@@ -133,33 +143,12 @@ func (j *strandingJudge) share(ni fwk.NodeInfo, victims []*corev1.Pod) float64 {
 			used[i] -= vv[i]
 		}
 	}
-	if j.shapes == nil || j.layout != l {
-		m := j.pl.shapes.Model(&l)
-		j.layout, j.shapes = l, &m
+	if j.model == nil || j.layout != l {
+		m := strandingawarepacking.ModelOf(&l, j.shapes, j.weights)
+		j.layout, j.model = l, &m
 		j.pod = strandingawarepacking.RequestVector(&l, j.preemptor)
 	}
-	return stranding.StrandedShare(&l, j.shapes, &a, &used, &j.pod)
-}
-
-// layoutOf is the base layout plus the node's extended resources in name
-// order (a map's order would make equal nodes look different).
-func (j *strandingJudge) layoutOf(ni fwk.NodeInfo) stranding.Layout {
-	l := j.base
-	scalars := ni.GetAllocatable().GetScalarResources()
-	if len(scalars) == 0 {
-		return l
-	}
-	names := make([]corev1.ResourceName, 0, len(scalars))
-	for name := range scalars {
-		if v1helper.IsExtendedResourceName(name) {
-			names = append(names, name)
-		}
-	}
-	slices.Sort(names)
-	for _, name := range names {
-		l.Add(name, 1, false)
-	}
-	return l
+	return stranding.StrandedShare(&l, j.model, &a, &used, &j.pod)
 }
 
 // victimVector is what the victim was charged on the node: its PodInfo's

@@ -31,7 +31,9 @@
 //     highest-victim priority, smallest sum of victim priorities, fewest
 //     victims), then snug's where upstream would tie (the victims' QoS:
 //     fewest Guaranteed, then fewest Burstable; least stranded capacity left
-//     once the preemptor runs there, pkg/stranding), then upstream's last
+//     once the preemptor runs there, pkg/stranding, judged with the shapes
+//     and resource weights of the profile's StrandingAwarePacking, or with
+//     the learned shapes and weight 1 without it), then upstream's last
 //     (latest start time of the highest-priority victims). QoS comes after
 //     the victim count on purpose: each victim is a disruption, and the
 //     QoS class says how a pod declared its resources, not that one
@@ -78,7 +80,10 @@ type Plugin struct {
 	args      config.QoSAwarePreemptionArgs
 	evaluator *preemption.Evaluator
 	shapes    *strandingawarepacking.ShapeLearner
-	blocked   *pdbBlocked
+	// defaultJudge judges stranding in a profile without
+	// StrandingAwarePacking (see strandingJudge).
+	defaultJudge *strandingawarepacking.Judge
+	blocked      *pdbBlocked
 	// async is the SchedulerAsyncPreemption gate; done ends the
 	// activation watches (activateWhenPreempted) with the scheduler.
 	async bool
@@ -140,6 +145,7 @@ func New(ctx context.Context, obj runtime.Object, fh fwk.Handle) (fwk.Plugin, er
 		pl.shapes = shared
 		pl.pods = f.Core().V1().Pods().Lister()
 	}
+	pl.defaultJudge = strandingawarepacking.DefaultJudge(pl.shapes)
 	pl.blocked = newPDBBlocked(fh)
 	if err := pl.blocked.watch(fh); err != nil {
 		return nil, fmt.Errorf("%s: %w", Name, err)

@@ -45,6 +45,9 @@ type Plugin struct {
 	handle  fwk.Handle
 	weights stranding.Weights
 	shapes  *ShapeLearner
+	// judge holds the args' layout rules and the shapes; the preemption
+	// plugin of the profile reaches it with JudgeOf.
+	judge *Judge
 
 	// Listers for DefaultSelector (default spread constraints), nil without an informer factory.
 	services     corelisters.ServiceLister
@@ -98,6 +101,8 @@ func New(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, err
 			}
 		}
 	}
+	pl.judge = &Judge{rules: newLayoutRules(args), shapes: pl.shapes}
+	registerJudge(ctx, h, pl.judge)
 	return pl, nil
 }
 

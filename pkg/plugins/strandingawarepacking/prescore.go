@@ -2,11 +2,9 @@ package strandingawarepacking
 
 import (
 	"context"
-	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	fwk "k8s.io/kube-scheduler/framework"
-	v1helper "k8s.io/kubernetes/pkg/apis/core/v1/helper"
 
 	"github.com/snug-sched/snug/pkg/resourcemodel"
 	"github.com/snug-sched/snug/pkg/stranding"
@@ -42,7 +40,7 @@ func (s *preScoreState) Clone() fwk.StateData { return s }
 // extended resource the pod requests, a feasible node exposes or a shape
 // asks for.
 func (pl *Plugin) PreScore(ctx context.Context, cs fwk.CycleState, pod *corev1.Pod, nodes []fwk.NodeInfo) *fwk.Status {
-	s := &preScoreState{layout: stranding.NewLayout()}
+	s := &preScoreState{}
 	pl.buildLayout(s, pod, nodes)
 	if err := pl.buildSpread(ctx, &s.spread, pod, nodes); err != nil {
 		return fwk.AsStatus(err)
@@ -53,25 +51,10 @@ func (pl *Plugin) PreScore(ctx context.Context, cs fwk.CycleState, pod *corev1.P
 }
 
 func (pl *Plugin) buildLayout(s *preScoreState, pod *corev1.Pod, nodes []fwk.NodeInfo) {
-	scarce := map[corev1.ResourceName]bool{}
-	for _, n := range pl.args.ScarceResources.Names {
-		scarce[n] = true
-	}
-	isScarce := func(n corev1.ResourceName) bool {
-		return scarce[n] || (pl.args.ScarceResources.ExtendedResources && v1helper.IsExtendedResourceName(n))
-	}
-	l := &s.layout
-	l.ScarceFragmentation = float64(pl.args.ScarceResources.FragmentationWeight)
-	for _, r := range pl.args.Resources {
-		l.Add(r.Name, float64(r.Weight), isScarce(r.Name))
-	}
 	// Extended resources the pod requests, a candidate exposes or a shape
 	// asks for, added in name order once all are known.
-	var extended []corev1.ResourceName
-	requests := resourcemodel.Requests(pod)
-	for n := range requests {
-		extended = append(extended, n)
-	}
+	shapes, weights := pl.shapes.Weighted()
+	extended := Names(resourcemodel.Requests(pod), shapes)
 	// One pass over the candidates: the extended resources they expose and
 	// the largest allocatable of every resource, the unit in which
 	// fragmentation is compared across nodes.
@@ -93,16 +76,8 @@ func (pl *Plugin) buildLayout(s *preScoreState, pod *corev1.Pod, nodes []fwk.Nod
 			extended = append(extended, n)
 		}
 	}
-	shapes, weights := pl.shapes.Weighted()
-	for _, sh := range shapes {
-		for _, q := range sh {
-			extended = append(extended, q.Name)
-		}
-	}
-	extended = slices.DeleteFunc(extended, func(n corev1.ResourceName) bool {
-		return !v1helper.IsExtendedResourceName(n) && !scarce[n]
-	})
-	l.AddSorted(extended, float64(pl.args.ExtendedResourceWeight), isScarce)
+	s.layout = pl.judge.rules.layout(extended)
+	l := &s.layout
 	s.kinds = kindsOf(l)
 	s.pod = RequestVector(l, resourcemodel.ScoringRequests(pod))
 	for i := 0; i < l.N; i++ {
