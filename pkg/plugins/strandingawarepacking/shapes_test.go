@@ -47,61 +47,51 @@ func (r resizePod) pod() *corev1.Pod {
 // after the deletion nothing, whichever of the fields changed.
 func TestShapeLearnerFollowsInPlaceResize(t *testing.T) {
 	steady := resizePod{app: 1000, appAllocated: 1000, appActuated: 1000, side: 200, sideAllocated: 200, sideActuated: 200}
+	// Each step changes the pod as one update of the kubelet or the user does.
+	type step = func(*resizePod)
 	tests := []struct {
 		name  string
-		steps func(s resizePod) []resizePod
+		steps []step
 	}{
-		{"app upsized", func(s resizePod) []resizePod {
-			s.app = 2000
-			a := s
-			a.appAllocated = 2000
-			b := a
-			b.appActuated = 2000
-			return []resizePod{s, a, b}
+		{"app upsized", []step{
+			func(r *resizePod) { r.app = 2000 },
+			func(r *resizePod) { r.appAllocated = 2000 },
+			func(r *resizePod) { r.appActuated = 2000 },
 		}},
-		{"app downsized", func(s resizePod) []resizePod {
-			s.app = 500
-			a := s
-			a.appAllocated = 500
-			b := a
-			b.appActuated = 500
-			return []resizePod{s, a, b}
+		{"app downsized", []step{
+			func(r *resizePod) { r.app = 500 },
+			func(r *resizePod) { r.appAllocated = 500 },
+			func(r *resizePod) { r.appActuated = 500 },
 		}},
-		{"app downsized, actuated before allocated", func(s resizePod) []resizePod {
-			s.app = 500
-			a := s
-			a.appActuated = 500
-			b := a
-			b.appAllocated = 500
-			return []resizePod{s, a, b}
+		{"app downsized, actuated before allocated", []step{
+			func(r *resizePod) { r.app = 500 },
+			func(r *resizePod) { r.appActuated = 500 },
+			func(r *resizePod) { r.appAllocated = 500 },
 		}},
-		{"upsize found infeasible", func(s resizePod) []resizePod {
-			s.app = 4000
-			a := s
-			a.infeasible = true
-			return []resizePod{s, a}
+		{"upsize found infeasible", []step{
+			func(r *resizePod) { r.app = 4000 },
+			func(r *resizePod) { r.infeasible = true },
 		}},
-		{"sidecar downsized", func(s resizePod) []resizePod {
-			s.side = 100
-			a := s
-			a.sideAllocated = 100
-			b := a
-			b.sideActuated = 100
-			return []resizePod{s, a, b}
+		{"sidecar downsized", []step{
+			func(r *resizePod) { r.side = 100 },
+			func(r *resizePod) { r.sideAllocated = 100 },
+			func(r *resizePod) { r.sideActuated = 100 },
 		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			l := NewShapeLearner(config.ShapeSource{Mode: config.ShapeSourceLearned, MaxLearned: 16})
 			h := l.EventHandler()
-			prev := steady.pod()
+			state := steady
+			prev := state.pod()
 			h.OnAdd(prev, false)
-			for i, s := range tt.steps(steady) {
-				cur := s.pod()
+			for i, change := range tt.steps {
+				change(&state)
+				cur := state.pod()
 				h.OnUpdate(prev, cur)
 				prev = cur
 				if got, want := shapeKeys(l.Snapshot()), []string{ShapeOf(cur).String()}; !slices.Equal(got, want) {
-					t.Fatalf("after update %d (%+v): learned %v, want the pod's shape %v", i, s, got, want)
+					t.Fatalf("after update %d (%+v): learned %v, want the pod's shape %v", i, state, got, want)
 				}
 			}
 			h.OnDelete(prev)
