@@ -84,7 +84,8 @@ type gate struct {
 	// leader says whether this process may write (leader.go); nil: always.
 	leader leadership
 
-	reports chan report
+	// reports waits for reportLoop; never full, one report per pod.
+	reports *reportQueue
 
 	// unsynced holds pods that arrived before the caches synced; they are
 	// activated once the caches are trustworthy (failing open would let them
@@ -124,7 +125,7 @@ func newGate(ctx context.Context, h fwk.Handle, args config.DependencyGate) (*ga
 		sel:      Selection{ConfigMaps: args.ConfigMaps, Secrets: args.Secrets, ImagePullSecrets: args.ImagePullSecrets, PVCs: args.PVCs},
 		handle:   h,
 		waiting:  map[depKey]map[string]*corev1.Pod{},
-		reports:  make(chan report, 1024),
+		reports:  newReportQueue(),
 		unsynced: map[string]*corev1.Pod{},
 
 		syncTimeout: SyncTimeout,
@@ -276,11 +277,52 @@ func (g *gate) holdReport(pod *corev1.Pod, why string) report {
 		"waiting for the dependency gate's caches to sync%s; scheduled without the check after %v", why, g.syncTimeout)}
 }
 
-func (g *gate) report(r report) {
+func (g *gate) report(r report) { g.reports.put(r) }
+
+// reportQueue holds the latest report of each pod until reportLoop takes
+// it. A bounded channel would drop reports while the writer (an API call
+// per pod) is behind, and with narrow queueing hints nothing re-runs a held
+// pod to report it again: thousands of pods held at once would never be
+// told why. One entry per pod bounds it by the pods held.
+type reportQueue struct {
+	mu   sync.Mutex
+	m    map[string]report // by namespace/name; the latest report wins
+	wake chan struct{}     // capacity 1: reports are waiting
+}
+
+func newReportQueue() *reportQueue {
+	return &reportQueue{m: map[string]report{}, wake: make(chan struct{}, 1)}
+}
+
+func (q *reportQueue) put(r report) {
+	q.mu.Lock()
+	q.m[r.pod.Namespace+"/"+r.pod.Name] = r
+	q.mu.Unlock()
 	select {
-	case g.reports <- r:
-	default: // the reporter is behind; the status still carries the message
+	case q.wake <- struct{}{}:
+	default:
 	}
+}
+
+// takeInto moves every waiting report into pending, newer ones winning.
+func (q *reportQueue) takeInto(pending map[string]report) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for k, r := range q.m {
+		pending[k] = r
+	}
+	clear(q.m)
+}
+
+// poll takes one waiting report, if any (tests).
+func (q *reportQueue) poll() (report, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for k, r := range q.m {
+		delete(q.m, k)
+		return r, true
+	}
+	return report{}, false
 }
 
 // kindNames lists the kinds of deps once each, e.g. "ConfigMaps, PVCs".
@@ -425,19 +467,10 @@ func (g *gate) reportLoop(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case r := <-g.reports:
-			pending[r.pod.Namespace+"/"+r.pod.Name] = r
+		case <-g.reports.wake:
 		case <-retry:
 		}
-	drain:
-		for {
-			select {
-			case r := <-g.reports:
-				pending[r.pod.Namespace+"/"+r.pod.Name] = r
-			default:
-				break drain
-			}
-		}
+		g.reports.takeInto(pending)
 		retry = nil
 		if !g.leading() {
 			g.dropStale(pending)

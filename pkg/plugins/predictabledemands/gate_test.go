@@ -102,7 +102,7 @@ func testGate(sel Selection, st store, h fwk.Handle) *gate {
 		store:    st,
 		handle:   h,
 		waiting:  map[depKey]map[string]*corev1.Pod{},
-		reports:  make(chan report, 16),
+		reports:  newReportQueue(),
 		unsynced: map[string]*corev1.Pod{},
 
 		syncTimeout: time.Hour, // tests that time out set their own
@@ -195,14 +195,13 @@ func TestGateCheck(t *testing.T) {
 			if got := g.waitingIndex(); !maps.EqualFunc(got, tc.wantWaiting, slices.Equal) {
 				t.Errorf("waiting = %v, want %v", got, tc.wantWaiting)
 			}
-			select {
-			case r := <-g.reports:
+			if r, ok := g.reports.poll(); ok {
 				if tc.wantMsg == "" {
 					t.Errorf("unexpected report %q", r.msg)
 				} else if r.msg != tc.wantMsg || r.pod != tc.pod {
 					t.Errorf("report = %q for %s, want %q", r.msg, r.pod.Name, tc.wantMsg)
 				}
-			default:
+			} else {
 				if tc.wantMsg != "" {
 					t.Error("no report queued")
 				}
@@ -371,10 +370,8 @@ func TestGateHoldsPodsUntilSynced(t *testing.T) {
 		t.Errorf("held pods entered the waiting index: %v", got)
 	}
 	// Within syncQuiet a hold is the usual startup wait: not reported.
-	select {
-	case r := <-g.reports:
+	if r, ok := g.reports.poll(); ok {
 		t.Errorf("a pod held within syncQuiet was reported: %q", r.msg)
-	default:
 	}
 
 	done := make(chan struct{})
@@ -499,10 +496,7 @@ func TestGateConcurrent(t *testing.T) {
 				if i%3 == 0 {
 					g.forgetPod(p.Namespace+"/"+p.Name, p.UID)
 				}
-				select {
-				case <-g.reports:
-				default:
-				}
+				g.reports.poll()
 			}
 		}()
 	}
@@ -629,5 +623,27 @@ func TestGateFallsBackWhenCachesDoNotSync(t *testing.T) {
 	}
 	if log := logger.GetSink().(ktesting.Underlier).GetBuffer().String(); !strings.Contains(log, "caches synced") {
 		t.Errorf("scheduler log does not say the caches synced late:\n%s", log)
+	}
+}
+
+// Every held pod is reported however far the writer is behind: with narrow
+// queueing hints nothing re-runs a held pod to report it again. A second
+// hold of the same pod replaces its report.
+func TestGateReportsEveryHeldPod(t *testing.T) {
+	g := testGate(Selection{ConfigMaps: true}, newFakeStore(true), &fakeHandle{})
+	const n = 3000
+	for i := range n {
+		if g.check(context.Background(), cmPod("ns", fmt.Sprint("p", i), "missing")) == nil {
+			t.Fatal("pod with a missing ConfigMap admitted")
+		}
+	}
+	_ = g.check(context.Background(), cmPod("ns", "p0", "other"))
+	pending := map[string]report{}
+	g.reports.takeInto(pending)
+	if len(pending) != n {
+		t.Fatalf("%d reports waiting, want %d (one per held pod)", len(pending), n)
+	}
+	if msg := pending["ns/p0"].msg; !strings.Contains(msg, `"other"`) {
+		t.Errorf("p0's report %q, want its latest hold (ConfigMap \"other\")", msg)
 	}
 }

@@ -247,7 +247,7 @@ func TestGateWriteSkipsChangedPods(t *testing.T) {
 				if g.check(context.Background(), held) == nil {
 					t.Fatal("pod with a missing ConfigMap admitted")
 				}
-				r = <-g.reports
+				r, _ = g.reports.poll()
 			}
 			if tc.release {
 				g.held.release("ns/p", held.UID)
@@ -339,7 +339,7 @@ func TestGateDropStale(t *testing.T) {
 		if g.check(context.Background(), p) == nil {
 			t.Fatalf("%s admitted", n)
 		}
-		pending["ns/"+n] = <-g.reports
+		pending["ns/"+n], _ = g.reports.poll()
 	}
 	pending["ns/bypassed"] = report{pod: pods["kept"], reason: ReasonGateBypassed, eventOnly: true}
 	_ = idx.store.Delete(pods["deleted"])
