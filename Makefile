@@ -182,6 +182,24 @@ bench-quality:
 	mkdir -p $(BENCH_QUALITY_OUT) docs
 	$(BENCH_QUALITY_RUN) -command "make bench-quality$(if $(BENCH_QUALITY_FLAGS), BENCH_QUALITY_FLAGS='$(BENCH_QUALITY_FLAGS)')" $(if $(BENCH_QUALITY_FLAGS),,-analysis test/benchmark/quality/analysis.md)
 
+## bench-quality-family: every policy on every workload mix of the family
+## (test/benchmark/quality/mix: CPU-only demand x0.5, x1.5, x2.5, more
+## multi-GPU pods, GPU pods constrained to GPU models, a homogeneous GPU
+## pool, a CPU-heavy pool), each generated in memory from the trace (seed
+## BENCH_QUALITY_FAMILY_SEED), then a table per mix in
+## docs/benchmarks-family.md. The whole trace takes about two hours on two
+## cores; BENCH_QUALITY_FAMILY_FLAGS=-quick keeps every 8th node and pod
+## (under 15 minutes) and writes its report to $(BENCH_QUALITY_OUT)/ instead.
+BENCH_QUALITY_FAMILY_FLAGS ?=
+BENCH_QUALITY_FAMILY_SEED  ?= 1
+BENCH_QUALITY_FAMILY_DOC    = $(if $(BENCH_QUALITY_FAMILY_FLAGS),$(BENCH_QUALITY_OUT)/benchmarks-family.md,docs/benchmarks-family.md)
+BENCH_QUALITY_FAMILY_RUN    = $(GO) run ./test/benchmark/quality/cmd/bench-quality -family -mix-seed $(BENCH_QUALITY_FAMILY_SEED) -openb $(SNUG_OPENB_DIR) -json $(BENCH_QUALITY_OUT)/family.json -doc $(BENCH_QUALITY_FAMILY_DOC) $(BENCH_QUALITY_FAMILY_FLAGS)
+
+.PHONY: bench-quality-family
+bench-quality-family:
+	mkdir -p $(BENCH_QUALITY_OUT) docs
+	$(BENCH_QUALITY_FAMILY_RUN) -command "make bench-quality-family$(if $(BENCH_QUALITY_FAMILY_FLAGS), BENCH_QUALITY_FAMILY_FLAGS='$(BENCH_QUALITY_FAMILY_FLAGS)')"
+
 ## bench-plugins: Go micro-benchmarks of snug's plugins (Score/PreScore against
 ## upstream NodeResourcesFit, Filter, PreEnqueue, victim selection against
 ## DefaultPreemption); raw output to docs/bench/

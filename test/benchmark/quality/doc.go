@@ -9,11 +9,40 @@
 //	make bench-quality BENCH_QUALITY_FLAGS=-quick    # every 4th node and pod
 //	go run ./test/benchmark/quality/cmd/bench-quality -h
 //	go test ./test/benchmark/quality/                # tiny synthetic protocols
+//	make bench-quality-family [BENCH_QUALITY_FAMILY_FLAGS=-quick]  # every workload mix
 //
 // The trace is read from SNUG_OPENB_DIR (or -openb), never copied into the
 // repository. Nodes and pods come from pkg/workload: GPUs are
 // nvidia.com/gpu, GPU-sharing pods (gpu_milli < 1000) ask for one whole GPU,
-// and creation and deletion times come from workload.Times.
+// a gpu_spec is a required node affinity on snug.io/gpu-model (the label of
+// the node list's model column), and creation and deletion times come from
+// workload.Times.
+//
+// # Other inputs
+//
+// -nodes and -pods run any node and pod list pkg/workload reads, such as
+// an openb-format pod list without its optional columns. A protocol that
+// cannot run on the input is skipped, with the reason in Results.Skipped
+// and in the report, and the others run: A and B when no pod requests a GPU
+// or the nodes have none (offered load is GPUs over GPUs); B when a pod has
+// no creation or deletion time (a list without the time columns) or no
+// compression brings the peak to the target; C when a pod's required node
+// affinity refuses the one node shape (a gpu_spec without its GPU model:
+// sizing with node shapes that follow the trace's models is issue 20, item
+// 2). Pods without a creation time keep the list's order, ahead of the
+// others. The report's text about the input (gpu_spec, the trace's timing
+// in B) is computed from what was loaded.
+//
+// # Workload-mix family
+//
+// Package mix generates workload mixes from the lists (seeded, in memory):
+// CPU-only demand scaled, more multi-GPU pods, GPU pods constrained to GPU
+// models in the trace's proportions, other node pools. -mix runs one mix
+// with the usual report; -family (RunFamily, RenderFamily) runs every
+// policy on every mix of mix.Family() and writes a table per mix, each
+// protocol's headline metric and snug's margin against the best other
+// policy, into the Results section of docs/benchmarks-family.md. Its quick
+// mode keeps every FamilyQuickEvery-th node and pod of each mix.
 //
 // # Policies
 //
@@ -86,7 +115,9 @@
 // host the whole pod list at once, scheduled in creation order, found per
 // policy by a probe at the lower bound, growing steps, then bisection; each
 // probe is a fresh simulator stopped at the first pod that fits nowhere.
-// Pods larger than the node shape are left out and reported. The lower
+// Pods larger than the node shape are left out and reported; pods whose
+// node affinity refuses the shape skip the protocol (see Other inputs). The
+// lower
 // bound is max over cpu, memory, GPUs and pod slots of ceil(total demand /
 // node capacity). Headline: nodes, and how far above the lower bound.
 package quality

@@ -20,6 +20,11 @@ type Meta struct {
 	Command, Expanded string
 	Every             int
 	Seconds           float64
+	// Mix describes the workload mix the run generated from the trace
+	// (test/benchmark/quality/mix; "" for the trace as loaded) and
+	// MixNotes what the generator did.
+	Mix      string   `json:",omitempty"`
+	MixNotes []string `json:",omitempty"`
 	// Chart is the SVG file name next to the Markdown file ("" for none);
 	// Analysis is hand-written Markdown included as is.
 	Chart    string `json:"-"`

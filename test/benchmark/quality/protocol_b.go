@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -142,6 +143,38 @@ func offeredLoad(pods []*corev1.Pod, arrive, depart []float64, clusterGPUs float
 		o.BusyMean = integral / (o.BusyEnd - o.BusyStart) / clusterGPUs
 	}
 	return o
+}
+
+// Timing describes a pod list's times at trace speed: why protocol B
+// compresses arrivals.
+type Timing struct {
+	// PeakLoad is the peak offered GPU load with arrivals uncompressed.
+	PeakLoad float64
+	// Arrivals99 is the span (seconds) of the last 99% of the arrivals,
+	// Span the trace's (first creation to last deletion).
+	Arrivals99, Span float64
+	// MedianLife is the median lifetime; Life99 the lifetime that the
+	// longest-lived 1% of the pods exceed (seconds).
+	MedianLife, Life99 float64
+}
+
+// TraceTiming measures the pods' times (workload.Times; every pod must
+// have both).
+func TraceTiming(pods []*corev1.Pod, clusterGPUs float64) (Timing, error) {
+	r, err := NewReplay(pods, 1, clusterGPUs)
+	if err != nil || len(pods) == 0 {
+		return Timing{}, err
+	}
+	created := slices.Clone(r.Arrive)
+	life := make([]float64, len(pods))
+	for i := range pods {
+		life[i] = r.Depart[i] - r.Arrive[i]
+	}
+	slices.Sort(created)
+	slices.Sort(life)
+	q := func(s []float64, f float64) float64 { return s[min(len(s)-1, int(f*float64(len(s))))] }
+	return Timing{PeakLoad: r.Offered.Peak, Arrivals99: created[len(created)-1] - q(created, 0.01),
+		Span: slices.Max(r.Depart) - created[0], MedianLife: q(life, 0.5), Life99: q(life, 0.99)}, nil
 }
 
 // ChooseCompression returns the smallest k on a geometric grid (steps of

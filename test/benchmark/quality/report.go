@@ -5,6 +5,7 @@ import (
 	"math"
 	"strings"
 
+	"github.com/snug-sched/snug/pkg/workload"
 	"github.com/snug-sched/snug/test/benchmark/docsection"
 )
 
@@ -208,6 +209,19 @@ func plural2(n int, one, many string) string {
 
 func pct(x float64) string { return fmt.Sprintf("%.1f", 100*x) }
 
+// duration renders seconds in the largest unit that keeps a number >= 2.
+func duration(s float64) string {
+	switch {
+	case s < 120:
+		return fmt.Sprintf("%.0f seconds", s)
+	case s < 2*3600:
+		return fmt.Sprintf("%.0f minutes", s/60)
+	case s < 2*86400:
+		return fmt.Sprintf("%.0f hours", s/3600)
+	}
+	return fmt.Sprintf("%.0f days", s/86400)
+}
+
 // Render returns the Placement quality section, heading included.
 func Render(res *Results, m Meta) string {
 	var b strings.Builder
@@ -226,8 +240,23 @@ func Render(res *Results, m Meta) string {
 		tr.Allocatable[CPU]/1000, gib(tr.Allocatable[Mem]), tr.Allocatable[GPU])
 	p("%.0f cores, %.0f GiB and %.0f GPUs. GPU-sharing pods (gpu_milli < 1000) ask for one whole GPU, as\n",
 		tr.Demand[CPU]/1000, gib(tr.Demand[Mem]), tr.Demand[GPU])
-	p("Kubernetes without a sharing device plugin allocates them (`pkg/workload`); the trace has no\n")
-	p("`gpu_spec`, so no pod is bound to a GPU model.\n\n")
+	p("Kubernetes without a sharing device plugin allocates them (`pkg/workload`). ")
+	if tr.Constrained == 0 {
+		p("No pod has a `gpu_spec`,\nso none is bound to a GPU model.\n\n")
+	} else {
+		p("%d of the %d GPU pods\nhave a `gpu_spec`: they require a node labelled `%s` with one of their models (%s).\n\n",
+			tr.Constrained, tr.GPUPods, workload.LabelGPUModel, strings.Join(tr.ConstrainedModels, ", "))
+	}
+	if m.Mix != "" {
+		p("**Workload mix** generated from the trace (`test/benchmark/quality/mix`): %s.", m.Mix)
+		for _, n := range m.MixNotes {
+			p(" %s.", capitalise(n))
+		}
+		p(" The numbers above are the mix's.\n\n")
+	}
+	for _, sk := range res.Skipped {
+		p("**Protocol %s skipped** on this input: %s.\n\n", sk.Protocol, sk.Reason)
+	}
 
 	p("### Policies\n\n")
 	p("| Policy | Profile | Resource score |\n|---|---|---|\n")
@@ -264,6 +293,10 @@ func Render(res *Results, m Meta) string {
 	p("- **GPU fragmentation** (ATC'23 style, simplified): free GPUs on nodes where no GPU-requesting shape\n")
 	p("  of the model fits at all. It is at most the stranded GPUs: those also count free GPUs beyond what\n")
 	p("  the best fitting shape can take.\n")
+	if tr.Constrained > 0 {
+		p("- Neither metric knows GPU-model constraints: a free GPU counts as usable by every shape, whatever\n")
+		p("  models its pods accept, so GPUs only constrained pods could use count as usable (issue 20, item 2).\n")
+	}
 	p("- **Failed pods** (A): pods that fit no node when they arrive (never retried). **Pending pod-seconds**\n")
 	p("  (B): Σ over pods of the time from arrival to placement, or to deletion for pods dropped while\n")
 	p("  pending. **Nodes** (C): the fewest nodes of one shape that host every pod at once.\n\n")
@@ -316,7 +349,11 @@ func renderA(b *strings.Builder, res *Results, m Meta) {
 	p("renamed `<name>-r<n>`), until the GPUs requested reach 130%% of the cluster's %.0f; no pod leaves,\n", a0.ClusterGPUs)
 	p("a pod that fits nowhere fails for good. The state is recorded when the offered load (GPUs\n")
 	p("requested so far / cluster GPUs) first reaches each 10%%. Headline: stranded GPUs and failed pods\n")
-	p("at 100%% and beyond.\n\n")
+	p("at 100%% and beyond.")
+	if res.Trace.Untimed > 0 {
+		p(" Pods without a creation time come first, in the list's order.")
+	}
+	p("\n\n")
 	heads := aHeadlineSteps(a0)
 	p("| Policy |")
 	for _, k := range heads {
@@ -413,10 +450,14 @@ func renderB(b *strings.Builder, res *Results) {
 	o := bi.Offered
 	p("### Protocol B: churn\n\n")
 	p("Arrivals and departures replayed by the trace's creation and deletion times (`workload.Times`).\n")
-	p("openb's pod list is a sample: at trace speed at most ~1%% of the cluster's GPUs are requested at\n")
-	p("once, 99%% of the arrivals fall in the last 2.9 M seconds (34 days) of the trace, while the median\n")
-	p("pod lives 9 minutes and the longest-lived 1%% for more than a day. Arrival gaps are therefore\n")
-	p("compressed **%g times** (pod i arrives at created_i / %g) while lifetimes are kept (it is deleted\n", bi.K, bi.K)
+	if tm := bi.Timing; tm.Span > 0 {
+		p("At trace speed the pod list asks for at most %.1f%% of the cluster's GPUs at once; 99%% of the\n", 100*tm.PeakLoad)
+		p("arrivals fall in the last %s of its %s, while the median pod lives %s and\n", duration(tm.Arrivals99), duration(tm.Span), duration(tm.MedianLife))
+		p("the longest-lived 1%% for more than %s. Arrival gaps are therefore compressed\n", duration(tm.Life99))
+	} else {
+		p("Arrival gaps are compressed\n")
+	}
+	p("**%g times** (pod i arrives at created_i / %g) while lifetimes are kept (it is deleted\n", bi.K, bi.K)
 	p("lifetime_i later), so a replay second is a trace second of pod lifetime. Because the lifetimes\n")
 	p("are heavy-tailed no factor gives a steady load: the offered GPU load (GPUs requested by pods\n")
 	p("between arrival and deletion, placed or not) ramps up while the list arrives and then decays.\n")
@@ -429,7 +470,12 @@ func renderB(b *strings.Builder, res *Results) {
 	p("pending pods are retried in FIFO order, then the new arrivals are tried once each and queue if\n")
 	p("they fit nowhere. A pending pod is only handed to the scheduler again when a node freed since its\n")
 	p("last attempt has room for its requests (a necessary condition of NodeResourcesFit; nothing else\n")
-	p("in these profiles can reject a pod), which skips futile cycles without changing the outcome.\n")
+	if res.Trace.Constrained > 0 {
+		p("in these profiles can reject a pod but the GPU-model node affinity, which only makes some retries\n")
+		p("futile), which skips futile cycles without changing the outcome.\n")
+	} else {
+		p("in these profiles can reject a pod), which skips futile cycles without changing the outcome.\n")
+	}
 	p("Placed pods leave at their (compressed) deletion time. Headline: pending pod-seconds.\n\n")
 	if bi.Zero > 0 {
 		p("%s with a zero lifetime %s not submitted.\n\n", plural(bi.Zero, "pod", "pods"), plural2(bi.Zero, "is", "are"))

@@ -11,12 +11,13 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/snug-sched/snug/pkg/workload"
+	"github.com/snug-sched/snug/test/benchmark/quality/mix"
 )
 
 // Trace files in the openb directory.
 const (
-	NodeFile = "openb_node_list_all_node.csv"
-	PodFile  = "openb_pod_list_default.csv"
+	NodeFile = mix.NodeFile
+	PodFile  = mix.PodFile
 )
 
 // Trace is the input of a run.
@@ -29,11 +30,17 @@ type Trace struct {
 // LoadTrace reads the openb node and pod lists from dir; every > 1 keeps
 // every n-th node and pod (quick mode).
 func LoadTrace(dir string, every int) (*Trace, error) {
-	nodes, err := workload.LoadNodes(filepath.Join(dir, NodeFile))
+	return LoadTraceFiles(filepath.Join(dir, NodeFile), filepath.Join(dir, PodFile), every)
+}
+
+// LoadTraceFiles reads a node list and a pod list (any format pkg/workload
+// reads; openb's optional pod columns may be missing) as LoadTrace does.
+func LoadTraceFiles(nodeFile, podFile string, every int) (*Trace, error) {
+	nodes, err := workload.LoadNodes(nodeFile)
 	if err != nil {
 		return nil, err
 	}
-	pods, err := workload.LoadPods(filepath.Join(dir, PodFile))
+	pods, err := workload.LoadPods(podFile)
 	if err != nil {
 		return nil, err
 	}
@@ -105,6 +112,14 @@ type TraceInfo struct {
 	// Shapes of the stranding model, the distinct vectors of the trace and
 	// the pods the model's shapes cover.
 	Shapes, Distinct, Covered int
+	// GPUPods request GPUs, MultiGPUPods more than one; Constrained pods
+	// accept only some GPU models (workload.GPUModels: an openb gpu_spec),
+	// ConstrainedModels are the models they name.
+	GPUPods, MultiGPUPods, Constrained int
+	ConstrainedModels                  []string `json:",omitempty"`
+	// Untimed pods have no creation time, or no deletion time, to replay
+	// (workload.Times); they keep the list's order.
+	Untimed int
 }
 
 // BInfo is protocol B's time line, shared by all policies.
@@ -112,6 +127,8 @@ type BInfo struct {
 	K       float64
 	Zero    int
 	Offered OfferedLoad
+	// Timing of the pod list at trace speed, for the report.
+	Timing Timing
 }
 
 // CInfo is protocol C's setup.
@@ -136,7 +153,15 @@ type Results struct {
 	BInfo    *BInfo     `json:",omitempty"`
 	C        []*CResult `json:",omitempty"`
 	CInfo    *CInfo     `json:",omitempty"`
-	Seconds  float64
+	// Skipped are the protocols asked for that could not run on this
+	// input, and why.
+	Skipped []Skip `json:",omitempty"`
+	Seconds float64
+}
+
+// Skip is a protocol that did not run and the reason.
+type Skip struct {
+	Protocol, Reason string
 }
 
 // Run runs the protocols for the policies on a trace.
@@ -171,12 +196,7 @@ func Run(ctx context.Context, tr *Trace, opts Options) (*Results, error) {
 			}
 		}
 	}
-	for _, p := range tr.Pods {
-		v := PodVec(p)
-		for i := range v {
-			res.Trace.Demand[i] += v[i]
-		}
-	}
+	traceInfo(&res.Trace, tr.Pods)
 	for _, p := range pols {
 		res.Policies = append(res.Policies, PolicyInfo{Name: p.Name, Source: p.Source, Heuristic: p.Heuristic})
 	}
@@ -190,6 +210,11 @@ func Run(ctx context.Context, tr *Trace, opts Options) (*Results, error) {
 	var bcfg BConfig
 	var ccfg CConfig
 	for _, proto := range opts.Protocols {
+		if reason := skipReason(proto, tr, res.Trace, opts.Shape); reason != "" {
+			res.Skipped = append(res.Skipped, Skip{proto, reason})
+			logf("protocol %s skipped: %s", proto, reason)
+			continue
+		}
 		switch proto {
 		case "A":
 			res.A = make([]*AResult, len(pols))
@@ -197,14 +222,20 @@ func Run(ctx context.Context, tr *Trace, opts Options) (*Results, error) {
 			k := opts.Compression
 			if k == 0 {
 				if k, err = ChooseCompression(tr.Pods, res.Trace.Allocatable[GPU], opts.TargetPeak); err != nil {
-					return nil, err
+					res.Skipped = append(res.Skipped, Skip{proto, err.Error()})
+					logf("protocol B skipped: %v", err)
+					continue
 				}
 			}
 			rp, err := NewReplay(tr.Pods, k, res.Trace.Allocatable[GPU])
 			if err != nil {
 				return nil, err
 			}
-			res.BInfo = &BInfo{K: k, Zero: rp.Zero, Offered: rp.Offered}
+			timing, err := TraceTiming(tr.Pods, res.Trace.Allocatable[GPU])
+			if err != nil {
+				return nil, err
+			}
+			res.BInfo = &BInfo{K: k, Zero: rp.Zero, Offered: rp.Offered, Timing: timing}
 			bcfg = BConfig{Nodes: tr.Nodes, Pods: tr.Pods, Model: model, Replay: rp}
 			res.B = make([]*BResult, len(pols))
 			logf("protocol B: compression %g, peak offered GPU load %.1f%%", k, 100*rp.Offered.Peak)

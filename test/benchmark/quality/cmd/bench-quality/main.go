@@ -4,6 +4,12 @@
 // chart. See the package documentation of test/benchmark/quality.
 //
 //	go run ./test/benchmark/quality/cmd/bench-quality [-quick] [-openb dir] [-doc docs/benchmarks.md]
+//
+// With -mix it runs on a workload mix generated from the lists
+// (test/benchmark/quality/mix); with -family it runs every mix of the
+// family and writes the family report (docs/benchmarks-family.md) instead;
+// -write-mix only writes the generated lists. -nodes and -pods point at
+// any openb-format (or pkg/workload) node and pod list.
 package main
 
 import (
@@ -21,6 +27,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/snug-sched/snug/test/benchmark/quality"
+	"github.com/snug-sched/snug/test/benchmark/quality/mix"
 )
 
 func main() {
@@ -36,7 +43,14 @@ func run() error {
 	klog.SetOutput(io.Discard)
 	def := quality.DefaultOptions()
 	openb := flag.String("openb", defaultOpenb(), "directory of the openb trace (env SNUG_OPENB_DIR)")
-	quick := flag.Bool("quick", false, "quick mode: every 4th node and pod (same as -every 4)")
+	nodesFile := flag.String("nodes", "", "node list (default: the openb directory's "+quality.NodeFile+")")
+	podsFile := flag.String("pods", "", "pod list, openb format with or without its optional columns (default: the openb directory's "+quality.PodFile+")")
+	mixName := flag.String("mix", "", "run on a workload mix generated from the lists: a family mix ("+familyNames()+") or settings such as cpu=3,cpu-copies=2 (see test/benchmark/quality/mix)")
+	family := flag.Bool("family", false, "run every mix of the family (or -mixes) and write the family report")
+	mixes := flag.String("mixes", "", "with -family: the mixes to run, comma-separated family names (default all)")
+	mixSeed := flag.Uint64("mix-seed", 1, "seed of the mix generator")
+	writeMix := flag.String("write-mix", "", "write the generated lists of -mix (or of every -family mix, a directory each) into this directory as openb CSV files, and exit")
+	quick := flag.Bool("quick", false, fmt.Sprintf("quick mode: every 4th node and pod (same as -every 4; with -family, -every %d)", quality.FamilyQuickEvery))
 	every := flag.Int("every", 1, "keep every n-th node and pod")
 	protocols := flag.String("protocols", "A,B,C", "protocols to run")
 	policies := flag.String("policies", "", "policies to run, comma-separated (default all)")
@@ -55,32 +69,46 @@ func run() error {
 	flag.Parse()
 	if *quick {
 		*every = 4
+		if *family {
+			*every = quality.FamilyQuickEvery
+		}
 	}
 	expanded := expandedCommand()
+	if *nodesFile == "" {
+		*nodesFile = filepath.Join(*openb, quality.NodeFile)
+	}
+	if *podsFile == "" {
+		*podsFile = filepath.Join(*openb, quality.PodFile)
+	}
+	if *family && *mixName != "" {
+		return fmt.Errorf("-family and -mix: choose one (-mixes selects the family's mixes)")
+	}
+	if *writeMix != "" {
+		return writeMixes(*writeMix, *nodesFile, *podsFile, *mixName, *family, *mixes, *mixSeed)
+	}
 
 	var res *quality.Results
+	var fam *quality.FamilyResults
 	var meta quality.Meta
 	if *from != "" {
 		data, err := os.ReadFile(*from)
 		if err != nil {
 			return err
 		}
-		var saved struct {
-			Meta    quality.Meta
-			Results *quality.Results
-		}
+		var saved saved
 		if err := json.Unmarshal(data, &saved); err != nil {
 			return fmt.Errorf("%s: %w", *from, err)
 		}
-		res, meta = saved.Results, saved.Meta
-		res.Compact()
+		res, fam, meta = saved.Results, saved.Family, saved.Meta
+		if res == nil && fam == nil {
+			return fmt.Errorf("%s: no results", *from)
+		}
+		if res != nil {
+			res.Compact()
+		}
 	} else {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 		defer stop()
-		tr, err := quality.LoadTrace(*openb, *every)
-		if err != nil {
-			return fmt.Errorf("%w (set -openb or SNUG_OPENB_DIR to the openb trace directory)", err)
-		}
 		opts := def
 		opts.Protocols = split(*protocols)
 		opts.Policies = split(*policies)
@@ -97,10 +125,46 @@ func run() error {
 		meta = quality.MachineMeta()
 		meta.Command, meta.Expanded = expanded, expanded
 		meta.Every = *every
+		if *family {
+			fo := quality.FamilyOptions{Options: opts, Seed: *mixSeed, Every: *every}
+			for _, name := range split(*mixes) {
+				m, err := mix.Parse(name)
+				if err != nil {
+					return err
+				}
+				fo.Mixes = append(fo.Mixes, m)
+			}
+			if *jsonOut != "" {
+				fo.MixDone = func(f *quality.FamilyResults) {
+					if err := writeJSON(*jsonOut+".partial", saved{Meta: meta, Family: f}); err != nil {
+						fmt.Fprintln(os.Stderr, "bench-quality:", err)
+					}
+				}
+			}
+			nodes, pods, err := readTables(*nodesFile, *podsFile)
+			if err != nil {
+				return err
+			}
+			if fam, err = quality.RunFamily(ctx, nodes, pods, fo); err != nil {
+				return err
+			}
+			meta.Seconds = fam.Seconds
+			if *jsonOut != "" {
+				if err := writeJSON(*jsonOut, saved{Meta: meta, Family: fam}); err != nil {
+					return err
+				}
+				os.Remove(*jsonOut + ".partial")
+			}
+			return outputFamily(*doc, *command, meta, fam)
+		}
+		tr, err := loadTrace(*nodesFile, *podsFile, *mixName, *mixSeed, *every, &meta)
+		if err != nil {
+			return err
+		}
 		if *jsonOut != "" {
 			// Partial results after every job, so an interrupted run keeps them.
 			opts.Done = func(r *quality.Results) {
-				if err := writeJSON(*jsonOut+".partial", meta, r); err != nil {
+				if err := writeJSON(*jsonOut+".partial", saved{Meta: meta, Results: r}); err != nil {
 					fmt.Fprintln(os.Stderr, "bench-quality:", err)
 				}
 			}
@@ -112,11 +176,14 @@ func run() error {
 		res.Seconds = time.Since(start).Seconds()
 		meta.Seconds = res.Seconds
 		if *jsonOut != "" {
-			if err := writeJSON(*jsonOut, meta, res); err != nil {
+			if err := writeJSON(*jsonOut, saved{Meta: meta, Results: res}); err != nil {
 				return err
 			}
 			os.Remove(*jsonOut + ".partial")
 		}
+	}
+	if fam != nil {
+		return outputFamily(*doc, *command, meta, fam)
 	}
 	if *command != "" {
 		meta.Command = *command
@@ -143,10 +210,132 @@ func run() error {
 	if err != nil && !os.IsNotExist(err) {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(*doc), 0o755); err != nil {
+	return writeFile(*doc, []byte(quality.Replace(string(old), section)))
+}
+
+// outputFamily writes the family report's results section into doc (a
+// new document if doc does not exist; stdout if "").
+func outputFamily(doc, command string, meta quality.Meta, fam *quality.FamilyResults) error {
+	if command != "" {
+		meta.Command = command
+	}
+	section := quality.RenderFamily(fam, meta)
+	if doc == "" {
+		fmt.Print(section)
+		return nil
+	}
+	old, err := os.ReadFile(doc)
+	if err != nil && !os.IsNotExist(err) {
 		return err
 	}
-	return os.WriteFile(*doc, []byte(quality.Replace(string(old), section)), 0o644)
+	return writeFile(doc, []byte(quality.ReplaceFamily(string(old), section)))
+}
+
+func writeFile(path string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(path, data, 0o644)
+}
+
+func readTables(nodeFile, podFile string) (nodes, pods *mix.Table, err error) {
+	if nodes, err = mix.ReadTableFile(nodeFile); err != nil {
+		return nil, nil, fmt.Errorf("%w (set -openb or SNUG_OPENB_DIR to the openb trace directory, or -nodes)", err)
+	}
+	if pods, err = mix.ReadTableFile(podFile); err != nil {
+		return nil, nil, fmt.Errorf("%w (set -openb or SNUG_OPENB_DIR to the openb trace directory, or -pods)", err)
+	}
+	return nodes, pods, nil
+}
+
+// loadTrace loads the lists, or the mix named generated from them (then
+// described in meta).
+func loadTrace(nodeFile, podFile, name string, seed uint64, every int, meta *quality.Meta) (*quality.Trace, error) {
+	if name == "" {
+		tr, err := quality.LoadTraceFiles(nodeFile, podFile, every)
+		if err != nil {
+			return nil, fmt.Errorf("%w (set -openb or SNUG_OPENB_DIR to the openb trace directory, or -nodes and -pods)", err)
+		}
+		return tr, nil
+	}
+	g, err := generate(nodeFile, podFile, name, seed)
+	if err != nil {
+		return nil, err
+	}
+	meta.Mix = fmt.Sprintf("%s (%s; generator seed %d)", g.Mix.Name, g.Mix.Describe(), seed)
+	meta.MixNotes = g.Notes
+	return quality.GeneratedTrace(g, every)
+}
+
+func generate(nodeFile, podFile, name string, seed uint64) (*mix.Generated, error) {
+	m, err := mix.Parse(name)
+	if err != nil {
+		return nil, err
+	}
+	nodes, pods, err := readTables(nodeFile, podFile)
+	if err != nil {
+		return nil, err
+	}
+	return m.Generate(seed, nodes, pods)
+}
+
+// writeMixes writes the mix name, or every mix of the family (-mixes), into
+// dir (a subdirectory per mix for the family).
+func writeMixes(dir, nodeFile, podFile, name string, family bool, names string, seed uint64) error {
+	if !family {
+		if name == "" {
+			return fmt.Errorf("-write-mix needs -mix or -family")
+		}
+		g, err := generate(nodeFile, podFile, name, seed)
+		if err != nil {
+			return err
+		}
+		return writeMix(dir, g)
+	}
+	mixes := mix.Family()
+	if names != "" {
+		mixes = nil
+		for _, n := range split(names) {
+			m, err := mix.Parse(n)
+			if err != nil {
+				return err
+			}
+			mixes = append(mixes, m)
+		}
+	}
+	nodes, pods, err := readTables(nodeFile, podFile)
+	if err != nil {
+		return err
+	}
+	for _, m := range mixes {
+		g, err := m.Generate(seed, nodes, pods)
+		if err != nil {
+			return fmt.Errorf("mix %s: %w", m.Name, err)
+		}
+		if err := writeMix(filepath.Join(dir, m.Name), g); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func writeMix(dir string, g *mix.Generated) error {
+	if err := g.Write(dir); err != nil {
+		return err
+	}
+	fmt.Printf("%s: %s\n", dir, g.Mix.Describe())
+	for _, n := range g.Notes {
+		fmt.Printf("  %s\n", n)
+	}
+	return nil
+}
+
+func familyNames() string {
+	var out []string
+	for _, m := range mix.Family() {
+		out = append(out, m.Name)
+	}
+	return strings.Join(out, ", ")
 }
 
 func defaultOpenb() string {
@@ -156,11 +345,15 @@ func defaultOpenb() string {
 	return "../shared/data/alibaba-openb"
 }
 
-func writeJSON(path string, meta quality.Meta, res *quality.Results) error {
-	data, err := json.MarshalIndent(struct {
-		Meta    quality.Meta
-		Results *quality.Results
-	}{meta, res}, "", " ")
+// saved is the JSON file of a run: a single run's Results or a family's.
+type saved struct {
+	Meta    quality.Meta
+	Results *quality.Results       `json:",omitempty"`
+	Family  *quality.FamilyResults `json:",omitempty"`
+}
+
+func writeJSON(path string, s saved) error {
+	data, err := json.MarshalIndent(s, "", " ")
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,137 @@
+package quality
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/snug-sched/snug/test/benchmark/quality/mix"
+)
+
+// smallOptions run every protocol on the testdata traces quickly.
+func smallOptions(model string) Options {
+	opts := DefaultOptions()
+	opts.Parallel = 2
+	opts.Shape = NodeShape{CPUMilli: 16000, MemBytes: 64 << 30, GPUs: 4, Pods: 110, Model: model}
+	return opts
+}
+
+// An openb pod list without its optional columns runs A and C; B, which
+// replays creation and deletion times, is skipped with a note.
+func TestMissingTimeColumns(t *testing.T) {
+	tr, err := LoadTraceFiles("testdata/nodes.csv", "testdata/pods_no_times.csv", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr.Pods[0].Name != "p0" || tr.Pods[7].Name != "p7" {
+		t.Errorf("pods without times are not in the list's order")
+	}
+	res, err := Run(t.Context(), tr, smallOptions("B"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.A) != 8 || len(res.C) != 8 || res.B != nil || res.BInfo != nil {
+		t.Fatalf("A %d, B %d, C %d results; want B skipped only", len(res.A), len(res.B), len(res.C))
+	}
+	if len(res.Skipped) != 1 || res.Skipped[0].Protocol != "B" || !strings.Contains(res.Skipped[0].Reason, "8 of 8 pods have no creation and deletion time") {
+		t.Fatalf("skipped %+v", res.Skipped)
+	}
+	section := Render(res, Meta{Command: "test", Every: 1})
+	for _, want := range []string{"**Protocol B skipped** on this input: 8 of 8 pods", "No pod has a `gpu_spec`", "Pods without a creation time come first", "### Protocol A", "### Protocol C"} {
+		if !strings.Contains(section, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	if strings.Contains(section, "### Protocol B") || strings.Contains(section, "B: fewest pending") {
+		t.Errorf("report has protocol B")
+	}
+}
+
+// The report says what the loaded list has: gpu_spec or not; protocol C
+// runs only when every pod accepts its node shape's GPU model.
+func TestGPUSpecInput(t *testing.T) {
+	tr, err := LoadTraceFiles("testdata/nodes.csv", "testdata/pods_gpu_spec.csv", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Run(t.Context(), tr, smallOptions("B"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ti := res.Trace
+	if ti.GPUPods != 6 || ti.Constrained != 3 || strings.Join(ti.ConstrainedModels, ",") != "A,B" || ti.Untimed != 0 {
+		t.Errorf("trace info %+v", ti)
+	}
+	if len(res.A) != 8 || len(res.B) != 8 || res.C != nil || len(res.Skipped) != 1 || res.Skipped[0].Protocol != "C" ||
+		!strings.Contains(res.Skipped[0].Reason, "1 pods require nodes that protocol C's one node shape (GPU model B) is not (GPU models they accept: A)") {
+		t.Fatalf("A %d, B %d, C %d results, skipped %+v; want C skipped", len(res.A), len(res.B), len(res.C), res.Skipped)
+	}
+	section := Render(res, Meta{Command: "test", Every: 1})
+	for _, want := range []string{"3 of the 6 GPU pods\nhave a `gpu_spec`", "(A, B)", "**Protocol C skipped**", "Neither metric knows GPU-model constraints"} {
+		if !strings.Contains(section, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	if strings.Contains(section, "No pod has a `gpu_spec`") {
+		t.Error("report says the list has no gpu_spec")
+	}
+	// Without p0 (model A only) every pod accepts a B node: C runs.
+	tr.Pods = tr.Pods[1:]
+	res, err = Run(t.Context(), tr, smallOptions("B"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.C) != 8 || len(res.Skipped) != 0 {
+		t.Errorf("C %d results, skipped %+v", len(res.C), res.Skipped)
+	}
+}
+
+func TestRunFamily(t *testing.T) {
+	nodes, err := mix.ReadTableFile("mix/testdata/nodes.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pods, err := mix.ReadTableFile("mix/testdata/pods.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fo := FamilyOptions{Options: smallOptions("A"), Seed: 1, Every: 1,
+		Mixes: []mix.Mix{{Name: "openb"}, {Name: "gpu-spec", ConstrainedShare: 0.5}, {Name: "no-donor", MultiGPUShare: 0.5, Pool: mix.Pool{HomogeneousGPU: true}}}}
+	fo.Shape = NodeShape{CPUMilli: 96000, MemBytes: 384 << 30, GPUs: 8, Pods: 110, Model: "A"}
+	fo.TargetPeak = 0.25 // 10 GPUs asked for, 28 in the pool
+	// no-donor: its pods are fine, but drop every multi-GPU pod so the
+	// generator has none to copy.
+	var kept [][]string
+	for i, r := range pods.Rows {
+		if pods.Get(i, "num_gpu") == "1" || pods.Get(i, "num_gpu") == "0" {
+			kept = append(kept, r)
+		}
+	}
+	pods.Rows = kept
+	fr, err := RunFamily(t.Context(), nodes, pods, fo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fr.Mixes) != 3 || fr.Mixes[0].Results == nil || fr.Mixes[1].Results == nil || fr.Mixes[2].Err == "" {
+		t.Fatalf("mixes %+v", fr.Mixes)
+	}
+	if r := fr.Mixes[1].Results; r.Trace.Constrained != 5 || r.C != nil || len(r.B) != 8 {
+		t.Errorf("gpu-spec: %d constrained, C %d results, B %d", r.Trace.Constrained, len(r.C), len(r.B))
+	}
+	doc := RenderFamily(fr, Meta{Command: "make bench-quality-family"})
+	for _, want := range []string{FamilySectionHeading + "\n", "### openb\n", "### gpu-spec\n", "**Protocol C skipped**", "*margin (snug − best other)*",
+		"| snug |", "| least-allocated |", "**no-donor**: **not run**: multi-GPU share: the pod list has no multi-GPU pod", "make bench-quality-family"} {
+		if !strings.Contains(doc, want) {
+			t.Errorf("family report lacks %q", want)
+		}
+	}
+	if got := ReplaceFamily("", doc); !strings.HasPrefix(got, FamilyDocTitle+"\n\n"+FamilySectionHeading) {
+		t.Errorf("new report starts %q", got[:min(len(got), 80)])
+	}
+	docWas := FamilyDocTitle + "\n\nHand-written.\n\n" + FamilySectionHeading + "\n\nold\n\n## After\n\nkept\n"
+	if got := ReplaceFamily(docWas, doc); !strings.Contains(got, "Hand-written.") || strings.Contains(got, "\nold\n") || !strings.HasSuffix(got, "## After\n\nkept\n") {
+		t.Errorf("replaced report:\n%s", got)
+	}
+	if m := margin(fr.Mixes[0].Results, Headlines[2]); len(m.Others) == 0 || m.Diff() != m.Snug-m.Best {
+		t.Errorf("margin %+v", m)
+	}
+}
