@@ -612,6 +612,11 @@ func TestNormalize(t *testing.T) {
 			// 100 - 80 x (0.51 - r) / minRSpan
 			want: []int64{92, 100, 52},
 		},
+		{
+			name:  "only the best R gets the top score",
+			costs: []int64{Encode(0, 0.5), Encode(0, 0.50001), Encode(1, 0.3), Encode(1, 0.30001)},
+			want:  []int64{99, 100, 18, 19},
+		},
 		{name: "single", costs: []int64{Encode(3, 0)}, want: []int64{100}},
 		{name: "empty", costs: []int64{}, want: []int64{}},
 	}

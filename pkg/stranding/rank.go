@@ -92,6 +92,17 @@ func (t *tierRange) position(r float64) float64 {
 	return 1 - (t.maxR-r)/math.Max(t.maxR-t.minR, minRSpan)
 }
 
+// score maps r onto [lo, hi]. Only the tier's best R gets hi: when
+// nothing else differs, the node the model prefers still wins outright
+// rather than tying with nodes rounded up to it.
+func (t *tierRange) score(r float64, lo, hi int64) int64 {
+	s := lo + int64(math.Round(t.position(r)*float64(hi-lo)))
+	if s == hi && r < t.maxR && hi > lo {
+		s--
+	}
+	return s
+}
+
 // Observe records a cost.
 func (k *Ranker) Observe(cost int64) {
 	t, r := Decode(cost)
@@ -119,9 +130,9 @@ func (k *Ranker) Score(cost int64) int64 {
 	t, r := Decode(cost)
 	switch t {
 	case k.best.tier:
-		return bestFloor + int64(math.Round(k.best.position(r)*(MaxScore-bestFloor)))
+		return k.best.score(r, bestFloor, MaxScore)
 	case k.second.tier:
-		return 1 + int64(math.Round(k.second.position(r)*(bestFloor-2)))
+		return k.second.score(r, 1, bestFloor-1)
 	default:
 		return MinScore
 	}
