@@ -184,7 +184,7 @@ func (bf *brownfield) existingWorkload(t *testing.T) {
 		if p.Spec.SchedulerName != corev1.DefaultSchedulerName {
 			t.Errorf("pod %s has scheduler %q, want the default scheduler's", p.Name, p.Spec.SchedulerName)
 		}
-		if !hasTokenVolume(&p) {
+		if !projectsRootCA(&p) {
 			t.Errorf("pod %s has no service-account token volume projecting ConfigMap %s", p.Name, framework.RootCAConfigMap)
 		}
 		if limits[p.Spec.NodeName] == nil {
@@ -205,22 +205,6 @@ func (bf *brownfield) existingWorkload(t *testing.T) {
 			t.Errorf("%s: limits %.2f x cpu, %.2f x memory; the scenario wants at least 1.5 x", n, cpu, mem)
 		}
 	}
-}
-
-// hasTokenVolume reports whether the ServiceAccount admission plugin gave
-// the pod its token volume (which projects ConfigMap kube-root-ca.crt).
-func hasTokenVolume(p *corev1.Pod) bool {
-	for _, v := range p.Spec.Volumes {
-		if v.Projected == nil {
-			continue
-		}
-		for _, s := range v.Projected.Sources {
-			if s.ConfigMap != nil && s.ConfigMap.Name == framework.RootCAConfigMap {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // startSnug runs bin/scheduler as the shipped Deployment does: --config

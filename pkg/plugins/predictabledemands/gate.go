@@ -314,17 +314,6 @@ func (q *reportQueue) takeInto(pending map[string]report) {
 	clear(q.m)
 }
 
-// poll takes one waiting report, if any (tests).
-func (q *reportQueue) poll() (report, bool) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	for k, r := range q.m {
-		delete(q.m, k)
-		return r, true
-	}
-	return report{}, false
-}
-
 // kindNames lists the kinds of deps once each, e.g. "ConfigMaps, PVCs".
 func kindNames(deps []Dependency) []string {
 	seen := map[Kind]bool{}

@@ -647,3 +647,14 @@ func TestGateReportsEveryHeldPod(t *testing.T) {
 		t.Errorf("p0's report %q, want its latest hold (ConfigMap \"other\")", msg)
 	}
 }
+
+// poll takes one waiting report, if any.
+func (q *reportQueue) poll() (report, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for k, r := range q.m {
+		delete(q.m, k)
+		return r, true
+	}
+	return report{}, false
+}
