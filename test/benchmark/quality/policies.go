@@ -4,6 +4,7 @@ import (
 	"context"
 	"embed"
 	"fmt"
+	"os"
 	"sync"
 
 	utilfeature "k8s.io/apiserver/pkg/util/feature"
@@ -11,6 +12,7 @@ import (
 
 	schedconfig "k8s.io/kubernetes/pkg/scheduler/apis/config"
 
+	"github.com/snug-sched/snug/manifests"
 	"github.com/snug-sched/snug/pkg/simulator"
 )
 
@@ -72,6 +74,31 @@ func Policies(seed uint64) ([]Policy, error) {
 	}
 	out = append(out, Policy{Name: SnugPolicy, Source: "simulator.SnugProfile() (manifests/scheduler-config.yaml)", Profile: snug, seed: seed})
 	return out, nil
+}
+
+// replaceSnugProfile swaps the snug policy's profile for the snug-scheduler
+// profile of a KubeSchedulerConfiguration file.
+func replaceSnugProfile(pols []Policy, path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	cfg, err := simulator.DecodeConfig(data)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	for _, p := range simulator.ConfigProfiles(cfg) {
+		if p.SchedulerName != manifests.SchedulerName {
+			continue
+		}
+		for i := range pols {
+			if pols[i].Name == SnugPolicy {
+				pols[i].Profile, pols[i].Source = p, path
+			}
+		}
+		return nil
+	}
+	return fmt.Errorf("%s: no profile %q", path, manifests.SchedulerName)
 }
 
 // NewSimulator builds a fresh simulator of the policy (no nodes). It scores

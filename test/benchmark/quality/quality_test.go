@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/klog/v2"
 
+	"github.com/snug-sched/snug/pkg/apis/config"
 	"github.com/snug-sched/snug/pkg/simulator"
 	"github.com/snug-sched/snug/pkg/workload"
 )
@@ -92,6 +94,51 @@ func TestPolicies(t *testing.T) {
 	}
 	if !reflect.DeepEqual(pols[0].Profile.Plugins, def.Plugins) || !reflect.DeepEqual(pols[0].Profile.PluginConfig, def.PluginConfig) {
 		t.Errorf("least-allocated.yaml is not the default profile")
+	}
+}
+
+func TestReplaceSnugProfile(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, cfg string) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	head := "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\nprofiles:\n"
+	good := write("good.yaml", head+`- schedulerName: snug-scheduler
+  pluginConfig:
+  - name: StrandingAwarePacking
+    args:
+      strandedLevelWeight: 0
+`)
+	other := write("other.yaml", head+"- schedulerName: someone-else\n")
+	pols, err := Policies(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := replaceSnugProfile(pols, other); err == nil || !strings.Contains(err.Error(), `no profile "snug-scheduler"`) {
+		t.Errorf("config without snug-scheduler: got %v", err)
+	}
+	if err := replaceSnugProfile(pols, good); err != nil {
+		t.Fatal(err)
+	}
+	snug := pols[len(pols)-1]
+	if snug.Source != good {
+		t.Errorf("source %q, want %q", snug.Source, good)
+	}
+	found := false
+	for _, pc := range snug.Profile.PluginConfig {
+		if a, ok := pc.Args.(*config.StrandingAwarePackingArgs); ok {
+			found = true
+			if a.StrandedLevelWeight != 0 {
+				t.Errorf("strandedLevelWeight %v, want the file's 0", a.StrandedLevelWeight)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no StrandingAwarePacking args in the replaced profile")
 	}
 }
 

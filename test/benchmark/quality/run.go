@@ -75,6 +75,10 @@ type Options struct {
 	Policies []string
 	// Seed of the random policy.
 	Seed uint64
+	// SnugConfig, if set, is a KubeSchedulerConfiguration file whose
+	// snug-scheduler profile replaces the shipped one as policy "snug", so
+	// other args can be tried without a build.
+	SnugConfig string
 	// MaxShapes of the stranding model (64).
 	MaxShapes int
 	// Compression of protocol B; 0 picks it with ChooseCompression(TargetPeak).
@@ -173,6 +177,11 @@ func Run(ctx context.Context, tr *Trace, opts Options) (*Results, error) {
 	all, err := Policies(opts.Seed)
 	if err != nil {
 		return nil, err
+	}
+	if opts.SnugConfig != "" {
+		if err := replaceSnugProfile(all, opts.SnugConfig); err != nil {
+			return nil, err
+		}
 	}
 	var pols []Policy
 	for _, p := range all {

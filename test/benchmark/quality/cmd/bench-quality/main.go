@@ -56,6 +56,7 @@ func run() error {
 	policies := flag.String("policies", "", "policies to run, comma-separated (default all)")
 	parallel := flag.Int("parallel", 2, "(protocol, policy) jobs run at once")
 	seed := flag.Uint64("seed", def.Seed, "seed of the random policy")
+	snugConfig := flag.String("snug-config", "", "KubeSchedulerConfiguration file whose snug-scheduler profile replaces the shipped one as policy snug (to try other args)")
 	compression := flag.Float64("compression", 0, "protocol B arrival compression factor (0: peak offered GPU load = -target-peak)")
 	targetPeak := flag.Float64("target-peak", def.TargetPeak, "protocol B: peak offered GPU load the compression is chosen for")
 	maxFactor := flag.Float64("max-factor", def.MaxFactor, "protocol C: give up above this multiple of the lower bound")
@@ -114,6 +115,7 @@ func run() error {
 		opts.Policies = split(*policies)
 		opts.Parallel = *parallel
 		opts.Seed = *seed
+		opts.SnugConfig = *snugConfig
 		opts.Compression = *compression
 		opts.TargetPeak = *targetPeak
 		opts.MaxFactor = *maxFactor
