@@ -96,16 +96,17 @@ func (pl *Plugin) strandedAfter(node string, victims []*corev1.Pod, preemptor *c
 // with cpu, memory, ephemeral-storage, pods and extended resources at
 // weight 1 against the learned shapes (strandingawarepacking.DefaultJudge).
 type strandingJudge struct {
-	pl        *Plugin
-	call      *preemptionCall // the dry run's nodes; nil: judge from the snapshot
-	preemptor corev1.ResourceList
-	judge     *strandingawarepacking.Judge
-	names     []corev1.ResourceName // what the preemptor and the shapes ask for
-	shapes    []strandingawarepacking.Shape
-	weights   []float64
-	layout    stranding.Layout
-	model     *stranding.Shapes // shapes in layout; nil until the first node
-	pod       stranding.Vec     // the preemptor in layout
+	pl          *Plugin
+	call        *preemptionCall // the dry run's nodes; nil: judge from the snapshot
+	preemptor   corev1.ResourceList
+	judge       *strandingawarepacking.Judge
+	names       []corev1.ResourceName // what the preemptor and the shapes ask for
+	shapes      []strandingawarepacking.Shape
+	weights     []float64
+	constraints []*strandingawarepacking.Constraint
+	layout      stranding.Layout
+	models      *strandingawarepacking.ShapeModels // shapes in layout; nil until the first node
+	pod         stranding.Vec                      // the preemptor in layout
 }
 
 func (pl *Plugin) newStrandingJudge(preemptor *corev1.Pod, call *preemptionCall) *strandingJudge {
@@ -114,7 +115,7 @@ func (pl *Plugin) newStrandingJudge(preemptor *corev1.Pod, call *preemptionCall)
 		judge = pl.defaultJudge
 	}
 	j := &strandingJudge{pl: pl, call: call, preemptor: resourcemodel.Requests(preemptor), judge: judge}
-	j.shapes, j.weights = judge.Shapes().Weighted()
+	j.shapes, j.weights, j.constraints = judge.Shapes().Constrained()
 	j.names = strandingawarepacking.Names(j.preemptor, j.shapes)
 	return j
 }
@@ -143,12 +144,12 @@ func (j *strandingJudge) share(ni fwk.NodeInfo, victims []*corev1.Pod) float64 {
 			used[i] -= vv[i]
 		}
 	}
-	if j.model == nil || j.layout != l {
-		m := strandingawarepacking.ModelOf(&l, j.shapes, j.weights)
-		j.layout, j.model = l, &m
+	if j.models == nil || j.layout != l {
+		j.layout = l
+		j.models = strandingawarepacking.NewShapeModels(&j.layout, j.shapes, j.weights, j.constraints)
 		j.pod = strandingawarepacking.RequestVector(&l, j.preemptor)
 	}
-	return stranding.StrandedShare(&l, j.model, &a, &used, &j.pod)
+	return stranding.StrandedShare(&l, j.models.For(ni.Node()), &a, &used, &j.pod)
 }
 
 // victimVector is what the victim was charged on the node: its PodInfo's

@@ -82,7 +82,7 @@ func recordStranded(s *preScoreState, nodes []fwk.NodeInfo) {
 		var a, u stranding.Vec
 		nodeVectors(l, &s.kinds, ni, false, &a, &u)
 		free := stranding.Free(l, &a, &u, &none)
-		st := stranding.Stranded(l, &s.shapes, &free)
+		st := stranding.Stranded(l, s.models.For(ni.Node()), &free)
 		for i := 0; i < l.N; i++ {
 			sum[i] += st[i]
 			alloc[i] += a[i]

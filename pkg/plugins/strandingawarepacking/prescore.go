@@ -15,9 +15,12 @@ const stateKey fwk.StateKey = Name + "/prescore"
 // preScoreState is everything Score needs, computed once per cycle.
 type preScoreState struct {
 	layout stranding.Layout
-	shapes stranding.Shapes
+	models *ShapeModels
 	pod    stranding.Vec
-	plan   stranding.Plan
+	// plans has one plan per model the candidate nodes accept; planOf
+	// maps a node to its plan, nil when every node has plans[0].
+	plans  []stranding.Plan
+	planOf map[string]int
 	// kinds says where nodeVectors reads each dimension from.
 	kinds  [stranding.MaxDims]dimKind
 	spread spreadState
@@ -42,6 +45,7 @@ func (s *preScoreState) Clone() fwk.StateData { return s }
 func (pl *Plugin) PreScore(ctx context.Context, cs fwk.CycleState, pod *corev1.Pod, nodes []fwk.NodeInfo) *fwk.Status {
 	s := &preScoreState{}
 	pl.buildLayout(s, pod, nodes)
+	s.buildPlans(pl.weights, nodes)
 	if err := pl.buildSpread(ctx, &s.spread, pod, nodes); err != nil {
 		return fwk.AsStatus(err)
 	}
@@ -53,7 +57,7 @@ func (pl *Plugin) PreScore(ctx context.Context, cs fwk.CycleState, pod *corev1.P
 func (pl *Plugin) buildLayout(s *preScoreState, pod *corev1.Pod, nodes []fwk.NodeInfo) {
 	// Extended resources the pod requests, a candidate exposes or a shape
 	// asks for, added in name order once all are known.
-	shapes, weights := pl.shapes.Weighted()
+	shapes, weights, constraints := pl.shapes.Constrained()
 	extended := Names(resourcemodel.Requests(pod), shapes)
 	// One pass over the candidates: the extended resources they expose and
 	// the largest allocatable of every resource, the unit in which
@@ -98,8 +102,42 @@ func (pl *Plugin) buildLayout(s *preScoreState, pod *corev1.Pod, nodes []fwk.Nod
 			}
 		}
 	}
-	s.shapes = ModelOf(l, shapes, weights)
-	s.plan = stranding.NewPlan(l, &s.shapes, pl.weights, &s.pod)
+	s.models = NewShapeModels(l, shapes, weights, constraints)
+}
+
+// buildPlans prepares the evaluation of the pod against the model of each
+// candidate node.
+func (s *preScoreState) buildPlans(w stranding.Weights, nodes []fwk.NodeInfo) {
+	if !s.models.Constrained() {
+		s.plans = []stranding.Plan{stranding.NewPlan(&s.layout, s.models.For(nil), w, &s.pod)}
+		return
+	}
+	s.planOf = make(map[string]int, len(nodes))
+	index := map[*stranding.Shapes]int{}
+	for _, ni := range nodes {
+		m := s.models.For(ni.Node())
+		i, ok := index[m]
+		if !ok {
+			i = len(s.plans)
+			index[m] = i
+			s.plans = append(s.plans, stranding.NewPlan(&s.layout, m, w, &s.pod))
+		}
+		s.planOf[ni.Node().Name] = i
+	}
+	if len(s.plans) == 0 {
+		s.plans = append(s.plans, stranding.NewPlan(&s.layout, s.models.For(nil), w, &s.pod))
+	}
+}
+
+// plan returns the plan of a candidate node.
+func (s *preScoreState) plan(node *corev1.Node) *stranding.Plan {
+	if s.planOf == nil {
+		return &s.plans[0]
+	}
+	if i, ok := s.planOf[node.Name]; ok {
+		return &s.plans[i]
+	}
+	return &s.plans[0] // not a candidate of PreScore: cannot happen in a cycle
 }
 
 type scalarMax struct {

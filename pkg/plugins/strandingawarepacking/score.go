@@ -19,7 +19,7 @@ func (pl *Plugin) Score(ctx context.Context, cs fwk.CycleState, pod *corev1.Pod,
 	}
 	var alloc, used stranding.Vec
 	nodeVectors(&s.layout, &s.kinds, ni, true, &alloc, &used)
-	e := s.plan.Evaluate(&alloc, &used)
+	e := s.plan(ni.Node()).Evaluate(&alloc, &used)
 	return stranding.Encode(stranding.Tier(e.Scarce, s.spread.violation(ni.Node())), e.Score), nil
 }
 

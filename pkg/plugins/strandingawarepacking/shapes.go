@@ -101,17 +101,21 @@ type ShapeLearner struct {
 	current atomic.Pointer[shapeSnapshot]
 }
 
-// shapeSnapshot is an immutable list of shapes and their frequencies.
+// shapeSnapshot is an immutable list of shapes, their frequencies and the
+// nodes their pods require (nil: any).
 type shapeSnapshot struct {
-	shapes  []Shape
-	weights []float64
+	shapes      []Shape
+	weights     []float64
+	constraints []*Constraint
 }
 
-// shapeCount is a bucket of similar shapes; shape is the first pod's exact
-// shape, so round requests (1 cpu, 4Gi) stay exact.
+// shapeCount is a bucket of similar shapes whose pods require the same
+// nodes; shape is the first pod's exact shape, so round requests (1 cpu,
+// 4Gi) stay exact.
 type shapeCount struct {
-	shape Shape
-	n     int
+	shape      Shape
+	constraint *Constraint
+	n          int
 }
 
 // NewShapeLearner returns a learner for a shape source.
@@ -125,24 +129,25 @@ func NewShapeLearner(src config.ShapeSource) *ShapeLearner {
 	if src.Mode == config.ShapeSourceStatic {
 		l.maxLearned = 0
 	}
-	l.current.Store(l.withStatic(nil, nil))
+	l.current.Store(l.withStatic(nil, nil, nil))
 	return l
 }
 
 // withStatic puts the static shapes before the learned ones. An operator's
 // static shape weighs as much as the most frequent learned shape (1 when
 // nothing is learned): declared shapes are expected to matter.
-func (l *ShapeLearner) withStatic(learned []Shape, counts []float64) *shapeSnapshot {
+func (l *ShapeLearner) withStatic(learned []Shape, counts []float64, constraints []*Constraint) *shapeSnapshot {
 	top := 1.0
 	for _, c := range counts {
 		top = math.Max(top, c)
 	}
-	snap := &shapeSnapshot{shapes: slices.Clone(l.static)}
+	snap := &shapeSnapshot{shapes: slices.Clone(l.static), constraints: make([]*Constraint, len(l.static))}
 	for range l.static {
 		snap.weights = append(snap.weights, top)
 	}
 	snap.shapes = append(snap.shapes, learned...)
 	snap.weights = append(snap.weights, counts...)
+	snap.constraints = append(snap.constraints, constraints...)
 	return snap
 }
 
@@ -155,9 +160,18 @@ func (l *ShapeLearner) Observe(pod *corev1.Pod, delta int) {
 	if len(shape) == 0 {
 		return // BestEffort pods consume nothing the model can strand
 	}
+	c := constraintOf(pod)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.addLocked(shape, shape.key(), delta)
+	l.addLocked(shape, c, bucketKey(shape, c), delta)
+}
+
+// bucketKey groups pods of similar shapes that require the same nodes.
+func bucketKey(shape Shape, c *Constraint) string {
+	if c == nil {
+		return shape.key()
+	}
+	return shape.key() + "|" + c.key
 }
 
 // replace moves a pod from the shape of its old object to the shape of its
@@ -168,17 +182,18 @@ func (l *ShapeLearner) replace(oldPod, newPod *corev1.Pod) {
 		return
 	}
 	oldShape, newShape := learnedShape(oldPod), learnedShape(newPod)
-	oldKey, newKey := oldShape.key(), newShape.key()
+	oldC, newC := constraintOf(oldPod), constraintOf(newPod)
+	oldKey, newKey := bucketKey(oldShape, oldC), bucketKey(newShape, newC)
 	if oldKey == newKey {
 		return
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if len(oldShape) > 0 {
-		l.addLocked(oldShape, oldKey, -1)
+		l.addLocked(oldShape, oldC, oldKey, -1)
 	}
 	if len(newShape) > 0 {
-		l.addLocked(newShape, newKey, 1)
+		l.addLocked(newShape, newC, newKey, 1)
 	}
 }
 
@@ -190,10 +205,10 @@ func learnedShape(pod *corev1.Pod) Shape {
 	return ShapeOf(pod)
 }
 
-func (l *ShapeLearner) addLocked(shape Shape, k string, delta int) {
+func (l *ShapeLearner) addLocked(shape Shape, constraint *Constraint, k string, delta int) {
 	c := l.counts[k]
 	if c == nil {
-		c = &shapeCount{shape: shape}
+		c = &shapeCount{shape: shape, constraint: constraint}
 		l.counts[k] = c
 	}
 	c.n += delta
@@ -239,21 +254,30 @@ func (l *ShapeLearner) snapshot() *shapeSnapshot {
 	})
 	var learned []Shape
 	var counts []float64
+	var constraints []*Constraint
 	for i := 0; i < len(all) && i < l.maxLearned; i++ {
 		learned = append(learned, all[i].c.shape)
 		counts = append(counts, float64(all[i].c.n))
+		constraints = append(constraints, all[i].c.constraint)
 	}
-	snap := l.withStatic(learned, counts)
+	snap := l.withStatic(learned, counts, constraints)
 	l.current.Store(snap)
 	l.dirty.Store(false)
 	return snap
 }
 
-// Model returns the learner's shapes in layout l, weighted by frequency,
-// as the stranding model takes them.
-func (l *ShapeLearner) Model(layout *stranding.Layout) stranding.Shapes {
-	shapes, weights := l.Weighted()
-	return ModelOf(layout, shapes, weights)
+// Constrained returns Weighted and the nodes each shape's pods require
+// (nil: any node).
+func (l *ShapeLearner) Constrained() ([]Shape, []float64, []*Constraint) {
+	s := l.snapshot()
+	return s.shapes, s.weights, s.constraints
+}
+
+// Models returns the learner's shapes in layout l, weighted by frequency,
+// as the stranding model takes them, per set of shapes a node accepts.
+func (l *ShapeLearner) Models(layout *stranding.Layout) *ShapeModels {
+	shapes, weights, constraints := l.Constrained()
+	return NewShapeModels(layout, shapes, weights, constraints)
 }
 
 // ModelOf converts shapes and their weights into layout's dimensions.
@@ -285,7 +309,7 @@ func (l *ShapeLearner) EventHandler() cache.ResourceEventHandler {
 			if !ok1 || !ok2 {
 				return
 			}
-			if terminal(o) == terminal(n) && ignored(o) == ignored(n) && sameResources(o, n) {
+			if terminal(o) == terminal(n) && ignored(o) == ignored(n) && sameResources(o, n) && sameConstraint(o, n) {
 				return // bindings and status updates: the shape is unchanged
 			}
 			l.replace(o, n)

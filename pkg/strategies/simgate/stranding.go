@@ -16,7 +16,8 @@ import (
 // them.
 type strandingModel struct {
 	layout stranding.Layout
-	shapes stranding.Shapes
+	// models judge each node against the shapes whose pods it accepts.
+	models *strandingawarepacking.ShapeModels
 }
 
 func (r *run) model() *strandingModel {
@@ -43,7 +44,7 @@ func (r *run) model() *strandingModel {
 	for _, p := range r.pending {
 		learner.Observe(p, 1)
 	}
-	m.shapes = learner.Model(&m.layout)
+	m.models = learner.Models(&m.layout)
 	r.stranding = m
 	return m
 }
@@ -67,7 +68,7 @@ func (m *strandingModel) share(ni fwk.NodeInfo) float64 {
 			alloc[i], used[i] = float64(a.GetScalarResources()[name]), float64(u.GetScalarResources()[name])
 		}
 	}
-	return stranding.StrandedShare(&m.layout, &m.shapes, &alloc, &used, &none)
+	return stranding.StrandedShare(&m.layout, m.models.For(ni.Node()), &alloc, &used, &none)
 }
 
 // StrandingGain plans pod's move as Plan would, measures how much stranded
