@@ -27,10 +27,10 @@
 // or the nodes have none (offered load is GPUs over GPUs); B when a pod has
 // no creation or deletion time (a list without the time columns) or no
 // compression brings the peak to the target; C when a pod's required node
-// affinity refuses the one node shape (a gpu_spec without its GPU model:
-// sizing with node shapes that follow the trace's models is issue 20, item
-// 2). Pods without a creation time keep the list's order, ahead of the
-// others. The report's text about the input (gpu_spec, the trace's timing
+// affinity refuses the one node shape, or, with pods bound to GPU models,
+// every node of the pool (a gpu_spec naming a model the node list has no
+// GPU node of; PoolError). Pods without a creation time keep the list's
+// order, ahead of the others. The report's text about the input (gpu_spec, the trace's timing
 // in B) is computed from what was loaded.
 //
 // # Workload-mix family
@@ -71,14 +71,20 @@
 // CPU, memory). Stranded GPUs, CPU and memory are free capacity that no pod
 // shape of the trace can use, computed per node with pkg/stranding
 // (stranding.Stranded, layout cpu, memory, nvidia.com/gpu) and summed; the
-// shapes are the trace's most frequent distinct request vectors, up to 64.
+// shapes are the trace's most frequent distinct pairs of request vector and
+// accepted GPU models (workload.GPUModels), up to 64, and a node is judged
+// only by the shapes that accept its snug.io/gpu-model label (unconstrained
+// shapes accept every node, a node without the label only them; a resource
+// that only other shapes request is stranded entirely). Without gpu_spec
+// every shape is unconstrained and the shapes are the most frequent
+// distinct request vectors.
 // The model's relaxation: free capacity of a resource is usable up to what
 // one shape, repeated as often as it fits, takes of it, so a mix of shapes
 // could use a little more than the model credits; stranded capacity is an
 // upper bound on what no mix of those shapes could use (and rarer shapes
 // are ignored). GPU fragmentation, ATC'23 style but simplified, is the free
-// GPUs on nodes where no GPU-requesting shape fits at all (at most the
-// stranded GPUs).
+// GPUs on nodes where no GPU-requesting shape that accepts the node fits at
+// all (at most the stranded GPUs).
 //
 // # Protocol A: fill
 //
@@ -117,7 +123,18 @@
 // probe is a fresh simulator stopped at the first pod that fits nowhere.
 // Pods larger than the node shape are left out and reported; pods whose
 // node affinity refuses the shape skip the protocol (see Other inputs). The
-// lower
-// bound is max over cpu, memory, GPUs and pod slots of ceil(total demand /
-// node capacity). Headline: nodes, and how far above the lower bound.
+// lower bound is max over cpu, memory, GPUs and pod slots of ceil(total
+// demand / node capacity). Headline: nodes, and how far above the lower
+// bound.
+//
+// When pods are bound to GPU models (a gpu_spec), the nodes follow the node
+// list's models instead (Pool): per model its most common GPU-node shape,
+// labelled snug.io/gpu-model, and the pool of N nodes is the first N of one
+// deterministic sequence (one node of each model a constrained pod accepts,
+// then each next node to the model furthest below its target share of the
+// GPU demand; see Pool for the rule), so pool(N) is part of pool(N+1). A
+// pod is oversize when no shape it accepts fits it. The lower bound is the
+// smallest N whose pool has the total cpu, memory, GPUs and pod slots, and,
+// for each set S of models pods accept, the GPUs of the pods that accept
+// only models of S on S's models.
 package quality

@@ -276,8 +276,9 @@ func RenderFamily(fr *FamilyResults, m Meta) string {
 	p("and metrics are described there) run on a family of workload mixes generated from one trace by\n")
 	p("`test/benchmark/quality/mix` (seed %d; no generated data is kept: each mix is made in memory).\n", fr.Seed)
 	p("Each protocol's headline metric, lower is better: A, failed pods and stranded GPUs at 100%% offered\n")
-	p("GPU load; B, pending pod-seconds; C, the fewest nodes of one shape hosting the list. *Margin* is snug\n")
-	p("minus the best other policy (negative: snug is better; **bold**: worse).\n")
+	p("GPU load; B, pending pod-seconds; C, the fewest nodes of one shape hosting the list (of a pool that\n")
+	p("follows the trace's GPU models when pods are bound to GPU models). *Margin* is snug minus the best\n")
+	p("other policy (negative: snug is better; **bold**: worse).\n")
 	if fr.Every > 1 {
 		p("\n**Quick mode**: every %s node and pod of each mix; not comparable with a full run.\n", ordinal(fr.Every))
 	}
@@ -331,7 +332,11 @@ func RenderFamily(fr *FamilyResults, m Meta) string {
 			p(" **Protocol %s skipped**: %s.", sk.Protocol, sk.Reason)
 		}
 		if lb := cLowerBound(r); lb > 0 {
-			p(" C lower bound: %d nodes.", lb)
+			p(" C lower bound: %d nodes", lb)
+			if pool := r.CInfo.Pool; pool != nil {
+				p(" of a pool of the trace's GPU models (%s; binding: %s)", pool.CompositionString(lb), strings.Join(r.CInfo.LowerBound.Binding(), ", "))
+			}
+			p(".")
 		}
 		p("\n\n")
 		headlineHeader(&b, "policy")

@@ -42,7 +42,9 @@ func traceInfo(ti *TraceInfo, pods []*corev1.Pod) {
 // skipReason says why a protocol cannot run on this input ("" if it can):
 // A and B need GPUs and GPU pods (offered load is GPUs requested over the
 // cluster's), B needs every pod's creation and deletion time, and C needs
-// every pod to accept a node of its one shape.
+// every pod to accept a node of its one shape when no pod is bound to GPU
+// models (otherwise C sizes a pool of the trace's GPU models, and Run says
+// why when it cannot: PoolError).
 func skipReason(proto string, tr *Trace, ti TraceInfo, shape NodeShape) string {
 	if proto == "A" || proto == "B" {
 		switch {
@@ -58,6 +60,9 @@ func skipReason(proto string, tr *Trace, ti TraceInfo, shape NodeShape) string {
 			return fmt.Sprintf("%d of %d pods have no creation and deletion time to replay (the pod list lacks the creation_time and deletion_time columns, or leaves them empty)", ti.Untimed, ti.Pods)
 		}
 	case "C":
+		if ti.Constrained > 0 {
+			return "" // a pool (Run, NewPool)
+		}
 		n := shape.Node(0)
 		var refused int
 		models := map[string]bool{}
@@ -82,8 +87,7 @@ func skipReason(proto string, tr *Trace, ti TraceInfo, shape NodeShape) string {
 			if model == "" {
 				model = "none"
 			}
-			return fmt.Sprintf("%d pods require nodes that protocol C's one node shape (GPU model %s) is not (%s), so no node count hosts them under any policy; "+
-				"sizing a pool whose node shapes follow the trace's GPU models is issue 20, item 2",
+			return fmt.Sprintf("%d pods require nodes that protocol C's one node shape (GPU model %s) is not (%s), so no node count hosts them under any policy",
 				refused, model, accept)
 		}
 	}

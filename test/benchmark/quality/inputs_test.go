@@ -46,8 +46,8 @@ func TestMissingTimeColumns(t *testing.T) {
 	}
 }
 
-// The report says what the loaded list has: gpu_spec or not; protocol C
-// runs only when every pod accepts its node shape's GPU model.
+// The report says what the loaded list has: gpu_spec or not; with pods
+// bound to GPU models protocol C sizes a pool of the node list's models.
 func TestGPUSpecInput(t *testing.T) {
 	tr, err := LoadTraceFiles("testdata/nodes.csv", "testdata/pods_gpu_spec.csv", 1)
 	if err != nil {
@@ -61,26 +61,40 @@ func TestGPUSpecInput(t *testing.T) {
 	if ti.GPUPods != 6 || ti.Constrained != 3 || strings.Join(ti.ConstrainedModels, ",") != "A,B" || ti.Untimed != 0 {
 		t.Errorf("trace info %+v", ti)
 	}
-	if len(res.A) != 8 || len(res.B) != 8 || res.C != nil || len(res.Skipped) != 1 || res.Skipped[0].Protocol != "C" ||
-		!strings.Contains(res.Skipped[0].Reason, "1 pods require nodes that protocol C's one node shape (GPU model B) is not (GPU models they accept: A)") {
-		t.Fatalf("A %d, B %d, C %d results, skipped %+v; want C skipped", len(res.A), len(res.B), len(res.C), res.Skipped)
+	if len(res.A) != 8 || len(res.B) != 8 || len(res.C) != 8 || len(res.Skipped) != 0 {
+		t.Fatalf("A %d, B %d, C %d results, skipped %+v; want all three", len(res.A), len(res.B), len(res.C), res.Skipped)
+	}
+	ci := res.CInfo
+	if ci.Pool == nil || len(ci.Pool.Shapes) != 2 || ci.Pool.Shapes[0].Model != "A" || ci.Pool.Shapes[0].CPUMilli != 8000 ||
+		ci.Pool.Shapes[1].Model != "B" || ci.Pool.Shapes[1].GPUs != 4 || ci.Shape != (NodeShape{}) {
+		t.Fatalf("protocol C setup %+v", ci)
+	}
+	for _, r := range res.C {
+		if r.Nodes != 0 && r.Nodes < ci.LowerBound.Nodes || r.LowerBound.Nodes != ci.LowerBound.Nodes { // 0: none up to 2x the bound
+			t.Errorf("%s: %d nodes, lower bound %d", r.Policy, r.Nodes, ci.LowerBound.Nodes)
+		}
 	}
 	section := Render(res, Meta{Command: "test", Every: 1})
-	for _, want := range []string{"3 of the 6 GPU pods\nhave a `gpu_spec`", "(A, B)", "**Protocol C skipped**", "Neither metric knows GPU-model constraints"} {
+	for _, want := range []string{"3 of the 6 GPU pods\nhave a `gpu_spec`", "(A, B)", "### Protocol C", "the nodes follow the trace's GPU models",
+		"| A | 8 cores / 32 GiB / 2 GPUs, 110 pods | 2 of 2 |", "pool at that size", "binding:", "that accepts the node's GPU model",
+		"distinct pair of request vector and accepted GPU models"} {
 		if !strings.Contains(section, want) {
 			t.Errorf("report lacks %q", want)
 		}
 	}
-	if strings.Contains(section, "No pod has a `gpu_spec`") {
-		t.Error("report says the list has no gpu_spec")
+	for _, bad := range []string{"No pod has a `gpu_spec`", "Neither metric knows", "issue 20, item 2"} {
+		if strings.Contains(section, bad) {
+			t.Errorf("report says %q", bad)
+		}
 	}
-	// Without p0 (model A only) every pod accepts a B node: C runs.
-	tr.Pods = tr.Pods[1:]
+	// A pod bound to a model without nodes: C cannot be sized, and says why.
+	tr.Pods[0].Spec.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms[0].MatchExpressions[0].Values = []string{"Z"}
 	res, err = Run(t.Context(), tr, smallOptions("B"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.C) != 8 || len(res.Skipped) != 0 {
+	if res.C != nil || len(res.Skipped) != 1 || res.Skipped[0].Protocol != "C" ||
+		!strings.Contains(res.Skipped[0].Reason, "1 pods accept no node of the pool, whose node shapes are the node list's GPU models (A, B)") {
 		t.Errorf("C %d results, skipped %+v", len(res.C), res.Skipped)
 	}
 }
@@ -114,11 +128,11 @@ func TestRunFamily(t *testing.T) {
 	if len(fr.Mixes) != 3 || fr.Mixes[0].Results == nil || fr.Mixes[1].Results == nil || fr.Mixes[2].Err == "" {
 		t.Fatalf("mixes %+v", fr.Mixes)
 	}
-	if r := fr.Mixes[1].Results; r.Trace.Constrained != 5 || r.C != nil || len(r.B) != 8 {
+	if r := fr.Mixes[1].Results; r.Trace.Constrained != 5 || len(r.C) != 8 || r.CInfo.Pool == nil || len(r.B) != 8 {
 		t.Errorf("gpu-spec: %d constrained, C %d results, B %d", r.Trace.Constrained, len(r.C), len(r.B))
 	}
 	doc := RenderFamily(fr, Meta{Command: "make bench-quality-family"})
-	for _, want := range []string{FamilySectionHeading + "\n", "### openb\n", "### gpu-spec\n", "**Protocol C skipped**", "*margin (snug − best other)*",
+	for _, want := range []string{FamilySectionHeading + "\n", "### openb\n", "### gpu-spec\n", "of a pool of the trace's GPU models (", "*margin (snug − best other)*",
 		"| snug |", "| least-allocated |", "**no-donor**: **not run**: multi-GPU share: the pod list has no multi-GPU pod", "make bench-quality-family"} {
 		if !strings.Contains(doc, want) {
 			t.Errorf("family report lacks %q", want)

@@ -303,8 +303,8 @@ func RunB(ctx context.Context, pol Policy, cfg BConfig) (*BResult, error) {
 	for _, ni := range sim.Nodes() {
 		name := ni.Node().Name
 		nodes[name] = ni
-		alloc, used, _, _ := NodeVecs(ni)
-		m := cfg.Model.Eval(alloc, used)
+		_, used, _, _ := NodeVecs(ni)
+		m := cfg.Model.EvalNode(ni)
 		metrics[name] = m
 		stranded += m.Stranded[GPU]
 		frag += m.FragGPU
@@ -312,9 +312,8 @@ func RunB(ctx context.Context, pol Policy, cfg BConfig) (*BResult, error) {
 	}
 	refresh := func(name string) {
 		ni := nodes[name]
-		alloc, used, _, _ := NodeVecs(ni)
 		old := metrics[name]
-		m := cfg.Model.Eval(alloc, used)
+		m := cfg.Model.EvalNode(ni)
 		metrics[name] = m
 		stranded += m.Stranded[GPU] - old.Stranded[GPU]
 		frag += m.FragGPU - old.FragGPU

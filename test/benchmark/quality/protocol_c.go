@@ -54,10 +54,14 @@ func (s NodeShape) Fits(v Vec3) bool {
 }
 
 // LowerBound is max over cpu, memory, GPUs and pod slots of
-// ceil(total demand / node capacity).
+// ceil(total demand / node capacity) for one node shape; for a Pool, the
+// smallest pool covering each resource and each set of accepted GPU
+// models (Pool.LowerBound).
 type LowerBound struct {
 	PerResource [4]int // cpu, memory, GPUs, pods
-	Nodes       int
+	// Sets are a pool's terms per set of accepted GPU models.
+	Sets  []SetBound `json:",omitempty"`
+	Nodes int
 }
 
 // ComputeLowerBound of pods on nodes of shape s.
@@ -85,11 +89,15 @@ func ComputeLowerBound(pods []*corev1.Pod, s NodeShape) LowerBound {
 	return lb
 }
 
-// CConfig is protocol C: the fewest nodes of Shape that host every pod of
-// Pods at once (scheduled in creation order), by search per policy.
+// CConfig is protocol C: the fewest nodes of Shape (or of Pool) that host
+// every pod of Pods at once (scheduled in creation order), by search per
+// policy.
 type CConfig struct {
 	Pods  []*corev1.Pod // pods that fit an empty node of Shape (see SplitOversize)
 	Shape NodeShape
+	// Pool, if set, replaces Shape: the pool of n nodes is the first n of
+	// its sequence.
+	Pool *Pool
 	// MaxFactor bounds the search: give up above MaxFactor x the lower bound.
 	MaxFactor float64
 	// ExactFactor: below ExactFactor x the lower bound the bisection runs
@@ -158,11 +166,21 @@ func (c *CResult) AboveLowerBound() float64 {
 func RunC(ctx context.Context, pol Policy, cfg CConfig, model *Model) (*CResult, error) {
 	start := time.Now()
 	lb := ComputeLowerBound(cfg.Pods, cfg.Shape)
+	if cfg.Pool != nil {
+		var err error
+		if lb, err = cfg.Pool.LowerBound(cfg.Pods); err != nil {
+			return nil, err
+		}
+	}
 	res := &CResult{Policy: pol.Name, LowerBound: lb}
 	limit := int(math.Ceil(float64(lb.Nodes) * cfg.MaxFactor))
 	res.MaxTried = limit
+	var seq []int // the pool's shapes of nodes 0 to limit-1
+	if cfg.Pool != nil {
+		seq = cfg.Pool.Sequence(limit)
+	}
 	probe := func(n int) (bool, error) {
-		ok, placed, c, used, err := runProbe(ctx, pol, cfg, n, model)
+		ok, placed, c, used, err := runProbe(ctx, pol, cfg, seq, n, model)
 		if err != nil {
 			return false, err
 		}
@@ -223,16 +241,21 @@ func RunC(ctx context.Context, pol Policy, cfg CConfig, model *Model) (*CResult,
 	return res, nil
 }
 
-// runProbe schedules cfg.Pods in order on n fresh nodes and stops at the
-// first pod that fits nowhere; placed is the number placed before it.
-func runProbe(ctx context.Context, pol Policy, cfg CConfig, n int, model *Model) (ok bool, placed int, c Cluster, used int, err error) {
+// runProbe schedules cfg.Pods in order on n fresh nodes (of cfg.Shape, or
+// of cfg.Pool's shapes seq) and stops at the first pod that fits nowhere;
+// placed is the number placed before it.
+func runProbe(ctx context.Context, pol Policy, cfg CConfig, seq []int, n int, model *Model) (ok bool, placed int, c Cluster, used int, err error) {
 	sim, err := pol.NewSimulator(ctx)
 	if err != nil {
 		return false, 0, c, 0, err
 	}
 	defer sim.Close()
 	for i := 0; i < n; i++ {
-		if err := sim.AddNode(cfg.Shape.Node(i)); err != nil {
+		node := cfg.Shape.Node(i)
+		if cfg.Pool != nil {
+			node = cfg.Pool.Node(i, seq[i])
+		}
+		if err := sim.AddNode(node); err != nil {
 			return false, 0, c, 0, err
 		}
 	}

@@ -195,14 +195,14 @@ func TestModel(t *testing.T) {
 	}
 	// A node with 2 GPUs free and 1 core: no GPU shape fits, so both GPUs
 	// are stranded and fragmented.
-	nm := m.Eval(Vec3{8000, 32 << 30, 2}, Vec3{7000, 1 << 30, 0})
+	nm := m.Eval("", Vec3{8000, 32 << 30, 2}, Vec3{7000, 1 << 30, 0})
 	if nm.Stranded[GPU] != 2 || nm.FragGPU != 2 {
 		t.Errorf("stranded %v frag %v, want 2 GPUs both", nm.Stranded, nm.FragGPU)
 	}
 	// An empty node strands nothing a shape can use entirely... at least
 	// stranded never exceeds free.
 	for _, used := range []Vec3{{}, {2000, 4 << 30, 1}, {8000, 0, 0}, {0, 32 << 30, 2}} {
-		nm := m.Eval(Vec3{8000, 32 << 30, 2}, used)
+		nm := m.Eval("", Vec3{8000, 32 << 30, 2}, used)
 		for i := range nm.Free {
 			if nm.Stranded[i] < 0 || nm.Stranded[i] > nm.Free[i]+1e-9 {
 				t.Errorf("used %v: stranded %v not within free %v", used, nm.Stranded, nm.Free)

@@ -152,7 +152,10 @@ func Verdicts(res *Results) []Verdict {
 			}
 		}
 		ok, s := judge(names, vals, "%.0f")
-		out = append(out, Verdict{"C: fewest nodes", s + " nodes", ok})
+		if snug != nil && snug.Nodes > 0 {
+			s += " nodes"
+		}
+		out = append(out, Verdict{"C: fewest nodes", s, ok})
 		if snug != nil {
 			if snug.Nodes == 0 {
 				out = append(out, Verdict{fmt.Sprintf("C: within %.0f%% of the lower bound", 100*CTarget), "snug: no size found", false})
@@ -285,21 +288,35 @@ func Render(res *Results, m Meta) string {
 	p("- **Allocation** of a resource: requested / allocatable over the cluster (GPU, CPU, memory).\n")
 	p("- **Stranded** GPUs, CPU, memory: free capacity that no pod shape of the trace can use, per node with\n")
 	p("  `pkg/stranding` (`Stranded(layout, shapes, free)`, layout cpu, memory, nvidia.com/gpu) and summed.\n")
-	p("  Shapes are the trace's %d most frequent distinct request vectors (of %d; they cover %d of %d pods).\n",
-		tr.Shapes, tr.Distinct, tr.Covered, tr.Pods)
+	if tr.Constrained == 0 {
+		p("  Shapes are the trace's %d most frequent distinct request vectors (of %d; they cover %d of %d pods).\n",
+			tr.Shapes, tr.Distinct, tr.Covered, tr.Pods)
+	} else {
+		p("  A shape is a distinct pair of request vector and accepted GPU models, and a node is judged only by\n")
+		p("  the shapes that accept its GPU model (label `%s`; unconstrained shapes accept every\n", workload.LabelGPUModel)
+		p("  node, a node without the label only them), the %d most frequent of them: a free GPU that only pods\n", tr.MaxShapes)
+		p("  bound to other models want is stranded. %d shapes in all (of %d distinct pairs; they cover %d of %d\n", tr.Shapes, tr.Distinct, tr.Covered, tr.Pods)
+		p("  pods).\n")
+	}
 	p("  Relaxation: a node's free capacity of a resource counts as usable up to what *one* shape, repeated\n")
 	p("  as often as it fits, takes of it; a mix of shapes may use a little more, so stranded capacity is\n")
 	p("  an upper bound on what no mix of these shapes could use (and ignores rarer shapes).\n")
 	p("- **GPU fragmentation** (ATC'23 style, simplified): free GPUs on nodes where no GPU-requesting shape\n")
-	p("  of the model fits at all. It is at most the stranded GPUs: those also count free GPUs beyond what\n")
-	p("  the best fitting shape can take.\n")
 	if tr.Constrained > 0 {
-		p("- Neither metric knows GPU-model constraints: a free GPU counts as usable by every shape, whatever\n")
-		p("  models its pods accept, so GPUs only constrained pods could use count as usable (issue 20, item 2).\n")
+		p("  of the model that accepts the node's GPU model fits at all. It is at most the stranded GPUs: those\n")
+		p("  also count free GPUs beyond what the best fitting shape can take.\n")
+	} else {
+		p("  of the model fits at all. It is at most the stranded GPUs: those also count free GPUs beyond what\n")
+		p("  the best fitting shape can take.\n")
 	}
 	p("- **Failed pods** (A): pods that fit no node when they arrive (never retried). **Pending pod-seconds**\n")
 	p("  (B): Σ over pods of the time from arrival to placement, or to deletion for pods dropped while\n")
-	p("  pending. **Nodes** (C): the fewest nodes of one shape that host every pod at once.\n\n")
+	if res.CInfo != nil && res.CInfo.Pool != nil {
+		p("  pending. **Nodes** (C): the fewest nodes of a pool that follows the trace's GPU models that host\n")
+		p("  every pod at once.\n\n")
+	} else {
+		p("  pending. **Nodes** (C): the fewest nodes of one shape that host every pod at once.\n\n")
+	}
 
 	renderA(&b, res, m)
 	renderB(&b, res)
@@ -496,18 +513,41 @@ func renderC(b *strings.Builder, res *Results) {
 	}
 	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
 	ci := res.CInfo
-	s := ci.Shape
 	lb := ci.LowerBound
 	p("### Protocol C: compaction\n\n")
-	p("The fewest nodes of one shape (%g cores / %g GiB / %d GPUs %s, %d pods) that host the whole pod list at\n",
-		float64(s.CPUMilli)/1000, gib(float64(s.MemBytes)), s.GPUs, s.Model, s.Pods)
+	if ci.Pool != nil {
+		renderPool(b, ci)
+	} else {
+		s := ci.Shape
+		p("The fewest nodes of one shape (%g cores / %g GiB / %d GPUs %s, %d pods) that host the whole pod list at\n",
+			float64(s.CPUMilli)/1000, gib(float64(s.MemBytes)), s.GPUs, s.Model, s.Pods)
+	}
 	p("once, scheduled in creation order, per policy: a probe at the lower bound, then growing steps (1%%,\n")
 	p("2%%, 4%%, ... of the bound) until a probe places every pod, then bisection; each probe is a fresh\n")
 	p("simulator and stops at the first pod that fits nowhere. (The search assumes success is monotone in\n")
-	p("the node count; the probes are listed.) Lower bound = max over resources of ceil(total demand / node\n")
-	p("capacity): cpu %d, memory %d, GPUs %d, pod slots %d → **%d nodes**.", lb.PerResource[0], lb.PerResource[1], lb.PerResource[2], lb.PerResource[3], lb.Nodes)
+	if ci.Pool != nil {
+		p("the node count; the probes are listed.) Lower bound = the smallest pool that has the total demand of\n")
+		p("each resource: cpu %d, memory %d, GPUs %d, pod slots %d nodes", lb.PerResource[0], lb.PerResource[1], lb.PerResource[2], lb.PerResource[3])
+		if len(lb.Sets) > 0 {
+			p("; and, per set of GPU models pods accept, the GPUs of\nthe pods that accept only models of the set on the set's models:")
+			for i, st := range lb.Sets {
+				if i > 0 {
+					p(",")
+				}
+				p(" %s: %.0f GPUs, %d nodes", strings.Join(st.Models, "|"), st.GPUs, st.Nodes)
+			}
+		}
+		p(" → **%d nodes** (%s; binding: %s).", lb.Nodes, ci.Pool.CompositionString(lb.Nodes), strings.Join(lb.Binding(), ", "))
+	} else {
+		p("the node count; the probes are listed.) Lower bound = max over resources of ceil(total demand / node\n")
+		p("capacity): cpu %d, memory %d, GPUs %d, pod slots %d → **%d nodes**.", lb.PerResource[0], lb.PerResource[1], lb.PerResource[2], lb.PerResource[3], lb.Nodes)
+	}
 	if len(ci.Oversize) > 0 {
-		p(" %s no node of this shape and %s left out (", plural(len(ci.Oversize), "pod fits", "pods fit"), plural2(len(ci.Oversize), "is", "are"))
+		what := "no node of this shape"
+		if ci.Pool != nil {
+			what = "no node of the pool " + plural2(len(ci.Oversize), "it accepts", "they accept")
+		}
+		p(" %s %s and %s left out (", plural(len(ci.Oversize), "pod fits", "pods fit"), what, plural2(len(ci.Oversize), "is", "are"))
 		for i, n := range ci.Oversize {
 			if i > 0 {
 				p(", ")
@@ -518,8 +558,12 @@ func renderC(b *strings.Builder, res *Results) {
 	}
 	p(" Search limit: %g × the lower bound; the bisection is exact below %g × the bound and stops within\n", ci.MaxFactor, ci.ExactFactor)
 	p("1%% of the bound above it (shown as a range).\n\n")
-	p("| Policy | nodes | above lower bound | free (stranded) GPUs at that size | stranded cores / GiB | probes (nodes: ✓ placed all, ✗ first failure after n pods) |\n")
-	p("|---|---:|---:|---:|---:|---|\n")
+	poolCol, poolSep := "", ""
+	if ci.Pool != nil {
+		poolCol, poolSep = " pool at that size |", "---|"
+	}
+	p("| Policy | nodes | above lower bound | free (stranded) GPUs at that size | stranded cores / GiB |%s probes (nodes: ✓ placed all, ✗ first failure after n pods) |\n", poolCol)
+	p("|---|---:|---:|---:|---:|%s---|\n", poolSep)
 	for _, r := range res.C {
 		nodes, above, gpus, str := fmt.Sprintf("> %d", r.MaxTried), "—", "—", "—"
 		if r.Nodes > 0 {
@@ -539,9 +583,35 @@ func renderC(b *strings.Builder, res *Results) {
 				probes = append(probes, fmt.Sprintf("%d ✗%d", pr.Nodes, pr.Placed))
 			}
 		}
-		p("| %s | %s | %s | %s | %s | %s |\n", r.Policy, nodes, above, gpus, str, strings.Join(probes, ", "))
+		pool := ""
+		if ci.Pool != nil {
+			pool = " — |"
+			if r.Nodes > 0 {
+				pool = " " + ci.Pool.CompositionString(r.Nodes) + " |"
+			}
+		}
+		p("| %s | %s | %s | %s | %s |%s %s |\n", r.Policy, nodes, above, gpus, str, pool, strings.Join(probes, ", "))
 	}
 	p("\n")
+}
+
+// renderPool describes protocol C's pool: its rule and shapes.
+func renderPool(b *strings.Builder, ci *CInfo) {
+	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
+	p("Pods are bound to GPU models, so the nodes follow the trace's GPU models: per model, the node list's\n")
+	p("most common GPU-node shape of that model, labelled `%s`. The pool of N nodes is the first N of one\n", workload.LabelGPUModel)
+	p("sequence (so it grows by one node at a time): one node of each model a constrained pod accepts, largest\n")
+	p("target share first, then each next node of the model furthest below its target share of the pool's GPUs.\n")
+	p("A model's target share is its share of the GPU demand: each pod's GPUs split over the models it accepts\n")
+	p("by their share of the node list's GPUs (a pod bound to one model counts for it alone, an unconstrained\n")
+	p("pod is split by the trace's GPU share per model).\n\n")
+	p("| GPU model | node shape | nodes of that shape in the list | trace GPU share | GPUs of pods bound to it alone | target share |\n")
+	p("|---|---|---:|---:|---:|---:|\n")
+	for _, s := range ci.Pool.Shapes {
+		p("| %s | %g cores / %g GiB / %d GPUs, %d pods | %d of %d | %s%% | %.0f | %s%% |\n", s.Model, float64(s.CPUMilli)/1000, gib(float64(s.MemBytes)), s.GPUs, s.Pods,
+			s.Nodes, s.ModelNodes, pct(s.TraceShare), s.ConstrainedGPUs, pct(s.Target))
+	}
+	p("\nThe fewest nodes of this pool that host the whole pod list at\n")
 }
 
 // renderFacts writes the automatic breakdowns behind the analysis: which

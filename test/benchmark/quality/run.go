@@ -2,10 +2,12 @@ package quality
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
@@ -83,7 +85,8 @@ type Options struct {
 	MaxShapes int
 	// Compression of protocol B; 0 picks it with ChooseCompression(TargetPeak).
 	Compression, TargetPeak float64
-	// Shape, MaxFactor and ExactFactor of protocol C.
+	// Shape, MaxFactor and ExactFactor of protocol C; Shape only when no
+	// pod is bound to GPU models (otherwise C sizes a Pool).
 	Shape                  NodeShape
 	MaxFactor, ExactFactor float64
 	// Parallel runs this many (protocol, policy) jobs at once.
@@ -114,8 +117,10 @@ type TraceInfo struct {
 	// and requested totals of one pass of the pod list.
 	Allocatable, Demand Vec3
 	// Shapes of the stranding model, the distinct vectors of the trace and
-	// the pods the model's shapes cover.
+	// the pods the model's shapes cover; a node is judged by at most
+	// MaxShapes of them (Model.Max).
 	Shapes, Distinct, Covered int
+	MaxShapes                 int `json:",omitempty"`
 	// GPUPods request GPUs, MultiGPUPods more than one; Constrained pods
 	// accept only some GPU models (workload.GPUModels: an openb gpu_spec),
 	// ConstrainedModels are the models they name.
@@ -137,10 +142,14 @@ type BInfo struct {
 
 // CInfo is protocol C's setup.
 type CInfo struct {
+	// Shape is the one node shape, unless Pool is set: the pods are bound to
+	// GPU models, and the nodes follow the node list's models.
 	Shape      NodeShape
+	Pool       *Pool `json:",omitempty"`
 	LowerBound LowerBound
 	Pods       int
-	// Oversize pods fit no node of the shape and are left out.
+	// Oversize pods fit no node of the shape (of the pool: no shape they
+	// accept) and are left out.
 	Oversize []string
 	// OversizeVecs are their request vectors.
 	OversizeVecs []Vec3
@@ -194,7 +203,7 @@ func Run(ctx context.Context, tr *Trace, opts Options) (*Results, error) {
 	}
 	model := NewModel(tr.Pods, opts.MaxShapes)
 	res := &Results{}
-	res.Trace = TraceInfo{Nodes: len(tr.Nodes), Pods: len(tr.Pods), Shapes: len(model.List), Distinct: model.Distinct, Covered: model.Covered}
+	res.Trace = TraceInfo{Nodes: len(tr.Nodes), Pods: len(tr.Pods), Shapes: len(model.List), Distinct: model.Distinct, Covered: model.Covered, MaxShapes: model.Max}
 	for _, n := range tr.Nodes {
 		for i, r := range ResourceNames {
 			q := n.Status.Allocatable[r]
@@ -249,16 +258,33 @@ func Run(ctx context.Context, tr *Trace, opts Options) (*Results, error) {
 			res.B = make([]*BResult, len(pols))
 			logf("protocol B: compression %g, peak offered GPU load %.1f%%", k, 100*rp.Offered.Peak)
 		case "C":
-			fit, over := SplitOversize(tr.Pods, opts.Shape)
-			ci := &CInfo{Shape: opts.Shape, Pods: len(fit), LowerBound: ComputeLowerBound(fit, opts.Shape), MaxFactor: opts.MaxFactor, ExactFactor: opts.ExactFactor}
-			for _, p := range over {
-				ci.Oversize = append(ci.Oversize, p.Name)
-				ci.OversizeVecs = append(ci.OversizeVecs, PodVec(p))
+			var ci *CInfo
+			if res.Trace.Constrained > 0 {
+				// Pods bound to GPU models: a pool of the node list's models.
+				if ci, ccfg, err = poolC(tr, opts); err != nil {
+					var pe *PoolError
+					if !errors.As(err, &pe) {
+						return nil, err
+					}
+					res.Skipped = append(res.Skipped, Skip{proto, pe.Reason})
+					logf("protocol C skipped: %s", pe.Reason)
+					continue
+				}
+				logf("protocol C: pool of the GPU models %s; %d pods (%d oversize left out), lower bound %d nodes (%s) of %s",
+					strings.Join(ci.Pool.models(ci.Pool.all()), ", "), ci.Pods, len(ci.Oversize), ci.LowerBound.Nodes,
+					strings.Join(ci.LowerBound.Binding(), ", "), ci.Pool.CompositionString(ci.LowerBound.Nodes))
+			} else {
+				fit, over := SplitOversize(tr.Pods, opts.Shape)
+				ci = &CInfo{Shape: opts.Shape, Pods: len(fit), LowerBound: ComputeLowerBound(fit, opts.Shape), MaxFactor: opts.MaxFactor, ExactFactor: opts.ExactFactor}
+				for _, p := range over {
+					ci.Oversize = append(ci.Oversize, p.Name)
+					ci.OversizeVecs = append(ci.OversizeVecs, PodVec(p))
+				}
+				ccfg = CConfig{Pods: fit, Shape: opts.Shape, MaxFactor: opts.MaxFactor, ExactFactor: opts.ExactFactor}
+				logf("protocol C: %d pods (%d oversize left out), lower bound %d nodes", len(fit), len(over), ci.LowerBound.Nodes)
 			}
 			res.CInfo = ci
-			ccfg = CConfig{Pods: fit, Shape: opts.Shape, MaxFactor: opts.MaxFactor, ExactFactor: opts.ExactFactor}
 			res.C = make([]*CResult, len(pols))
-			logf("protocol C: %d pods (%d oversize left out), lower bound %d nodes", len(fit), len(over), ci.LowerBound.Nodes)
 		default:
 			return nil, fmt.Errorf("unknown protocol %q", proto)
 		}
@@ -333,6 +359,28 @@ func Run(ctx context.Context, tr *Trace, opts Options) (*Results, error) {
 		return nil, firstErr
 	}
 	return res, ctx.Err()
+}
+
+// poolC sets protocol C up on a pool of the trace's GPU models (NewPool);
+// a *PoolError says why the pods cannot be sized.
+func poolC(tr *Trace, opts Options) (*CInfo, CConfig, error) {
+	pool, fit, over, err := NewPool(tr.Nodes, tr.Pods)
+	if err != nil {
+		return nil, CConfig{}, err
+	}
+	lb, err := pool.LowerBound(fit)
+	if err != nil {
+		return nil, CConfig{}, err
+	}
+	if lb.Nodes == 0 {
+		return nil, CConfig{}, &PoolError{"the pods request nothing"}
+	}
+	ci := &CInfo{Pool: pool, Pods: len(fit), LowerBound: lb, MaxFactor: opts.MaxFactor, ExactFactor: opts.ExactFactor}
+	for _, p := range over {
+		ci.Oversize = append(ci.Oversize, p.Name)
+		ci.OversizeVecs = append(ci.OversizeVecs, PodVec(p))
+	}
+	return ci, CConfig{Pods: fit, Pool: pool, MaxFactor: opts.MaxFactor, ExactFactor: opts.ExactFactor}, nil
 }
 
 // Compact drops the results of jobs that did not finish (partial results).
