@@ -39,6 +39,7 @@ type column struct {
 // nodeUse is one node's allocatable, requests and pods.
 type nodeUse struct {
 	shape       nodeShape
+	gpuModel    string // snug.io/gpu-model label
 	alloc, used quality.Vec3
 	pods        int
 }
@@ -78,6 +79,7 @@ func (d *demo) measure(ctx context.Context, held heldCounts) ([]column, error) {
 					for r, name := range quality.ResourceNames {
 						col.nodes[i].alloc[r] = float64(resourcemodel.Value(name, n.Status.Allocatable))
 					}
+					col.nodes[i].gpuModel = quality.NodeGPUModel(&n)
 					byName[n.Name] = &col.nodes[i]
 				}
 			}
@@ -122,7 +124,7 @@ func (d *demo) measure(ctx context.Context, held heldCounts) ([]column, error) {
 			col.spread[app][zoneOf[pod.Spec.NodeName]]++
 		}
 		for _, n := range col.nodes {
-			st := model.Eval(n.alloc, n.used)
+			st := model.Eval(n.gpuModel, n.alloc, n.used)
 			for r := range n.alloc {
 				col.allocatable[r] += n.alloc[r]
 				col.requested[r] += n.used[r]

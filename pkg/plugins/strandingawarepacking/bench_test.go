@@ -29,7 +29,7 @@ func benchCluster(n int) ([]*corev1.Node, []*corev1.Pod) {
 		name := fmt.Sprintf("node-%05d", i)
 		zone := fmt.Sprintf("zone-%d", i%3)
 		if i%5 == 4 {
-			nodes = append(nodes, makeNode(name, resGPU("64", "512Gi", "8"), zoneKey, zone))
+			nodes = append(nodes, makeNode(name, resGPU("64", "512Gi", "8"), zoneKey, zone, modelLabel, []string{"G2", "T4"}[i/5%2]))
 			pods = append(pods,
 				makePod(name+"-g0", name, resGPU("8", "64Gi", "2"), "app", "train"),
 				makePod(name+"-g1", name, resGPU("8", "64Gi", "2"), "app", "train"),
@@ -54,20 +54,32 @@ func benchPod(spread bool) *corev1.Pod {
 
 const benchNodes = 5000
 
-func benchEnv(b testing.TB, n int) (*env, []fwk.NodeInfo) {
+// benchEnv builds the cluster; with constrained, the learner has also seen
+// GPU pods that require a GPU model, so nodes of each model get their own
+// stranding model.
+func benchEnv(b testing.TB, n int, constrained bool) (*env, []fwk.NodeInfo) {
 	nodes, pods := benchCluster(n)
 	e := newEnv(b, defaultArgs(b), nodes, pods, envOptions{})
 	e.observe(pods...)
 	e.observe(benchPod(false))
+	if constrained {
+		for i, m := range []string{"G2", "T4", "G2", "G2"} {
+			e.observe(requireModel(makePod(fmt.Sprint("model-", i), "", resGPU("4", "32Gi", fmt.Sprint(1+i%2))), m))
+		}
+	}
 	return e, e.nodeInfos(b)
 }
 
+// benchCases are the benchmarks' variants: a soft zone spread constraint
+// on the pod, and GPU-model-constrained shapes in the learner.
+var benchCases = []struct{ spread, constrained bool }{{false, false}, {true, false}, {false, true}}
+
 // BenchmarkPreScore measures one scheduling cycle's PreScore over all nodes.
 func BenchmarkPreScore(b *testing.B) {
-	e, nodes := benchEnv(b, benchNodes)
-	for _, spread := range []bool{false, true} {
-		pod := benchPod(spread)
-		b.Run(fmt.Sprintf("nodes=%d/zone-spread=%v", len(nodes), spread), func(b *testing.B) {
+	for _, c := range benchCases {
+		e, nodes := benchEnv(b, benchNodes, c.constrained)
+		pod := benchPod(c.spread)
+		b.Run(fmt.Sprintf("nodes=%d/zone-spread=%v/model-constraints=%v", len(nodes), c.spread, c.constrained), func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				if s := e.pl.PreScore(e.ctx, framework.NewCycleState(), pod, nodes); !s.IsSuccess() {
@@ -80,14 +92,14 @@ func BenchmarkPreScore(b *testing.B) {
 
 // BenchmarkScore measures one Score call (one node).
 func BenchmarkScore(b *testing.B) {
-	e, nodes := benchEnv(b, benchNodes)
-	for _, spread := range []bool{false, true} {
-		pod := benchPod(spread)
+	for _, c := range benchCases {
+		e, nodes := benchEnv(b, benchNodes, c.constrained)
+		pod := benchPod(c.spread)
 		state := framework.NewCycleState()
 		if s := e.pl.PreScore(e.ctx, state, pod, nodes); !s.IsSuccess() {
 			b.Fatal(s)
 		}
-		b.Run(fmt.Sprintf("nodes=%d/zone-spread=%v", len(nodes), spread), func(b *testing.B) {
+		b.Run(fmt.Sprintf("nodes=%d/zone-spread=%v/model-constraints=%v", len(nodes), c.spread, c.constrained), func(b *testing.B) {
 			b.ReportAllocs()
 			i := 0
 			for b.Loop() {
@@ -125,7 +137,7 @@ func newDefaultFit(b testing.TB, e *env) *noderesources.Fit {
 // BenchmarkNodeResourcesFitScore is the upstream baseline for BenchmarkScore:
 // NodeResourcesFit's Score on the same nodes and pod, after one PreScore.
 func BenchmarkNodeResourcesFitScore(b *testing.B) {
-	e, nodes := benchEnv(b, benchNodes)
+	e, nodes := benchEnv(b, benchNodes, false)
 	fit := newDefaultFit(b, e)
 	pod := benchPod(false)
 	state := framework.NewCycleState()
@@ -149,8 +161,9 @@ func BenchmarkNodeResourcesFitScore(b *testing.B) {
 // TestScoreDoesNotAllocate asserts the Score path's allocation budget: none,
 // on CPU and GPU nodes, with and without a soft spread constraint.
 func TestScoreDoesNotAllocate(t *testing.T) {
-	e, nodes := benchEnv(t, 50)
-	for _, spread := range []bool{false, true} {
+	for _, c := range benchCases {
+		e, nodes := benchEnv(t, 50, c.constrained)
+		spread := c.spread
 		pod := benchPod(spread)
 		state := framework.NewCycleState()
 		if s := e.pl.PreScore(e.ctx, state, pod, nodes); !s.IsSuccess() {
@@ -164,7 +177,7 @@ func TestScoreDoesNotAllocate(t *testing.T) {
 			}
 		})
 		if allocs != 0 {
-			t.Errorf("spread=%v: %v allocations per %d Score calls, want 0", spread, allocs, len(nodes))
+			t.Errorf("spread=%v constrained=%v: %v allocations per %d Score calls, want 0", spread, c.constrained, allocs, len(nodes))
 		}
 	}
 }

@@ -100,7 +100,7 @@ func TestPreScoreRecordsStrandedCapacity(t *testing.T) {
 // BenchmarkRecordStranded measures one sample of the stranded gauges over
 // all nodes (what one PreScore per strandedSampleInterval adds).
 func BenchmarkRecordStranded(b *testing.B) {
-	e, nodes := benchEnv(b, benchNodes)
+	e, nodes := benchEnv(b, benchNodes, false)
 	state := framework.NewCycleState()
 	if s := e.pl.PreScore(e.ctx, state, benchPod(false), nodes); !s.IsSuccess() {
 		b.Fatal(s)
