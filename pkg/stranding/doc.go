@@ -63,6 +63,8 @@
 // Scarce dimensions (by default every extended resource) add a tier: a pod
 // that requests none of them and would land on a node where one is free is
 // in tier 1, every other placement in tier 0. Callers order placements
-// lexicographically: scarce tier, then topology-spread violation (computed
-// by the caller), then R; Normalize maps that order onto node scores.
+// lexicographically: scarce tier, then reserved (the caller's judgement
+// that the node's scarce capacity is needed by pods that may use nothing
+// else), then topology-spread violation (computed by the caller), then R;
+// Normalize maps that order onto node scores (Tier, Encode).
 package stranding

@@ -167,7 +167,7 @@ func randomTier(src source) int64 {
 	case 0:
 		return int64(v>>8) % 4
 	case 1:
-		return Tier(v&(1<<8) != 0, int64(v>>9)%1000)
+		return Tier(v&(1<<8) != 0, v&(1<<9) != 0, int64(v>>10)%1000)
 	case 2:
 		return int64(v >> 1) // up to MaxInt64: clamped
 	default:
@@ -189,7 +189,7 @@ func runCase(t testing.TB, src source) {
 			}
 		}
 		e := checkCase(t, &c)
-		tier := Tier(e.Scarce, int64(src.Uint64()%3))
+		tier := Tier(e.Scarce, false, int64(src.Uint64()%3))
 		costs[j] = Encode(tier, e.Score)
 		if gotTier, gotR := Decode(costs[j]); gotTier != tier || math.Abs(gotR-e.Score) > 0.5/(rResolution-1)+1e-12 {
 			t.Fatalf("Decode(Encode(%d, %v)) = (%d, %v)", tier, e.Score, gotTier, gotR)

@@ -450,29 +450,36 @@ func TestScarce(t *testing.T) {
 }
 
 func TestTier(t *testing.T) {
-	const step = 1 << 20
+	const step, rstep = 1 << 20, 1 << 19
 	tests := []struct {
-		scarce    bool
-		violation int64
-		want      int64
+		scarce, reserved bool
+		violation        int64
+		want             int64
 	}{
-		{false, 0, 0},
-		{false, 3, 3},
-		{false, -5, 0},
-		{false, step + 10, step - 1},
-		{true, 0, step},
-		{true, 2, step + 2},
-		{true, -1, step},
-		{true, math.MaxInt64, 2*step - 1},
+		{false, false, 0, 0},
+		{false, false, 3, 3},
+		{false, false, -5, 0},
+		{false, false, rstep + 10, rstep - 1},
+		{false, true, 0, rstep},
+		{false, true, 4, rstep + 4},
+		{false, true, math.MaxInt64, step - 1},
+		{true, false, 0, step},
+		{true, false, 2, step + 2},
+		{true, false, -1, step},
+		{true, true, 1, step + rstep + 1},
+		{true, true, math.MaxInt64, 2*step - 1},
 	}
 	for _, tc := range tests {
-		if got := Tier(tc.scarce, tc.violation); got != tc.want {
-			t.Errorf("Tier(%v, %d) = %d, want %d", tc.scarce, tc.violation, got, tc.want)
+		if got := Tier(tc.scarce, tc.reserved, tc.violation); got != tc.want {
+			t.Errorf("Tier(%v, %v, %d) = %d, want %d", tc.scarce, tc.reserved, tc.violation, got, tc.want)
 		}
 	}
-	// Any scarce placement is worse than any non-scarce one.
-	if !(Tier(false, math.MaxInt64) < Tier(true, 0)) {
-		t.Errorf("Tier(false, max) = %d must be below Tier(true, 0) = %d", Tier(false, math.MaxInt64), Tier(true, 0))
+	// Scarce outranks reserved, which outranks any spread violation.
+	if !(Tier(false, true, math.MaxInt64) < Tier(true, false, 0)) {
+		t.Errorf("Tier(false, true, max) = %d must be below Tier(true, false, 0) = %d", Tier(false, true, math.MaxInt64), Tier(true, false, 0))
+	}
+	if !(Tier(false, false, math.MaxInt64) < Tier(false, true, 0)) {
+		t.Errorf("Tier(false, false, max) = %d must be below Tier(false, true, 0) = %d", Tier(false, false, math.MaxInt64), Tier(false, true, 0))
 	}
 }
 
@@ -516,10 +523,10 @@ func TestSpreadBeatsPacking(t *testing.T) {
 	}
 	vA, vB := SpreadViolation(1, 0, 1), SpreadViolation(0, 0, 1)
 	costs := []int64{
-		Encode(Tier(false, vA), rFull),
-		Encode(Tier(false, vB), rHalf),
-		Encode(Tier(false, vB), rEmpty),
-		Encode(Tier(true, vB), 1), // scarce: worst whatever its R
+		Encode(Tier(false, false, vA), rFull),
+		Encode(Tier(false, false, vB), rHalf),
+		Encode(Tier(false, false, vB), rEmpty),
+		Encode(Tier(true, false, vB), 1), // scarce: worst whatever its R
 	}
 	if !(costs[1] < costs[2] && costs[2] < costs[0] && costs[0] < costs[3]) {
 		t.Errorf("costs %v: want half < empty < full (violating) < scarce", costs)

@@ -46,19 +46,25 @@ func Decode(cost int64) (tier int64, r float64) {
 	return tier, r
 }
 
-// Tier combines the scarce flag and a spread violation, scarce first.
-func Tier(scarce bool, spreadViolation int64) int64 {
+// Tier combines the scarce flag, the reserved flag (the node's scarce
+// capacity is needed by pods that may use nothing else) and a spread
+// violation, in that order.
+func Tier(scarce, reserved bool, spreadViolation int64) int64 {
 	if spreadViolation < 0 {
 		spreadViolation = 0
 	}
-	const scarceStep = 1 << 20
-	if spreadViolation >= scarceStep {
-		spreadViolation = scarceStep - 1
+	const scarceStep, reservedStep = 1 << 20, 1 << 19
+	if spreadViolation >= reservedStep {
+		spreadViolation = reservedStep - 1
+	}
+	t := spreadViolation
+	if reserved {
+		t += reservedStep
 	}
 	if scarce {
-		return scarceStep + spreadViolation
+		t += scarceStep
 	}
-	return spreadViolation
+	return t
 }
 
 // Ranker maps costs onto node scores in [MinScore, MaxScore], preserving

@@ -96,17 +96,15 @@ func (pl *Plugin) strandedAfter(node string, victims []*corev1.Pod, preemptor *c
 // with cpu, memory, ephemeral-storage, pods and extended resources at
 // weight 1 against the learned shapes (strandingawarepacking.DefaultJudge).
 type strandingJudge struct {
-	pl          *Plugin
-	call        *preemptionCall // the dry run's nodes; nil: judge from the snapshot
-	preemptor   corev1.ResourceList
-	judge       *strandingawarepacking.Judge
-	names       []corev1.ResourceName // what the preemptor and the shapes ask for
-	shapes      []strandingawarepacking.Shape
-	weights     []float64
-	constraints []*strandingawarepacking.Constraint
-	layout      stranding.Layout
-	models      *strandingawarepacking.ShapeModels // shapes in layout; nil until the first node
-	pod         stranding.Vec                      // the preemptor in layout
+	pl        *Plugin
+	call      *preemptionCall // the dry run's nodes; nil: judge from the snapshot
+	preemptor corev1.ResourceList
+	judge     *strandingawarepacking.Judge
+	names     []corev1.ResourceName // what the preemptor and the shapes ask for
+	set       strandingawarepacking.ShapeSet
+	layout    stranding.Layout
+	models    *strandingawarepacking.ShapeModels // shapes in layout; nil until the first node
+	pod       stranding.Vec                      // the preemptor in layout
 }
 
 func (pl *Plugin) newStrandingJudge(preemptor *corev1.Pod, call *preemptionCall) *strandingJudge {
@@ -115,8 +113,8 @@ func (pl *Plugin) newStrandingJudge(preemptor *corev1.Pod, call *preemptionCall)
 		judge = pl.defaultJudge
 	}
 	j := &strandingJudge{pl: pl, call: call, preemptor: resourcemodel.Requests(preemptor), judge: judge}
-	j.shapes, j.weights, j.constraints = judge.Shapes().Constrained()
-	j.names = strandingawarepacking.Names(j.preemptor, j.shapes)
+	j.set = judge.Shapes().Set()
+	j.names = strandingawarepacking.Names(j.preemptor, j.set.Shapes)
 	return j
 }
 
@@ -146,7 +144,7 @@ func (j *strandingJudge) share(ni fwk.NodeInfo, victims []*corev1.Pod) float64 {
 	}
 	if j.models == nil || j.layout != l {
 		j.layout = l
-		j.models = strandingawarepacking.NewShapeModels(&j.layout, j.shapes, j.weights, j.constraints)
+		j.models = strandingawarepacking.NewShapeModels(&j.layout, j.set)
 		j.pod = strandingawarepacking.RequestVector(&l, j.preemptor)
 	}
 	return stranding.StrandedShare(&l, j.models.For(ni.Node()), &a, &used, &j.pod)

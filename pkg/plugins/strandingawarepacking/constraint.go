@@ -86,40 +86,70 @@ func (c *Constraint) accepts(node *corev1.Node) bool {
 	return ok && err == nil
 }
 
+// keyOrEmpty is the constraint's key, "" for nil.
+func (c *Constraint) keyOrEmpty() string {
+	if c == nil {
+		return ""
+	}
+	return c.key
+}
+
 // ShapeModels are the stranding models of one layout, one per set of
 // shapes a node accepts: a node is judged against the shapes whose pods
-// may run on it, each set normalised on its own. Without constrained
-// shapes every node gets the same model and nothing is matched.
+// may run on it, each set normalised on its own. Without constraints
+// every node gets the same model and nothing is matched.
 type ShapeModels struct {
 	layout  *stranding.Layout
 	shapes  []Shape
 	weights []float64
-	// distinct constraints and, per shape (at most stranding.MaxShapes),
-	// the index of its constraint among them, -1 for none.
+	// distinct constraints (of the shapes, then of the demand; at most
+	// maxConstraints) and, per shape (at most stranding.MaxShapes), the
+	// index of its constraint among them, -1 for none.
 	distinct []*Constraint
 	of       []int
-	all      *stranding.Shapes
-	byMask   map[uint64]*stranding.Shapes
+	// demand per distinct constraint, and of all pods: their requests of
+	// scarce resources in Scale units (see Reserved).
+	demand []float64
+	total  float64
+	all    *stranding.Shapes
+	byMask map[uint64]*stranding.Shapes
 }
 
-// NewShapeModels prepares the models of shapes (with their weights and
-// constraints, nil for none) in layout l, which must outlive them.
-func NewShapeModels(l *stranding.Layout, shapes []Shape, weights []float64, constraints []*Constraint) *ShapeModels {
-	n := min(len(shapes), stranding.MaxShapes)
-	m := &ShapeModels{layout: l, shapes: shapes[:n], weights: weights[:n], of: make([]int, n)}
+// maxConstraints bounds the distinct constraints: a node's are a bit mask.
+const maxConstraints = 64
+
+// NewShapeModels prepares the models of a learner's shape set in layout l,
+// which must outlive them and have its Scale set.
+func NewShapeModels(l *stranding.Layout, set ShapeSet) *ShapeModels {
+	n := min(len(set.Shapes), stranding.MaxShapes)
+	m := &ShapeModels{layout: l, shapes: set.Shapes[:n], weights: set.Weights[:n], of: make([]int, n)}
 	index := map[string]int{}
+	add := func(c *Constraint) int {
+		if i, ok := index[c.key]; ok {
+			return i
+		}
+		if len(m.distinct) == maxConstraints {
+			return -1
+		}
+		index[c.key] = len(m.distinct)
+		m.distinct = append(m.distinct, c)
+		m.demand = append(m.demand, 0)
+		return len(m.distinct) - 1
+	}
 	for k := range m.of {
 		m.of[k] = -1
-		if k >= len(constraints) || constraints[k] == nil {
-			continue
+		if k < len(set.Constraints) && set.Constraints[k] != nil {
+			m.of[k] = add(set.Constraints[k])
 		}
-		i, ok := index[constraints[k].key]
-		if !ok {
-			i = len(m.distinct)
-			index[constraints[k].key] = i
-			m.distinct = append(m.distinct, constraints[k])
+	}
+	for _, d := range set.Demand {
+		v := m.scarce(d.Requests)
+		m.total += v
+		if d.Constraint != nil && v > 0 {
+			if i := add(d.Constraint); i >= 0 {
+				m.demand[i] += v
+			}
 		}
-		m.of[k] = i
 	}
 	all := ModelOf(l, m.shapes, m.weights)
 	m.all = &all
@@ -129,17 +159,37 @@ func NewShapeModels(l *stranding.Layout, shapes []Shape, weights []float64, cons
 	return m
 }
 
-// Constrained reports whether some shape requires particular nodes.
+// scarce is requests' scarce resources, each in units of the layout's Scale.
+func (m *ShapeModels) scarce(requests Shape) float64 {
+	l := m.layout
+	var v float64
+	for _, q := range requests {
+		if i := l.Index(q.Name); i >= 0 && l.Scarce[i] && l.Scale[i] > 0 {
+			v += float64(q.Value) / l.Scale[i]
+		}
+	}
+	return v
+}
+
+// Constrained reports whether some shape or some pod's demand requires
+// particular nodes.
 func (m *ShapeModels) Constrained() bool { return len(m.distinct) > 0 }
 
 // For returns the model of node: the shapes it accepts. The result is
 // shared by nodes that accept the same shapes and must not be modified
 // but by stranding.NewPlan's normalisation. A nil node gets every shape.
 func (m *ShapeModels) For(node *corev1.Node) *stranding.Shapes {
+	_, s := m.variant(node)
+	return s
+}
+
+// variant returns the constraints node admits, as a mask of indexes into
+// the distinct constraints, and the model of the shapes it accepts.
+func (m *ShapeModels) variant(node *corev1.Node) (uint64, *stranding.Shapes) {
 	if len(m.distinct) == 0 || node == nil {
-		return m.all
+		return 0, m.all
 	}
-	var admitted uint64 // per distinct constraint
+	var admitted uint64
 	for i, c := range m.distinct {
 		if c.accepts(node) {
 			admitted |= 1 << uint(i)
@@ -152,7 +202,7 @@ func (m *ShapeModels) For(node *corev1.Node) *stranding.Shapes {
 		}
 	}
 	if s, ok := m.byMask[mask]; ok {
-		return s
+		return admitted, s
 	}
 	shapes := make([]Shape, 0, bits.OnesCount64(mask))
 	weights := make([]float64, 0, cap(shapes))
@@ -164,5 +214,49 @@ func (m *ShapeModels) For(node *corev1.Node) *stranding.Shapes {
 	}
 	s := ModelOf(m.layout, shapes, weights)
 	m.byMask[mask] = &s
-	return &s
+	return admitted, &s
+}
+
+// Reserved marks, among groups of nodes that admit the same constraints
+// (admitted, from variant), those whose free scarce capacity the pods that
+// require particular nodes need: the group's share of their scarce demand
+// (a constraint's demand split over the groups that admit it by their free
+// capacity) is at least its share of the free scarce capacity, the demand
+// of every pod counted. free is each group's free scarce capacity in Scale
+// units. A pod that may use several groups then leaves the reserved ones
+// to the pods that may use nothing else, as a pod that does not request a
+// scarce resource leaves it to those that do.
+func (m *ShapeModels) Reserved(admitted []uint64, free []float64) []bool {
+	out := make([]bool, len(admitted))
+	var freeTotal float64
+	for _, f := range free {
+		freeTotal += f
+	}
+	if m.total <= 0 || freeTotal <= 0 {
+		return out
+	}
+	demand := make([]float64, len(admitted))
+	for i, d := range m.demand {
+		if d == 0 {
+			continue
+		}
+		var room float64
+		for g, a := range admitted {
+			if a&(1<<uint(i)) != 0 {
+				room += free[g]
+			}
+		}
+		if room <= 0 {
+			continue
+		}
+		for g, a := range admitted {
+			if a&(1<<uint(i)) != 0 {
+				demand[g] += d * free[g] / room
+			}
+		}
+	}
+	for g := range admitted {
+		out[g] = demand[g] > 0 && demand[g]/m.total >= free[g]/freeTotal
+	}
+	return out
 }

@@ -21,6 +21,10 @@ type preScoreState struct {
 	// maps a node to its plan, nil when every node has plans[0].
 	plans  []stranding.Plan
 	planOf map[string]int
+	// reserved[i]: plans[i]'s nodes hold scarce capacity that pods
+	// requiring them need (ShapeModels.Reserved); a pod that may go
+	// elsewhere avoids them.
+	reserved []bool
 	// kinds says where nodeVectors reads each dimension from.
 	kinds  [stranding.MaxDims]dimKind
 	spread spreadState
@@ -57,8 +61,8 @@ func (pl *Plugin) PreScore(ctx context.Context, cs fwk.CycleState, pod *corev1.P
 func (pl *Plugin) buildLayout(s *preScoreState, pod *corev1.Pod, nodes []fwk.NodeInfo) {
 	// Extended resources the pod requests, a candidate exposes or a shape
 	// asks for, added in name order once all are known.
-	shapes, weights, constraints := pl.shapes.Constrained()
-	extended := Names(resourcemodel.Requests(pod), shapes)
+	set := pl.shapes.Set()
+	extended := Names(resourcemodel.Requests(pod), set.Shapes)
 	// One pass over the candidates: the extended resources they expose and
 	// the largest allocatable of every resource, the unit in which
 	// fragmentation is compared across nodes.
@@ -102,7 +106,7 @@ func (pl *Plugin) buildLayout(s *preScoreState, pod *corev1.Pod, nodes []fwk.Nod
 			}
 		}
 	}
-	s.models = NewShapeModels(l, shapes, weights, constraints)
+	s.models = NewShapeModels(l, set)
 }
 
 // buildPlans prepares the evaluation of the pod against the model of each
@@ -113,31 +117,55 @@ func (s *preScoreState) buildPlans(w stranding.Weights, nodes []fwk.NodeInfo) {
 		return
 	}
 	s.planOf = make(map[string]int, len(nodes))
-	index := map[*stranding.Shapes]int{}
+	index := map[uint64]int{}
+	var masks []uint64
+	var free []float64 // per plan, free scarce capacity in Scale units
 	for _, ni := range nodes {
-		m := s.models.For(ni.Node())
-		i, ok := index[m]
+		mask, m := s.models.variant(ni.Node())
+		i, ok := index[mask]
 		if !ok {
 			i = len(s.plans)
-			index[m] = i
+			index[mask] = i
 			s.plans = append(s.plans, stranding.NewPlan(&s.layout, m, w, &s.pod))
+			masks, free = append(masks, mask), append(free, 0)
 		}
 		s.planOf[ni.Node().Name] = i
+		free[i] += s.usableScarce(ni, m)
 	}
 	if len(s.plans) == 0 {
 		s.plans = append(s.plans, stranding.NewPlan(&s.layout, s.models.For(nil), w, &s.pod))
 	}
+	s.reserved = s.models.Reserved(masks, free)
 }
 
-// plan returns the plan of a candidate node.
-func (s *preScoreState) plan(node *corev1.Node) *stranding.Plan {
+// usableScarce is a node's free scarce capacity that the shapes it accepts
+// can use (free less stranded: GPUs without the cpu to run them do not
+// count), in Scale units.
+func (s *preScoreState) usableScarce(ni fwk.NodeInfo, shapes *stranding.Shapes) float64 {
+	var alloc, used, none stranding.Vec
+	nodeVectors(&s.layout, &s.kinds, ni, false, &alloc, &used)
+	free := stranding.Free(&s.layout, &alloc, &used, &none)
+	stranded := stranding.Stranded(&s.layout, shapes, &free)
+	var f float64
+	for i := 0; i < s.layout.N; i++ {
+		if s.layout.Scarce[i] && s.layout.Scale[i] > 0 {
+			f += (free[i] - stranded[i]) / s.layout.Scale[i]
+		}
+	}
+	return f
+}
+
+// plan returns the plan of a candidate node and whether its scarce
+// capacity is reserved for pods that may use nothing else.
+func (s *preScoreState) plan(node *corev1.Node) (*stranding.Plan, bool) {
 	if s.planOf == nil {
-		return &s.plans[0]
+		return &s.plans[0], false
 	}
-	if i, ok := s.planOf[node.Name]; ok {
-		return &s.plans[i]
+	i, ok := s.planOf[node.Name]
+	if !ok {
+		return &s.plans[0], false // not a candidate of PreScore: cannot happen in a cycle
 	}
-	return &s.plans[0] // not a candidate of PreScore: cannot happen in a cycle
+	return &s.plans[i], s.reserved != nil && s.reserved[i]
 }
 
 type scalarMax struct {

@@ -19,8 +19,9 @@ func (pl *Plugin) Score(ctx context.Context, cs fwk.CycleState, pod *corev1.Pod,
 	}
 	var alloc, used stranding.Vec
 	nodeVectors(&s.layout, &s.kinds, ni, true, &alloc, &used)
-	e := s.plan(ni.Node()).Evaluate(&alloc, &used)
-	return stranding.Encode(stranding.Tier(e.Scarce, s.spread.violation(ni.Node())), e.Score), nil
+	plan, reserved := s.plan(ni.Node())
+	e := plan.Evaluate(&alloc, &used)
+	return stranding.Encode(stranding.Tier(e.Scarce, reserved, s.spread.violation(ni.Node())), e.Score), nil
 }
 
 // NormalizeScore maps costs onto [0, 100] keeping the lexicographic order.

@@ -97,16 +97,44 @@ type ShapeLearner struct {
 
 	mu      sync.Mutex
 	counts  map[string]*shapeCount
+	demand  map[string]*demandCount // by constraint key, "" for none
 	dirty   atomic.Bool
 	current atomic.Pointer[shapeSnapshot]
 }
 
 // shapeSnapshot is an immutable list of shapes, their frequencies and the
-// nodes their pods require (nil: any).
+// nodes their pods require (nil: any), and the demand per constraint.
 type shapeSnapshot struct {
 	shapes      []Shape
 	weights     []float64
 	constraints []*Constraint
+	demand      []ConstraintDemand
+}
+
+// ShapeSet is what the learner knows: the shapes (static first) with their
+// frequency weights and the nodes their pods require (nil: any), and the
+// total requests of the pods per node constraint, of every pod the learner
+// counts rather than only those of the shapes kept.
+type ShapeSet struct {
+	Shapes      []Shape
+	Weights     []float64
+	Constraints []*Constraint
+	Demand      []ConstraintDemand
+}
+
+// ConstraintDemand is the sum of the requests of the pods that require
+// Constraint's nodes (nil: of the pods that require none).
+type ConstraintDemand struct {
+	Constraint *Constraint
+	Pods       int
+	Requests   Shape
+}
+
+// demandCount accumulates a ConstraintDemand.
+type demandCount struct {
+	constraint *Constraint
+	pods       int
+	requests   map[corev1.ResourceName]int64
 }
 
 // shapeCount is a bucket of similar shapes whose pods require the same
@@ -120,7 +148,7 @@ type shapeCount struct {
 
 // NewShapeLearner returns a learner for a shape source.
 func NewShapeLearner(src config.ShapeSource) *ShapeLearner {
-	l := &ShapeLearner{counts: map[string]*shapeCount{}, maxLearned: int(src.MaxLearned)}
+	l := &ShapeLearner{counts: map[string]*shapeCount{}, demand: map[string]*demandCount{}, maxLearned: int(src.MaxLearned)}
 	for _, s := range src.Static {
 		if shape := shapeOfList(s.Requests); len(shape) > 0 {
 			l.static = append(l.static, shape)
@@ -129,14 +157,14 @@ func NewShapeLearner(src config.ShapeSource) *ShapeLearner {
 	if src.Mode == config.ShapeSourceStatic {
 		l.maxLearned = 0
 	}
-	l.current.Store(l.withStatic(nil, nil, nil))
+	l.current.Store(l.withStatic(nil, nil, nil, nil))
 	return l
 }
 
 // withStatic puts the static shapes before the learned ones. An operator's
 // static shape weighs as much as the most frequent learned shape (1 when
 // nothing is learned): declared shapes are expected to matter.
-func (l *ShapeLearner) withStatic(learned []Shape, counts []float64, constraints []*Constraint) *shapeSnapshot {
+func (l *ShapeLearner) withStatic(learned []Shape, counts []float64, constraints []*Constraint, demand []ConstraintDemand) *shapeSnapshot {
 	top := 1.0
 	for _, c := range counts {
 		top = math.Max(top, c)
@@ -148,6 +176,7 @@ func (l *ShapeLearner) withStatic(learned []Shape, counts []float64, constraints
 	snap.shapes = append(snap.shapes, learned...)
 	snap.weights = append(snap.weights, counts...)
 	snap.constraints = append(snap.constraints, constraints...)
+	snap.demand = demand
 	return snap
 }
 
@@ -215,7 +244,28 @@ func (l *ShapeLearner) addLocked(shape Shape, constraint *Constraint, k string, 
 	if c.n <= 0 {
 		delete(l.counts, k)
 	}
+	l.addDemandLocked(shape, constraint, delta)
 	l.dirty.Store(true)
+}
+
+func (l *ShapeLearner) addDemandLocked(shape Shape, constraint *Constraint, delta int) {
+	key := ""
+	if constraint != nil {
+		key = constraint.key
+	}
+	d := l.demand[key]
+	if d == nil {
+		d = &demandCount{constraint: constraint, requests: map[corev1.ResourceName]int64{}}
+		l.demand[key] = d
+	}
+	d.pods += delta
+	if d.pods <= 0 {
+		delete(l.demand, key)
+		return
+	}
+	for _, q := range shape {
+		d.requests[q.Name] += int64(delta) * q.Value
+	}
 }
 
 // Snapshot returns the static shapes followed by the most frequent learned
@@ -260,24 +310,41 @@ func (l *ShapeLearner) snapshot() *shapeSnapshot {
 		counts = append(counts, float64(all[i].c.n))
 		constraints = append(constraints, all[i].c.constraint)
 	}
-	snap := l.withStatic(learned, counts, constraints)
+	demand := make([]ConstraintDemand, 0, len(l.demand))
+	for _, d := range l.demand {
+		req := make(Shape, 0, len(d.requests))
+		for n, v := range d.requests {
+			if v > 0 {
+				req = append(req, Quantity{Name: n, Value: v})
+			}
+		}
+		slices.SortFunc(req, func(a, b Quantity) int { return strings.Compare(string(a.Name), string(b.Name)) })
+		demand = append(demand, ConstraintDemand{Constraint: d.constraint, Pods: d.pods, Requests: req})
+	}
+	// Most pods first, then by key: deterministic, and a consumer that
+	// keeps only some keeps the largest.
+	slices.SortFunc(demand, func(a, b ConstraintDemand) int {
+		if a.Pods != b.Pods {
+			return b.Pods - a.Pods
+		}
+		return strings.Compare(a.Constraint.keyOrEmpty(), b.Constraint.keyOrEmpty())
+	})
+	snap := l.withStatic(learned, counts, constraints, demand)
 	l.current.Store(snap)
 	l.dirty.Store(false)
 	return snap
 }
 
-// Constrained returns Weighted and the nodes each shape's pods require
-// (nil: any node).
-func (l *ShapeLearner) Constrained() ([]Shape, []float64, []*Constraint) {
+// Set returns what the learner knows (see ShapeSet).
+func (l *ShapeLearner) Set() ShapeSet {
 	s := l.snapshot()
-	return s.shapes, s.weights, s.constraints
+	return ShapeSet{Shapes: s.shapes, Weights: s.weights, Constraints: s.constraints, Demand: s.demand}
 }
 
 // Models returns the learner's shapes in layout l, weighted by frequency,
 // as the stranding model takes them, per set of shapes a node accepts.
 func (l *ShapeLearner) Models(layout *stranding.Layout) *ShapeModels {
-	shapes, weights, constraints := l.Constrained()
-	return NewShapeModels(layout, shapes, weights, constraints)
+	return NewShapeModels(layout, l.Set())
 }
 
 // ModelOf converts shapes and their weights into layout's dimensions.
