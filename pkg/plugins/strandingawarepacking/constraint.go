@@ -2,6 +2,7 @@ package strandingawarepacking
 
 import (
 	"encoding/json"
+	"math"
 	"math/bits"
 
 	corev1 "k8s.io/api/core/v1"
@@ -107,10 +108,12 @@ type ShapeModels struct {
 	// index of its constraint among them, -1 for none.
 	distinct []*Constraint
 	of       []int
-	// demand per distinct constraint, and of all pods: their requests of
-	// scarce resources in Scale units (see Reserved).
-	demand []float64
-	total  float64
+	// The average pod (requests in the layout) per distinct constraint and
+	// of all pods, and the share of all pods that require each constraint
+	// (see Reservation).
+	avg    []stranding.Vec
+	share  []float64
+	avgAll stranding.Vec
 	all    *stranding.Shapes
 	byMask map[uint64]*stranding.Shapes
 }
@@ -133,7 +136,7 @@ func NewShapeModels(l *stranding.Layout, set ShapeSet) *ShapeModels {
 		}
 		index[c.key] = len(m.distinct)
 		m.distinct = append(m.distinct, c)
-		m.demand = append(m.demand, 0)
+		m.avg, m.share = append(m.avg, stranding.Vec{}), append(m.share, 0)
 		return len(m.distinct) - 1
 	}
 	for k := range m.of {
@@ -142,13 +145,31 @@ func NewShapeModels(l *stranding.Layout, set ShapeSet) *ShapeModels {
 			m.of[k] = add(set.Constraints[k])
 		}
 	}
+	var pods int
 	for _, d := range set.Demand {
-		v := m.scarce(d.Requests)
-		m.total += v
-		if d.Constraint != nil && v > 0 {
-			if i := add(d.Constraint); i >= 0 {
-				m.demand[i] += v
-			}
+		v := shapeVector(l, d.Requests)
+		pods += d.Pods
+		for j := range v {
+			m.avgAll[j] += v[j]
+		}
+		if d.Constraint == nil || d.Pods <= 0 {
+			continue
+		}
+		i := add(d.Constraint)
+		if i < 0 {
+			continue
+		}
+		for j := range v {
+			m.avg[i][j] = v[j] / float64(d.Pods)
+		}
+		m.share[i] = float64(d.Pods)
+	}
+	if pods > 0 {
+		for j := range m.avgAll {
+			m.avgAll[j] /= float64(pods)
+		}
+		for i := range m.share {
+			m.share[i] /= float64(pods)
 		}
 	}
 	all := ModelOf(l, m.shapes, m.weights)
@@ -157,18 +178,6 @@ func NewShapeModels(l *stranding.Layout, set ShapeSet) *ShapeModels {
 		m.byMask = map[uint64]*stranding.Shapes{}
 	}
 	return m
-}
-
-// scarce is requests' scarce resources, each in units of the layout's Scale.
-func (m *ShapeModels) scarce(requests Shape) float64 {
-	l := m.layout
-	var v float64
-	for _, q := range requests {
-		if i := l.Index(q.Name); i >= 0 && l.Scarce[i] && l.Scale[i] > 0 {
-			v += float64(q.Value) / l.Scale[i]
-		}
-	}
-	return v
 }
 
 // Constrained reports whether some shape or some pod's demand requires
@@ -217,46 +226,67 @@ func (m *ShapeModels) variant(node *corev1.Node) (uint64, *stranding.Shapes) {
 	return admitted, &s
 }
 
-// Reserved marks, among groups of nodes that admit the same constraints
-// (admitted, from variant), those whose free scarce capacity the pods that
-// require particular nodes need: the group's share of their scarce demand
-// (a constraint's demand split over the groups that admit it by their free
-// capacity) is at least its share of the free scarce capacity, the demand
-// of every pod counted. free is each group's free scarce capacity in Scale
-// units. A pod that may use several groups then leaves the reserved ones
-// to the pods that may use nothing else, as a pod that does not request a
-// scarce resource leaves it to those that do.
-func (m *ShapeModels) Reserved(admitted []uint64, free []float64) []bool {
-	out := make([]bool, len(admitted))
-	var freeTotal float64
-	for _, f := range free {
-		freeTotal += f
-	}
-	if m.total <= 0 || freeTotal <= 0 {
-		return out
-	}
-	demand := make([]float64, len(admitted))
-	for i, d := range m.demand {
-		if d == 0 {
-			continue
-		}
-		var room float64
-		for g, a := range admitted {
-			if a&(1<<uint(i)) != 0 {
-				room += free[g]
-			}
-		}
-		if room <= 0 {
-			continue
-		}
-		for g, a := range admitted {
-			if a&(1<<uint(i)) != 0 {
-				demand[g] += d * free[g] / room
-			}
+// Reservation decides which nodes' capacity the pods that require
+// particular nodes need. For each constraint it compares the room left for
+// its average pod on the nodes that admit it with its share of the pods
+// times the room left for the average pod of all pods: a constraint whose
+// room is no larger is short, and the nodes that admit a short constraint
+// are reserved. A pod that may use other nodes then leaves them to the pods
+// that may use nothing else, as a pod that does not request a scarce
+// resource leaves it to those that do. Room counts whole pods, so capacity
+// fragmented into pieces smaller than the pod does not count.
+type Reservation struct {
+	m        *ShapeModels
+	room     []float64
+	roomAll  float64
+	admitted uint64 // constraints some node admits
+}
+
+// Reservation returns an empty reservation, nil without constrained pods.
+func (m *ShapeModels) Reservation() *Reservation {
+	for _, s := range m.share {
+		if s > 0 {
+			return &Reservation{m: m, room: make([]float64, len(m.share))}
 		}
 	}
-	for g := range admitted {
-		out[g] = demand[g] > 0 && demand[g]/m.total >= free[g]/freeTotal
+	return nil
+}
+
+// Add counts a node that admits the constraints of mask (from variant) and
+// has free capacity free (raw requests' units).
+func (r *Reservation) Add(admitted uint64, free *stranding.Vec) {
+	l := r.m.layout
+	r.roomAll += fits(l, &r.m.avgAll, free)
+	r.admitted |= admitted
+	for i := range r.room {
+		if admitted&(1<<uint(i)) != 0 && r.m.share[i] > 0 {
+			r.room[i] += fits(l, &r.m.avg[i], free)
+		}
 	}
-	return out
+}
+
+// Short returns the mask of the constraints whose room is no larger than
+// their share of the room of all pods.
+func (r *Reservation) Short() uint64 {
+	var short uint64
+	for i, s := range r.m.share {
+		if s > 0 && r.admitted&(1<<uint(i)) != 0 && r.room[i] <= s*r.roomAll {
+			short |= 1 << uint(i)
+		}
+	}
+	return short
+}
+
+// fits is how many pods of vector pod fit in free, floored.
+func fits(l *stranding.Layout, pod, free *stranding.Vec) float64 {
+	n := math.Inf(1)
+	for j := 0; j < l.N; j++ {
+		if pod[j] > 0 {
+			n = math.Min(n, math.Floor(free[j]/pod[j]))
+		}
+	}
+	if math.IsInf(n, 1) {
+		return 0
+	}
+	return n
 }

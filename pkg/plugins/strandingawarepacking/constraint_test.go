@@ -167,47 +167,57 @@ func TestScoreJudgesNodesByTheShapesTheyAccept(t *testing.T) {
 	}
 }
 
-func TestReserved(t *testing.T) {
+func TestReservation(t *testing.T) {
 	l := NewShapeLearner(config.ShapeSource{Mode: config.ShapeSourceLearned, MaxLearned: 8})
 	l.Observe(makePod("any", "", resGPU("1", "4Gi", "1")), 6)
 	l.Observe(requireModel(makePod("p100", "", resGPU("1", "4Gi", "1")), "P100"), 2)
 	l.Observe(requireModel(makePod("t4-or-p100", "", resGPU("1", "4Gi", "2")), "T4", "P100"), 1)
+	layout := gpuLayout()
+	m := l.Models(&layout)
+	node := func(model string) uint64 {
+		k, _ := m.variant(makeNode(model, resGPU("8", "32Gi", "8"), modelLabel, model))
+		return k
+	}
+	groups := []uint64{node("G2"), node("P100"), node("T4")}
+	// The average pod of all: 1 cpu, 4Gi, 10/9 GPUs; p100 pods are 2/9 of
+	// all, t4-or-p100 1/9 (2 GPUs each).
+	for _, tc := range []struct {
+		name  string
+		free  [][3]float64 // per group: a node's free cpu cores, GiB, GPUs
+		nodes []int        // per group: how many such nodes (nil: 1 each)
+		want  []bool
+	}{
+		// All pods: 14+3+3 = 20 fit; p100: 4 <= 2/9 x 20; t4-or-p100: 2+2 > 1/9 x 20.
+		{"p100 short", [][3]float64{{64, 256, 16}, {64, 256, 4}, {64, 256, 4}}, nil, []bool{false, true, false}},
+		{"ample", [][3]float64{{64, 256, 8}, {64, 256, 8}, {64, 256, 4}}, nil, []bool{false, false, false}},
+		// 57+1+1 fit; t4-or-p100 has room for 1+1 <= 1/9 x 59.
+		{"both short", [][3]float64{{64, 256, 64}, {64, 256, 2}, {64, 256, 2}}, nil, []bool{false, true, true}},
+		// P100's GPUs are free but its cpu is in pieces smaller than a pod
+		// (0.9 cores on each of 4 nodes): room for none; 7+3 fit in all.
+		{"fragmented", [][3]float64{{64, 256, 8}, {0.9, 64, 2}, {64, 256, 4}}, []int{1, 4, 1}, []bool{false, true, false}},
+	} {
+		r := m.Reservation()
+		for g, f := range tc.free {
+			v := stranding.Vec{f[0] * 1000, f[1] * (1 << 30), f[2]}
+			for n := 0; n < 1 || tc.nodes != nil && n < tc.nodes[g]; n++ {
+				r.Add(groups[g], &v)
+			}
+		}
+		short := r.Short()
+		for g := range groups {
+			if got := groups[g]&short != 0; got != tc.want[g] {
+				t.Errorf("%s: group %d reserved %v, want %v", tc.name, g, got, tc.want[g])
+			}
+		}
+	}
+}
+
+func gpuLayout() stranding.Layout {
 	layout := stranding.NewLayout()
 	for _, n := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory, gpu} {
 		layout.Add(n, 1, n == gpu)
 	}
-	layout.Scale[2] = 8
-	m := l.Models(&layout)
-	mask := func(model string) uint64 {
-		k, _ := m.variant(makeNode(model, resGPU("8", "32Gi", "8"), modelLabel, model))
-		return k
-	}
-	g2, p100, t4 := mask("G2"), mask("P100"), mask("T4")
-	// Demand in GPUs/8 x weight: any 6/8, p100 2/8, t4-or-p100 2/8 split by
-	// free capacity; total 10/8.
-	for _, tc := range []struct {
-		name string
-		free []float64 // G2, P100, T4
-		want []bool
-	}{
-		// P100: 2/8 + 2/8 x 1/2 = 3/8 of 10/8 = 30% of demand, 25% of free.
-		{"p100 short", []float64{2, 1, 1}, []bool{false, true, false}},
-		// P100 half the free capacity, 2/8 + 2/8 x 4/5 = 3.6/8: 36% of demand;
-		// T4 0.4/8: 4% of demand, 12.5% of free.
-		{"p100 ample", []float64{1.5, 2, 0.5}, []bool{false, false, false}},
-		// T4 5.6% of free and only part of the shared shape, 2/8 x 1/2:
-		// 10% of demand; P100 30% of demand.
-		{"both short", []float64{8, 0.5, 0.5}, []bool{false, true, true}},
-		{"nothing free", []float64{0, 0, 0}, []bool{false, false, false}},
-	} {
-		got := m.Reserved([]uint64{g2, p100, t4}, tc.free)
-		for i := range got {
-			if got[i] != tc.want[i] {
-				t.Errorf("%s: reserved %v, want %v", tc.name, got, tc.want)
-				break
-			}
-		}
-	}
+	return layout
 }
 
 // An unconstrained GPU pod leaves the P100 node, whose GPUs the P100-only
@@ -219,7 +229,7 @@ func TestScoreLeavesReservedModelsAlone(t *testing.T) {
 		makeNode("g2-b", resGPU("32", "128Gi", "8"), modelLabel, "G2"),
 		makeNode("p100", resGPU("32", "128Gi", "8"), modelLabel, "P100"),
 	}
-	pods := []*corev1.Pod{makePod("p100-used", "p100", resGPU("16", "64Gi", "2"))}
+	pods := []*corev1.Pod{makePod("p100-used", "p100", resGPU("8", "32Gi", "2"))}
 	e := newEnv(t, defaultArgs(t), nodes, pods, envOptions{})
 	for i := 0; i < 6; i++ {
 		e.observe(makePod(fmt.Sprint("any-", i), "", resGPU("2", "8Gi", "1")))
@@ -232,8 +242,9 @@ func TestScoreLeavesReservedModelsAlone(t *testing.T) {
 	if !(got["g2-a"] > got["p100"] && got["g2-b"] > got["p100"]) {
 		t.Errorf("scores %v: want both G2 nodes above p100", got)
 	}
-	// P100's 6 free GPUs are a quarter of all, below its third of the
-	// demand. With one G2 node they are 43%: not reserved, packing decides.
+	// Above, P100 has room for 6 of the pods, no more than its third of
+	// the 22 that fit; with one G2 node, more than a third of 14: not
+	// reserved, packing decides.
 	if got := e.score(t, pod, "g2-a", "p100"); got["p100"] <= got["g2-a"] {
 		t.Errorf("scores %v: want p100 (fuller, not reserved) above g2-a", got)
 	}
@@ -241,23 +252,22 @@ func TestScoreLeavesReservedModelsAlone(t *testing.T) {
 
 // Reservation counts every constrained pod, not only the shapes kept: rare
 // constrained shapes fall out of the most frequent ones first.
-func TestReservedCountsShapesNotKept(t *testing.T) {
+func TestReservationCountsShapesNotKept(t *testing.T) {
 	l := NewShapeLearner(config.ShapeSource{Mode: config.ShapeSourceLearned, MaxLearned: 1})
 	l.Observe(makePod("any", "", resGPU("1", "4Gi", "1")), 6)
 	l.Observe(requireModel(makePod("p100", "", resGPU("3", "8Gi", "1")), "P100"), 3)
-	layout := stranding.NewLayout()
-	for _, n := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory, gpu} {
-		layout.Add(n, 1, n == gpu)
-	}
-	layout.Scale[2] = 8
+	layout := gpuLayout()
 	m := l.Models(&layout)
 	if n := len(l.Set().Shapes); n != 1 {
 		t.Fatalf("%d shapes kept, want 1", n)
 	}
 	g2, _ := m.variant(makeNode("g2", resGPU("8", "32Gi", "8"), modelLabel, "G2"))
 	p100, _ := m.variant(makeNode("p100", resGPU("8", "32Gi", "8"), modelLabel, "P100"))
-	// P100: a third of the demand, a fifth of the free GPUs.
-	if got := m.Reserved([]uint64{g2, p100}, []float64{2, 0.5}); got[0] || !got[1] {
-		t.Errorf("reserved %v, want [false true]", got)
+	r := m.Reservation()
+	// A third of the pods; room for 2 of the 10 pods that fit.
+	r.Add(g2, &stranding.Vec{64000, 256 << 30, 8})
+	r.Add(p100, &stranding.Vec{64000, 256 << 30, 2})
+	if short := r.Short(); short&g2 != 0 || short&p100 == 0 {
+		t.Errorf("short %b: want p100's constraint (%b) only", short, p100)
 	}
 }

@@ -21,9 +21,8 @@ type preScoreState struct {
 	// maps a node to its plan, nil when every node has plans[0].
 	plans  []stranding.Plan
 	planOf map[string]int
-	// reserved[i]: plans[i]'s nodes hold scarce capacity that pods
-	// requiring them need (ShapeModels.Reserved); a pod that may go
-	// elsewhere avoids them.
+	// reserved[i]: plans[i]'s nodes admit pods that are short of room
+	// (Reservation); a pod that may go elsewhere avoids them.
 	reserved []bool
 	// kinds says where nodeVectors reads each dimension from.
 	kinds  [stranding.MaxDims]dimKind
@@ -118,8 +117,8 @@ func (s *preScoreState) buildPlans(w stranding.Weights, nodes []fwk.NodeInfo) {
 	}
 	s.planOf = make(map[string]int, len(nodes))
 	index := map[uint64]int{}
-	var masks []uint64
-	var free []float64 // per plan, free scarce capacity in Scale units
+	var admitted []uint64
+	res := s.models.Reservation()
 	for _, ni := range nodes {
 		mask, m := s.models.variant(ni.Node())
 		i, ok := index[mask]
@@ -127,32 +126,26 @@ func (s *preScoreState) buildPlans(w stranding.Weights, nodes []fwk.NodeInfo) {
 			i = len(s.plans)
 			index[mask] = i
 			s.plans = append(s.plans, stranding.NewPlan(&s.layout, m, w, &s.pod))
-			masks, free = append(masks, mask), append(free, 0)
+			admitted = append(admitted, mask)
 		}
 		s.planOf[ni.Node().Name] = i
-		free[i] += s.usableScarce(ni, m)
+		if res != nil {
+			var alloc, used, none stranding.Vec
+			nodeVectors(&s.layout, &s.kinds, ni, false, &alloc, &used)
+			free := stranding.Free(&s.layout, &alloc, &used, &none)
+			res.Add(mask, &free)
+		}
 	}
 	if len(s.plans) == 0 {
 		s.plans = append(s.plans, stranding.NewPlan(&s.layout, s.models.For(nil), w, &s.pod))
 	}
-	s.reserved = s.models.Reserved(masks, free)
-}
-
-// usableScarce is a node's free scarce capacity that the shapes it accepts
-// can use (free less stranded: GPUs without the cpu to run them do not
-// count), in Scale units.
-func (s *preScoreState) usableScarce(ni fwk.NodeInfo, shapes *stranding.Shapes) float64 {
-	var alloc, used, none stranding.Vec
-	nodeVectors(&s.layout, &s.kinds, ni, false, &alloc, &used)
-	free := stranding.Free(&s.layout, &alloc, &used, &none)
-	stranded := stranding.Stranded(&s.layout, shapes, &free)
-	var f float64
-	for i := 0; i < s.layout.N; i++ {
-		if s.layout.Scarce[i] && s.layout.Scale[i] > 0 {
-			f += (free[i] - stranded[i]) / s.layout.Scale[i]
+	if res != nil {
+		short := res.Short()
+		s.reserved = make([]bool, len(admitted))
+		for i, a := range admitted {
+			s.reserved[i] = a&short != 0
 		}
 	}
-	return f
 }
 
 // plan returns the plan of a candidate node and whether its scarce

@@ -351,15 +351,21 @@ func (l *ShapeLearner) Models(layout *stranding.Layout) *ShapeModels {
 func ModelOf(layout *stranding.Layout, shapes []Shape, weights []float64) stranding.Shapes {
 	var out stranding.Shapes
 	for k, sh := range shapes {
-		var v stranding.Vec
-		for _, q := range sh {
-			if i := layout.Index(q.Name); i >= 0 {
-				v[i] = float64(q.Value)
-			}
-		}
-		out.AddWeighted(layout, v, weights[k])
+		out.AddWeighted(layout, shapeVector(layout, sh), weights[k])
 	}
 	return out
+}
+
+// shapeVector is a shape in layout's dimensions (resources outside it
+// left out).
+func shapeVector(layout *stranding.Layout, sh Shape) stranding.Vec {
+	var v stranding.Vec
+	for _, q := range sh {
+		if i := layout.Index(q.Name); i >= 0 {
+			v[i] = float64(q.Value)
+		}
+	}
+	return v
 }
 
 // EventHandler keeps the histogram in step with the scheduler's pod informer.
