@@ -54,9 +54,14 @@
 // over dims with a_i > 0 (u: requested before the pod),
 //
 //	P = sum w_i * min(1, (u_i + p_i) / a_i) / sum w_i   (over dims the pod or a shape requests)
-//	R = (W_pack*P + W_frag*(1 - dF)/2 + W_level*(1 - L)) / (W_pack + W_frag + W_level)
+//	R = (W_pack*P + W_frag*(1 - dF)/2 + W_level*(1 - L) - W_host*H) / (W_pack + W_frag + W_level)
 //
-// in [0, 1]. snug's defaults (1, 16, 4, scarce x50) were chosen on the
+// clamped to [0, 1]. With a Layout Scale (the plugin's: the largest
+// allocatable among the candidates), P counts the free capacity left in
+// units of it, 1 - (a_i - u_i - p_i) / scale_i: best fit across node sizes.
+// H is the host term (Plan.SetHosts): 1/h for a placement that takes away
+// one of the h nodes a shape still fits on, the largest over such shapes,
+// else 0. snug's defaults (1, 16, 4, scarce x50) were chosen on the
 // Alibaba GPU trace (docs/benchmarks.md): fragmentation first, level second,
 // packing to break ties.
 //

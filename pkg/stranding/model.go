@@ -178,11 +178,14 @@ func (s *Shapes) normalise() {
 	s.normalised = true
 }
 
-// Weights of the two terms of R.
+// Weights of the terms of R.
 type Weights struct {
 	Packing, Stranding float64
 	// Level weighs the stranded share left after placement (StrandedShare).
 	Level float64
+	// Host weighs taking away one of the last nodes a shape fits on (see
+	// Plan.SetHosts).
+	Host float64
 }
 
 // Free returns max(0, alloc - used - pod) per dimension.
@@ -207,6 +210,10 @@ func Stranded(l *Layout, s *Shapes, free *Vec) Vec {
 	}
 	return out
 }
+
+// FitsOnce reports whether shape k fits in free at least once (pod slots
+// included).
+func (s *Shapes) FitsOnce(k int, free *Vec) bool { return s.fit(k, free, s.slots(free)) >= 1 }
 
 // fit returns how many times shape k fits in free, floored, or 0 if it does
 // not fit once; slots bounds it (free pod slots). Plain comparisons instead
@@ -310,7 +317,9 @@ type Eval struct {
 	// node's expected fragmentation (negative: it uses up fragments).
 	Fragmentation float64
 	Score         float64 // R in [0, 1]
-	Scarce        bool    // the pod would sit on free scarce capacity it does not use
+	// HostCost is the host term's cost in [0, 1] (Plan.SetHosts).
+	HostCost float64
+	Scarce   bool // the pod would sit on free scarce capacity it does not use
 }
 
 // Evaluate judges placing pod on a node with allocatable alloc and requested
@@ -333,6 +342,32 @@ type Plan struct {
 	nPack, nStrand, nScarce          int
 	strandWeight                     float64 // sum of w_i over strandDims
 	requestsScarce                   bool
+	// hosts[k] is how many nodes shape k fits on now, 0 for shapes the
+	// host term ignores; nil: no host term.
+	hosts *[MaxShapes]float64
+}
+
+// Shapes returns the plan's shapes.
+func (p *Plan) Shapes() *Shapes { return p.s }
+
+// SetHosts turns the host term on: hosts[k] is the number of nodes shape k
+// of the plan's shapes fits on now (0: ignore the shape). A placement that
+// takes away one of them costs 1/hosts[k], the largest over the shapes it
+// takes a host from: the fewer nodes a shape still has, the more losing one
+// costs, so a node that is one of few that can host a large pod stays whole
+// while other nodes can take the pod. hosts must not change while the plan
+// is in use.
+func (p *Plan) SetHosts(hosts *[MaxShapes]float64) { p.hosts = hosts }
+
+// hostCost is the host term's cost of going from free before to after.
+func (p *Plan) hostCost(before, after *Vec) float64 {
+	var cost float64
+	for k := 0; k < p.s.N; k++ {
+		if h := p.hosts[k]; h > 0 && 1/h > cost && p.s.FitsOnce(k, before) && !p.s.FitsOnce(k, after) {
+			cost = 1 / h
+		}
+	}
+	return cost
 }
 
 // NewPlan prepares the evaluation of pod against many nodes. It normalises
@@ -372,6 +407,17 @@ func (p *Plan) Evaluate(alloc, used *Vec) Eval {
 		if alloc[i] > 0 {
 			w := l.Weights[i]
 			pw += w
+			if scale := l.Scale[i]; scale > 0 {
+				// Free capacity left in units of the largest node: best
+				// fit across node sizes, so a small node's leftover is
+				// used before a large node is broken into.
+				if f := alloc[i] - used[i] - p.pod[i]; f <= 0 {
+					pSum += w
+				} else if f < scale {
+					pSum += w * (1 - f/scale)
+				}
+				continue
+			}
 			if u := (used[i] + p.pod[i]) / alloc[i]; u >= 1 {
 				pSum += w
 			} else if u > 0 {
@@ -425,8 +471,13 @@ func (p *Plan) Evaluate(alloc, used *Vec) Eval {
 	if p.w.Level > 0 && p.nStrand > 0 {
 		level = strandedShare(l, p.s, alloc, &after, &usableAfter)
 	}
+	if p.w.Host > 0 && p.hosts != nil {
+		e.HostCost = p.hostCost(&before, &after)
+	}
+	// The host term is a penalty in units of the other terms' weights, so
+	// placements that take no shape's host score exactly as without it.
 	if tw := p.w.Packing + p.w.Stranding + p.w.Level; tw > 0 {
-		e.Score = (p.w.Packing*e.Packing + p.w.Stranding*(1-e.Fragmentation)/2 + p.w.Level*(1-level)) / tw
+		e.Score = (p.w.Packing*e.Packing + p.w.Stranding*(1-e.Fragmentation)/2 + p.w.Level*(1-level) - p.w.Host*e.HostCost) / tw
 	}
 	e.Score = clamp01(e.Score)
 	return e

@@ -748,3 +748,42 @@ func TestScarceFragmentationWeight(t *testing.T) {
 		}
 	}
 }
+
+// The host term: a placement that leaves a shape one host fewer out of h
+// costs W_host/h in units of the other weights; others score as without it.
+func TestEvaluateHostTerm(t *testing.T) {
+	l := testLayout(t)
+	// 0: 1 GPU; 1: 8 GPUs, 48 cores; 2: 4 GPUs (not counted: hosts 0).
+	s := shapesOf(l, vec(8000, 32, 0, 1), vec(48000, 256, 0, 8), vec(24000, 128, 0, 4))
+	hosts := [MaxShapes]float64{3, 2, 0}
+	w := Weights{Packing: 1, Stranding: 16, Level: 4, Host: 16}
+	pod := vec(8000, 32, 1, 1)
+	alloc := vec(96000, 384, 110, 8)
+	tests := []struct {
+		name string
+		used Vec
+		cost float64
+	}{
+		// An empty node hosts the 8-GPU shape; after the pod it does not.
+		{"breaks a host of the 8-GPU shape", vec(0, 0, 0, 0), 0.5},
+		// 2 GPUs free: only the 1-GPU shape fits, and still does after.
+		{"keeps every host", vec(48000, 200, 6, 6), 0},
+		// The last GPU: the 1-GPU shape loses this host (1/3).
+		{"takes the last GPU", vec(48000, 200, 7, 7), 1.0 / 3},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := NewPlan(l, s, w, &pod)
+			p.SetHosts(&hosts)
+			got := p.Evaluate(&alloc, &tc.used)
+			if !near(got.HostCost, tc.cost) {
+				t.Errorf("HostCost = %v, want %v", got.HostCost, tc.cost)
+			}
+			without := NewPlan(l, s, w, &pod) // no hosts: no penalty
+			base := without.Evaluate(&alloc, &tc.used)
+			if want := clamp01(base.Score - 16*tc.cost/21); !near(got.Score, want) {
+				t.Errorf("Score = %v, want %v (%v without hosts)", got.Score, want, base.Score)
+			}
+		})
+	}
+}

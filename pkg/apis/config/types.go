@@ -26,6 +26,9 @@ type StrandingAwarePackingArgs struct {
 	// StrandedLevelWeight weighs the share of the node's capacity left
 	// stranded after placement.
 	StrandedLevelWeight int64
+	// HostScarcityWeight weighs taking away one of the last nodes a shape
+	// requesting a scarce resource fits on.
+	HostScarcityWeight int64
 	// ScarceResources are resources that pods not requesting them avoid.
 	ScarceResources ScarceResources
 	// Shapes says which pod shapes the stranding model judges free capacity against.

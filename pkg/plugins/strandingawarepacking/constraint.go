@@ -3,7 +3,6 @@ package strandingawarepacking
 import (
 	"encoding/json"
 	"math"
-	"math/bits"
 
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
@@ -116,6 +115,8 @@ type ShapeModels struct {
 	avgAll stranding.Vec
 	all    *stranding.Shapes
 	byMask map[uint64]*stranding.Shapes
+	// members[s] are the indexes, among shapes, of model s's shapes.
+	members map[*stranding.Shapes][]int
 }
 
 // maxConstraints bounds the distinct constraints: a node's are a bit mask.
@@ -172,13 +173,35 @@ func NewShapeModels(l *stranding.Layout, set ShapeSet) *ShapeModels {
 			m.share[i] /= float64(pods)
 		}
 	}
-	all := ModelOf(l, m.shapes, m.weights)
-	m.all = &all
+	m.members = map[*stranding.Shapes][]int{}
+	m.all = m.build(^uint64(0))
 	if len(m.distinct) > 0 {
 		m.byMask = map[uint64]*stranding.Shapes{}
 	}
 	return m
 }
+
+// build returns the model of the shapes in mask and records its members.
+func (m *ShapeModels) build(mask uint64) *stranding.Shapes {
+	s := &stranding.Shapes{}
+	var members []int
+	for k := range m.of {
+		if mask&(1<<uint(k)) == 0 {
+			continue
+		}
+		n := s.N
+		s.AddWeighted(m.layout, shapeVector(m.layout, m.shapes[k]), m.weights[k])
+		if s.N > n { // empty or past MaxShapes: not in the model
+			members = append(members, k)
+		}
+	}
+	m.members[s] = members
+	return s
+}
+
+// Members returns, for each shape of model s (from For), its index among
+// the shape set's shapes.
+func (m *ShapeModels) Members(s *stranding.Shapes) []int { return m.members[s] }
 
 // Constrained reports whether some shape or some pod's demand requires
 // particular nodes.
@@ -210,20 +233,12 @@ func (m *ShapeModels) variant(node *corev1.Node) (uint64, *stranding.Shapes) {
 			mask |= 1 << uint(k)
 		}
 	}
-	if s, ok := m.byMask[mask]; ok {
-		return admitted, s
+	s, ok := m.byMask[mask]
+	if !ok {
+		s = m.build(mask)
+		m.byMask[mask] = s
 	}
-	shapes := make([]Shape, 0, bits.OnesCount64(mask))
-	weights := make([]float64, 0, cap(shapes))
-	for k := range m.of {
-		if mask&(1<<uint(k)) != 0 {
-			shapes = append(shapes, m.shapes[k])
-			weights = append(weights, m.weights[k])
-		}
-	}
-	s := ModelOf(m.layout, shapes, weights)
-	m.byMask[mask] = &s
-	return admitted, &s
+	return admitted, s
 }
 
 // Reservation decides which nodes' capacity the pods that require

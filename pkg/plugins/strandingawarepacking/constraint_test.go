@@ -271,3 +271,34 @@ func TestReservationCountsShapesNotKept(t *testing.T) {
 		t.Errorf("short %b: want p100's constraint (%b) only", short, p100)
 	}
 }
+
+// A 4-GPU pod leaves whole the only node that can still host the
+// 120-core 8-GPU shape and breaks into a node that cannot, although the
+// stranding model alone prefers the large node's memory per GPU.
+func TestScoreKeepsTheLastHostsOfAShape(t *testing.T) {
+	nodes := []*corev1.Node{
+		makeNode("g3", resGPU("128", "768Gi", "8")),
+		makeNode("g2", resGPU("96", "384Gi", "8")),
+	}
+	observe := func(e *env) {
+		for i := 0; i < 20; i++ {
+			e.observe(makePod(fmt.Sprint("small-", i), "", resGPU("12", "48Gi", "1")))
+		}
+		e.observe(makePod("big", "", resGPU("120", "700Gi", "8")))
+		e.observe(makePod("half", "", resGPU("60", "313Gi", "4")))
+	}
+	pod := makePod("new", "", resGPU("60", "313Gi", "4"))
+
+	off := defaultArgs(t)
+	off.HostScarcityWeight = 0
+	e := newEnv(t, off, nodes, nil, envOptions{})
+	observe(e)
+	if got := e.score(t, pod); got["g3"] <= got["g2"] {
+		t.Fatalf("without the host term: scores %v, want g3 > g2 (the case is moot)", got)
+	}
+	e = newEnv(t, defaultArgs(t), nodes, nil, envOptions{})
+	observe(e)
+	if got := e.score(t, pod); got["g2"] <= got["g3"] {
+		t.Errorf("scores %v: want g2 > g3 (g3 is the big shape's only host)", got)
+	}
+}

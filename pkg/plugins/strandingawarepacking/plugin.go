@@ -79,7 +79,7 @@ func New(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, err
 	pl := &Plugin{
 		args:    *args.DeepCopy(),
 		handle:  h,
-		weights: stranding.Weights{Packing: float64(args.PackingWeight), Stranding: float64(args.StrandingWeight), Level: float64(args.StrandedLevelWeight)},
+		weights: stranding.Weights{Packing: float64(args.PackingWeight), Stranding: float64(args.StrandingWeight), Level: float64(args.StrandedLevelWeight), Host: float64(args.HostScarcityWeight)},
 		shapes:  NewShapeLearner(args.Shapes),
 	}
 	if f := h.SharedInformerFactory(); f != nil {

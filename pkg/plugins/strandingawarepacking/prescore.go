@@ -21,6 +21,8 @@ type preScoreState struct {
 	// maps a node to its plan, nil when every node has plans[0].
 	plans  []stranding.Plan
 	planOf map[string]int
+	// hosts[i] are plans[i]'s host counts (Plan.SetHosts).
+	hosts []hostCounts
 	// reserved[i]: plans[i]'s nodes admit pods that are short of room
 	// (Reservation); a pod that may go elsewhere avoids them.
 	reserved []bool
@@ -49,6 +51,9 @@ func (pl *Plugin) PreScore(ctx context.Context, cs fwk.CycleState, pod *corev1.P
 	s := &preScoreState{}
 	pl.buildLayout(s, pod, nodes)
 	s.buildPlans(pl.weights, nodes)
+	if pl.weights.Host > 0 {
+		s.buildHosts(pl.clusterNodes(nodes))
+	}
 	if err := pl.buildSpread(ctx, &s.spread, pod, nodes); err != nil {
 		return fwk.AsStatus(err)
 	}
@@ -106,6 +111,89 @@ func (pl *Plugin) buildLayout(s *preScoreState, pod *corev1.Pod, nodes []fwk.Nod
 		}
 	}
 	s.models = NewShapeModels(l, set)
+}
+
+type hostCounts = [stranding.MaxShapes]float64
+
+// clusterNodes are every node of the scheduler's snapshot, or the
+// candidates when there is none: a shape's hosts are counted over the
+// cluster, not only over the nodes feasible for this pod.
+func (pl *Plugin) clusterNodes(candidates []fwk.NodeInfo) []fwk.NodeInfo {
+	if pl.handle == nil || pl.handle.SnapshotSharedLister() == nil {
+		return candidates
+	}
+	all, err := pl.handle.SnapshotSharedLister().NodeInfos().List()
+	if err != nil || len(all) == 0 {
+		return candidates
+	}
+	return all
+}
+
+// buildHosts counts, for each shape that requests a scarce resource, the
+// nodes it fits on now among those that accept it, and hands each plan
+// the counts of its shapes.
+func (s *preScoreState) buildHosts(nodes []fwk.NodeInfo) {
+	set := s.models.shapes
+	l := &s.layout
+	vecs := make([]stranding.Vec, len(set))
+	counted := false
+	for k, sh := range set {
+		vecs[k] = shapeVector(l, sh)
+		if !scarceShape(l, &vecs[k]) {
+			vecs[k] = stranding.Vec{} // not counted
+			continue
+		}
+		counted = true
+	}
+	if !counted {
+		return
+	}
+	hosts := make([]float64, len(set))
+	for _, ni := range nodes {
+		var alloc, used stranding.Vec
+		nodeVectors(l, &s.kinds, ni, true, &alloc, &used)
+		if l.PodsDim >= 0 && alloc[l.PodsDim]-used[l.PodsDim] < 1 {
+			continue
+		}
+		for _, k := range s.models.Members(s.models.For(ni.Node())) {
+			if fitsIn(l, &vecs[k], &alloc, &used) {
+				hosts[k]++
+			}
+		}
+	}
+	s.hosts = make([]hostCounts, len(s.plans))
+	for i := range s.plans {
+		for j, k := range s.models.Members(s.plans[i].Shapes()) {
+			s.hosts[i][j] = hosts[k]
+		}
+		s.plans[i].SetHosts(&s.hosts[i])
+	}
+}
+
+// scarceShape reports whether v requests a scarce dimension of l.
+func scarceShape(l *stranding.Layout, v *stranding.Vec) bool {
+	for i := 0; i < l.N; i++ {
+		if l.Scarce[i] && v[i] > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// fitsIn reports whether a nonzero v fits in alloc - used (pod slots
+// aside).
+func fitsIn(l *stranding.Layout, v, alloc, used *stranding.Vec) bool {
+	any := false
+	for i := 0; i < l.N; i++ {
+		if i == l.PodsDim || v[i] == 0 {
+			continue
+		}
+		if v[i] > alloc[i]-used[i] {
+			return false
+		}
+		any = true
+	}
+	return any
 }
 
 // buildPlans prepares the evaluation of the pod against the model of each

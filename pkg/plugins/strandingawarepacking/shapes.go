@@ -157,6 +157,8 @@ func NewShapeLearner(src config.ShapeSource) *ShapeLearner {
 	if src.Mode == config.ShapeSourceStatic {
 		l.maxLearned = 0
 	}
+	// The model holds stranding.MaxShapes shapes, static ones first.
+	l.maxLearned = max(0, min(l.maxLearned, stranding.MaxShapes-len(l.static)))
 	l.current.Store(l.withStatic(nil, nil, nil, nil))
 	return l
 }
@@ -449,7 +451,7 @@ func terminal(p *corev1.Pod) bool {
 var sharedLearners sync.Map // informers.SharedInformerFactory -> *ShapeLearner
 
 // DefaultShapeSource is the learner of plugins without their own shape args.
-var DefaultShapeSource = config.ShapeSource{Mode: config.ShapeSourceLearned, MaxLearned: 16}
+var DefaultShapeSource = config.ShapeSource{Mode: config.ShapeSourceLearned, MaxLearned: 64}
 
 // SharedLearner returns the default learner fed by factory's pod informer,
 // creating and registering it on first use.

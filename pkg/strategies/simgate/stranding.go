@@ -6,7 +6,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	fwk "k8s.io/kube-scheduler/framework"
 
-	"github.com/snug-sched/snug/pkg/apis/config"
 	"github.com/snug-sched/snug/pkg/plugins/strandingawarepacking"
 	"github.com/snug-sched/snug/pkg/stranding"
 )
@@ -37,7 +36,7 @@ func (r *run) model() *strandingModel {
 		}
 	}
 	m.layout.AddSorted(extended, 1, func(corev1.ResourceName) bool { return true })
-	learner := strandingawarepacking.NewShapeLearner(config.ShapeSource{Mode: config.ShapeSourceLearned, MaxLearned: 16})
+	learner := strandingawarepacking.NewShapeLearner(strandingawarepacking.DefaultShapeSource)
 	for _, p := range r.pods {
 		learner.Observe(p, 1)
 	}

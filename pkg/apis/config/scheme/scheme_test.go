@@ -53,7 +53,7 @@ func TestShippedConfigDecodesWithDefaults(t *testing.T) {
 	if args.PackingWeight != 1 || args.StrandingWeight != 16 || args.StrandedLevelWeight != 4 || !args.ScarceResources.ExtendedResources {
 		t.Errorf("defaults not applied: %+v", args)
 	}
-	if len(args.Resources) != 4 || args.Shapes.Mode != config.ShapeSourceLearned || args.Shapes.MaxLearned != 16 {
+	if len(args.Resources) != 4 || args.Shapes.Mode != config.ShapeSourceLearned || args.Shapes.MaxLearned != 64 || args.HostScarcityWeight != 16 {
 		t.Errorf("defaults not applied: %+v", args)
 	}
 	if len(args.DefaultConstraints) != 1 || args.DefaultConstraints[0].TopologyKey != corev1.LabelTopologyZone {

@@ -11,8 +11,9 @@ const (
 	DefaultPackingWeight          int64 = 1
 	DefaultStrandingWeight        int64 = 16
 	DefaultStrandedLevelWeight    int64 = 4
+	DefaultHostScarcityWeight     int64 = 16
 	DefaultFragmentationWeight    int64 = 50
-	DefaultMaxLearnedShapes       int32 = 16
+	DefaultMaxLearnedShapes       int32 = 64
 	DefaultShapeSourceMode              = ShapeSourceMode("Learned")
 )
 
@@ -42,6 +43,9 @@ func SetDefaults_StrandingAwarePackingArgs(obj *StrandingAwarePackingArgs) {
 	}
 	if obj.StrandedLevelWeight == nil {
 		obj.StrandedLevelWeight = ptr.To(DefaultStrandedLevelWeight)
+	}
+	if obj.HostScarcityWeight == nil {
+		obj.HostScarcityWeight = ptr.To(DefaultHostScarcityWeight)
 	}
 	if obj.ScarceResources.FragmentationWeight == nil {
 		obj.ScarceResources.FragmentationWeight = ptr.To(DefaultFragmentationWeight)

@@ -35,6 +35,14 @@ type StrandingAwarePackingArgs struct {
 	// leaves a node's remaining capacity usable by the largest shapes wins.
 	// Default 4.
 	StrandedLevelWeight *int64 `json:"strandedLevelWeight,omitempty"`
+	// HostScarcityWeight weighs taking away one of the last nodes a known
+	// shape that requests a scarce resource fits on: a placement that
+	// leaves such a shape one host fewer out of h costs 1/h, so a node that
+	// is one of few able to host a large pod (an empty 8-GPU node with the
+	// cpu of the largest GPU pods) stays whole while other nodes can take
+	// the pod. A penalty in units of the other weights: placements that take
+	// no host score as without it. 0 turns it off. Default 16.
+	HostScarcityWeight *int64 `json:"hostScarcityWeight,omitempty"`
 	// ScarceResources are resources that pods not requesting them avoid
 	// while other feasible nodes exist.
 	ScarceResources ScarceResources `json:"scarceResources,omitempty"`
@@ -81,7 +89,8 @@ type ShapeSource struct {
 	// Static lists shapes given by the operator.
 	Static []PodShape `json:"static,omitempty"`
 	// MaxLearned bounds the number of learned shapes; the most frequent are
-	// kept. 1 to 64, default 16.
+	// kept. 1 to 64, default 64; static shapes take their places first (the
+	// model holds 64 shapes).
 	MaxLearned *int32 `json:"maxLearned,omitempty"`
 }
 

@@ -331,6 +331,11 @@ func (in *StrandingAwarePackingArgs) DeepCopyInto(out *StrandingAwarePackingArgs
 		*out = new(int64)
 		**out = **in
 	}
+	if in.HostScarcityWeight != nil {
+		in, out := &in.HostScarcityWeight, &out.HostScarcityWeight
+		*out = new(int64)
+		**out = **in
+	}
 	in.ScarceResources.DeepCopyInto(&out.ScarceResources)
 	in.Shapes.DeepCopyInto(&out.Shapes)
 	if in.DefaultConstraints != nil {

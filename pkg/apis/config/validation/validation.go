@@ -52,6 +52,7 @@ func ValidateStrandingAwarePackingArgs(path *field.Path, args *config.StrandingA
 	errs = append(errs, validateRange(path.Child("packingWeight"), args.PackingWeight, 0, MaxWeight)...)
 	errs = append(errs, validateRange(path.Child("strandingWeight"), args.StrandingWeight, 0, MaxWeight)...)
 	errs = append(errs, validateRange(path.Child("strandedLevelWeight"), args.StrandedLevelWeight, 0, MaxWeight)...)
+	errs = append(errs, validateRange(path.Child("hostScarcityWeight"), args.HostScarcityWeight, 0, MaxWeight)...)
 	errs = append(errs, validateRange(path.Child("scarceResources", "fragmentationWeight"), args.ScarceResources.FragmentationWeight, 1, MaxFragmentationWeight)...)
 	if args.PackingWeight == 0 && args.StrandingWeight == 0 && args.StrandedLevelWeight == 0 {
 		errs = append(errs, field.Invalid(path.Child("packingWeight"), args.PackingWeight, "packingWeight, strandingWeight and strandedLevelWeight cannot all be 0"))
@@ -91,8 +92,10 @@ func validateShapeSource(path *field.Path, s *config.ShapeSource) field.ErrorLis
 		errs = append(errs, field.NotSupported(path.Child("mode"), s.Mode, []string{string(config.ShapeSourceLearned), string(config.ShapeSourceStatic)}))
 	}
 	errs = append(errs, validateRange(path.Child("maxLearned"), int64(s.MaxLearned), 1, MaxLearnedLimit)...)
-	if len(s.Static)+int(s.MaxLearned) > MaxLearnedLimit {
-		errs = append(errs, field.TooMany(path.Child("static"), len(s.Static), MaxLearnedLimit-int(s.MaxLearned)))
+	// Learned shapes fill the places static shapes leave (the model holds
+	// MaxLearnedLimit), so only the static shapes are bounded here.
+	if len(s.Static) > MaxLearnedLimit {
+		errs = append(errs, field.TooMany(path.Child("static"), len(s.Static), MaxLearnedLimit))
 	}
 	for i, shape := range s.Static {
 		p := path.Child("static").Index(i)
