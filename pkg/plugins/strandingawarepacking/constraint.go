@@ -3,6 +3,7 @@ package strandingawarepacking
 import (
 	"encoding/json"
 	"math"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
@@ -18,7 +19,17 @@ import (
 type Constraint struct {
 	key      string
 	required nodeaffinity.RequiredNodeAffinity
+
+	// seen caches Match by node object: node objects are immutable (an
+	// update brings a new one), and matching every node of a large cluster
+	// every cycle allocates on each call.
+	mu   sync.Mutex
+	seen map[*corev1.Node]bool
 }
+
+// maxSeen bounds a constraint's cache; it starts over when full (old node
+// objects are never looked up again).
+const maxSeen = 1 << 16
 
 // constraintOf returns a pod's node constraint, nil if it accepts every
 // node.
@@ -82,8 +93,21 @@ func (c *Constraint) accepts(node *corev1.Node) bool {
 	if c == nil {
 		return true
 	}
-	ok, err := c.required.Match(node)
-	return ok && err == nil
+	c.mu.Lock()
+	ok, hit := c.seen[node]
+	c.mu.Unlock()
+	if hit {
+		return ok
+	}
+	m, err := c.required.Match(node)
+	ok = m && err == nil
+	c.mu.Lock()
+	if c.seen == nil || len(c.seen) >= maxSeen {
+		c.seen = map[*corev1.Node]bool{}
+	}
+	c.seen[node] = ok
+	c.mu.Unlock()
+	return ok
 }
 
 // keyOrEmpty is the constraint's key, "" for nil.
