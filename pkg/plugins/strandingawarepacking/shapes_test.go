@@ -1,6 +1,7 @@
 package strandingawarepacking
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 
@@ -9,6 +10,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/snug-sched/snug/pkg/apis/config"
+	"github.com/snug-sched/snug/pkg/stranding"
 )
 
 // resizePod is a running pod with an app container and a sidecar, each
@@ -99,5 +101,23 @@ func TestShapeLearnerFollowsInPlaceResize(t *testing.T) {
 				t.Fatalf("after deletion: learned %v, want nothing", shapeKeys(got))
 			}
 		})
+	}
+}
+
+// The model holds stranding.MaxShapes shapes: static shapes take their
+// places first and the learner keeps the most frequent of the rest.
+func TestShapeLearnerLeavesRoomForStaticShapes(t *testing.T) {
+	src := config.ShapeSource{Mode: config.ShapeSourceLearned, MaxLearned: 64}
+	for i := 0; i < 3; i++ {
+		src.Static = append(src.Static, config.PodShape{Requests: corev1.ResourceList{
+			corev1.ResourceCPU: *resource.NewQuantity(int64(100+i), resource.DecimalSI)}})
+	}
+	l := NewShapeLearner(src)
+	for i := 0; i < 70; i++ {
+		// 70 shapes far enough apart not to share a bucket.
+		l.Observe(makePod(fmt.Sprint("p", i), "", res(fmt.Sprint(1+i%7), fmt.Sprintf("%dGi", 1+i/7))), 1+i)
+	}
+	if got := len(l.Snapshot()); got != stranding.MaxShapes {
+		t.Errorf("%d shapes, want %d (3 static, 61 learned)", got, stranding.MaxShapes)
 	}
 }

@@ -72,6 +72,14 @@ func TestValidateStrandingAwarePackingArgs(t *testing.T) {
 		{name: "empty static shape", mutate: func(a *config.StrandingAwarePackingArgs) {
 			a.Shapes.Static = []config.PodShape{{Name: "x", Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("0")}}}
 		}, want: []string{"args.shapes.static[0].requests"}},
+		{name: "static shapes beside the default 64 learned", mutate: func(a *config.StrandingAwarePackingArgs) {
+			a.Shapes.Static = staticShapes(3)
+		}},
+		{name: "more static shapes than the model holds", mutate: func(a *config.StrandingAwarePackingArgs) {
+			a.Shapes.Static = staticShapes(65)
+		}, want: []string{"args.shapes.static", "must have at most 64 items"}},
+		{name: "negative host scarcity weight", mutate: func(a *config.StrandingAwarePackingArgs) { a.HostScarcityWeight = -1 },
+			want: []string{"args.hostScarcityWeight"}},
 		{name: "negative static request", mutate: func(a *config.StrandingAwarePackingArgs) {
 			a.Shapes.Static = []config.PodShape{{Requests: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("-1Gi")}}}
 		}, want: []string{"args.shapes.static[0].requests[memory]"}},
@@ -236,4 +244,12 @@ func TestPredictableDemandsDefaults(t *testing.T) {
 	if caps := a.OvercommitCaps.Caps; len(caps) != 0 {
 		t.Errorf("caps default to %v, want none", caps)
 	}
+}
+
+func staticShapes(n int) []config.PodShape {
+	out := make([]config.PodShape, n)
+	for i := range out {
+		out[i] = config.PodShape{Requests: corev1.ResourceList{corev1.ResourceCPU: *resource.NewMilliQuantity(int64(100*(i+1)), resource.DecimalSI)}}
+	}
+	return out
 }
