@@ -155,8 +155,10 @@ func (s *preScoreState) buildHosts(nodes []fwk.NodeInfo) {
 		if l.PodsDim >= 0 && alloc[l.PodsDim]-used[l.PodsDim] < 1 {
 			continue
 		}
+		var none stranding.Vec
+		free := stranding.Free(l, &alloc, &used, &none)
 		for _, k := range s.models.Members(s.models.For(ni.Node())) {
-			if fitsIn(l, &vecs[k], &alloc, &used) {
+			if fits(l, &vecs[k], &free) >= 1 {
 				hosts[k]++
 			}
 		}
@@ -178,22 +180,6 @@ func scarceShape(l *stranding.Layout, v *stranding.Vec) bool {
 		}
 	}
 	return false
-}
-
-// fitsIn reports whether a nonzero v fits in alloc - used (pod slots
-// aside).
-func fitsIn(l *stranding.Layout, v, alloc, used *stranding.Vec) bool {
-	any := false
-	for i := 0; i < l.N; i++ {
-		if i == l.PodsDim || v[i] == 0 {
-			continue
-		}
-		if v[i] > alloc[i]-used[i] {
-			return false
-		}
-		any = true
-	}
-	return any
 }
 
 // buildPlans prepares the evaluation of the pod against the model of each
