@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/component-helpers/scheduling/corev1/nodeaffinity"
@@ -64,8 +63,7 @@ func skipReason(proto string, tr *Trace, ti TraceInfo, shape NodeShape) string {
 			return "" // a pool (Run, NewPool)
 		}
 		n := shape.Node(0)
-		var refused int
-		models := map[string]bool{}
+		var refused refusals
 		for _, p := range tr.Pods {
 			if !shape.Fits(PodVec(p)) {
 				continue // left out as oversize
@@ -73,22 +71,15 @@ func skipReason(proto string, tr *Trace, ti TraceInfo, shape NodeShape) string {
 			if ok, err := nodeaffinity.GetRequiredNodeAffinity(p).Match(n); err == nil && ok {
 				continue
 			}
-			refused++
-			for _, m := range workload.GPUModels(p) {
-				models[m] = true
-			}
+			refused.add(p)
 		}
-		if refused > 0 {
-			accept := "other node affinity"
-			if len(models) > 0 {
-				accept = "GPU models they accept: " + strings.Join(slices.Sorted(maps.Keys(models)), ", ")
-			}
+		if refused.n > 0 {
 			model := shape.Model
 			if model == "" {
 				model = "none"
 			}
 			return fmt.Sprintf("%d pods require nodes that protocol C's one node shape (GPU model %s) is not (%s), so no node count hosts them under any policy",
-				refused, model, accept)
+				refused.n, model, refused.accept())
 		}
 	}
 	return ""

@@ -212,8 +212,7 @@ func (p *Pool) accepts(pods []*corev1.Pod) ([]uint64, error) {
 		sample[k] = s.Node(0)
 	}
 	masks := make([]uint64, len(pods))
-	var refused int
-	models := map[string]bool{}
+	var refused refusals
 	for i, pod := range pods {
 		aff := nodeaffinity.GetRequiredNodeAffinity(pod)
 		for k, n := range sample {
@@ -222,25 +221,43 @@ func (p *Pool) accepts(pods []*corev1.Pod) ([]uint64, error) {
 			}
 		}
 		if masks[i] == 0 {
-			refused++
-			for _, m := range workload.GPUModels(pod) {
-				models[m] = true
-			}
+			refused.add(pod)
 		}
 	}
-	if refused > 0 {
-		accept := "other node affinity"
-		if len(models) > 0 {
-			accept = "GPU models they accept: " + strings.Join(slices.Sorted(maps.Keys(models)), ", ")
-		}
+	if refused.n > 0 {
 		var have []string
 		for _, s := range p.Shapes {
 			have = append(have, s.Model)
 		}
 		return nil, &PoolError{fmt.Sprintf("%d pods accept no node of the pool, whose node shapes are the node list's GPU models (%s), "+
-			"so no node count hosts them under any policy (%s)", refused, strings.Join(have, ", "), accept)}
+			"so no node count hosts them under any policy (%s)", refused.n, strings.Join(have, ", "), refused.accept())}
 	}
 	return masks, nil
+}
+
+// refusals counts pods that no node can take and the GPU models they
+// accept, for the reason a protocol cannot size them.
+type refusals struct {
+	n      int
+	models map[string]bool
+}
+
+func (r *refusals) add(pod *corev1.Pod) {
+	r.n++
+	for _, m := range workload.GPUModels(pod) {
+		if r.models == nil {
+			r.models = map[string]bool{}
+		}
+		r.models[m] = true
+	}
+}
+
+// accept says what the refused pods accept.
+func (r *refusals) accept() string {
+	if len(r.models) == 0 {
+		return "other node affinity"
+	}
+	return "GPU models they accept: " + strings.Join(slices.Sorted(maps.Keys(r.models)), ", ")
 }
 
 // fitsSome reports whether v fits an empty node of a shape of mask.
