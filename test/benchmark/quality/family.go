@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -119,6 +120,52 @@ func RunFamily(ctx context.Context, nodes, pods *mix.Table, fo FamilyOptions) (*
 	fr.Seconds = time.Since(start).Seconds()
 	fr.LoadEnd = loadAverage()
 	return fr, nil
+}
+
+// Merge adds other's mixes to fr, so an interrupted family run can be
+// completed by running the missing mixes (-mixes) and rendering both result
+// files: a mix other ran replaces fr's mix of the same name, and the mixes
+// stay in the family's order. Both runs must share the generator seed and
+// the sampling, or their tables would not be one family. Seconds becomes
+// the sum of the mixes' times.
+func (fr *FamilyResults) Merge(other *FamilyResults) error {
+	if other.Seed != fr.Seed || other.Every != fr.Every {
+		return fmt.Errorf("family runs differ: generator seed %d, every %d against seed %d, every %d", other.Seed, other.Every, fr.Seed, fr.Every)
+	}
+	for _, m := range other.Mixes {
+		if old := fr.Mix(m.Name); old != nil {
+			*old = *m
+		} else {
+			fr.Mixes = append(fr.Mixes, m)
+		}
+	}
+	order := map[string]int{}
+	for i, m := range mix.Family() {
+		order[m.Name] = i
+	}
+	rank := func(name string) int {
+		if i, ok := order[name]; ok {
+			return i
+		}
+		return len(order)
+	}
+	slices.SortStableFunc(fr.Mixes, func(a, b *MixResult) int { return rank(a.Name) - rank(b.Name) })
+	fr.Seconds = 0
+	for _, m := range fr.Mixes {
+		fr.Seconds += m.Seconds
+	}
+	fr.LoadEnd = other.LoadEnd
+	return nil
+}
+
+// Mix is the result of the mix named name (nil if the run has none).
+func (fr *FamilyResults) Mix(name string) *MixResult {
+	for _, m := range fr.Mixes {
+		if m.Name == name {
+			return m
+		}
+	}
+	return nil
 }
 
 func loadAverage() string {

@@ -149,3 +149,36 @@ func TestRunFamily(t *testing.T) {
 		t.Errorf("margin %+v", m)
 	}
 }
+
+// A family run completed by a second run of the missing (or failed) mixes
+// renders as one family, in the family's order.
+func TestFamilyMerge(t *testing.T) {
+	ran := func(name string, seconds float64) *MixResult {
+		return &MixResult{Name: name, Results: &Results{Seconds: seconds}, Seconds: seconds}
+	}
+	first := &FamilyResults{Seed: 1, Every: 1, Seconds: 700, LoadEnd: "first",
+		Mixes: []*MixResult{ran("openb", 300), {Name: "cpu-x2.5", Err: "interrupted"}, ran("gpu-spec", 400)}}
+	second := &FamilyResults{Seed: 1, Every: 1, Seconds: 900, LoadEnd: "second",
+		Mixes: []*MixResult{ran("cpu-x2.5", 500), ran("cpu-x0.5", 200), ran("my-mix", 200)}}
+	if err := first.Merge(second); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, m := range first.Mixes {
+		names = append(names, m.Name)
+	}
+	if got := strings.Join(names, ","); got != "openb,cpu-x0.5,cpu-x2.5,gpu-spec,my-mix" {
+		t.Errorf("mixes %s", got)
+	}
+	if m := first.Mix("cpu-x2.5"); m.Err != "" || m.Results == nil || m.Seconds != 500 {
+		t.Errorf("cpu-x2.5 not replaced: %+v", m)
+	}
+	if first.Seconds != 1600 || first.LoadEnd != "second" || first.Mix("cpu-x1.5") != nil {
+		t.Errorf("seconds %v, load at the end %q", first.Seconds, first.LoadEnd)
+	}
+	for _, other := range []*FamilyResults{{Seed: 2, Every: 1}, {Seed: 1, Every: 8}} {
+		if err := first.Merge(other); err == nil {
+			t.Errorf("merged a run with seed %d, every %d into seed 1, every 1", other.Seed, other.Every)
+		}
+	}
+}

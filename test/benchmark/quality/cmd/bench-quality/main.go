@@ -62,7 +62,7 @@ func run() error {
 	maxFactor := flag.Float64("max-factor", def.MaxFactor, "protocol C: give up above this multiple of the lower bound")
 	exactFactor := flag.Float64("exact-factor", def.ExactFactor, "protocol C: exact node count below this multiple of the lower bound, within 1% of it above")
 	jsonOut := flag.String("json", "", "write the results as JSON to this file")
-	from := flag.String("from", "", "render from a JSON results file instead of running")
+	from := flag.String("from", "", "render from a JSON results file instead of running; comma-separated family result files are merged (a later run of a mix replaces an earlier), and -mix then renders one mix's single-run report")
 	doc := flag.String("doc", "", "write the Placement quality section into this Markdown file (e.g. docs/benchmarks.md)")
 	svg := flag.String("svg", "", "write the protocol A chart to this SVG file (e.g. docs/quality-protocol-a.svg)")
 	command := flag.String("command", "", "command to show in the report, e.g. \"make bench-quality\" (default: the go run command line)")
@@ -81,7 +81,7 @@ func run() error {
 	if *podsFile == "" {
 		*podsFile = filepath.Join(*openb, quality.PodFile)
 	}
-	if *family && *mixName != "" {
+	if *family && *mixName != "" && *from == "" {
 		return fmt.Errorf("-family and -mix: choose one (-mixes selects the family's mixes)")
 	}
 	if *writeMix != "" {
@@ -92,17 +92,15 @@ func run() error {
 	var fam *quality.FamilyResults
 	var meta quality.Meta
 	if *from != "" {
-		data, err := os.ReadFile(*from)
-		if err != nil {
+		var err error
+		if res, fam, meta, err = readSaved(split(*from)); err != nil {
 			return err
 		}
-		var saved saved
-		if err := json.Unmarshal(data, &saved); err != nil {
-			return fmt.Errorf("%s: %w", *from, err)
-		}
-		res, fam, meta = saved.Results, saved.Family, saved.Meta
-		if res == nil && fam == nil {
-			return fmt.Errorf("%s: no results", *from)
+		if fam != nil && *mixName != "" {
+			if res, err = familyMix(fam, *mixName, &meta); err != nil {
+				return err
+			}
+			fam = nil
 		}
 		if res != nil {
 			res.Compact()
@@ -213,6 +211,62 @@ func run() error {
 		return err
 	}
 	return writeFile(*doc, []byte(quality.Replace(string(old), section)))
+}
+
+// readSaved reads the result files of earlier runs: one single run, or
+// family runs, merged in the order given (FamilyResults.Merge).
+func readSaved(files []string) (*quality.Results, *quality.FamilyResults, quality.Meta, error) {
+	var res *quality.Results
+	var fam *quality.FamilyResults
+	var meta quality.Meta
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return nil, nil, meta, err
+		}
+		var s saved
+		if err := json.Unmarshal(data, &s); err != nil {
+			return nil, nil, meta, fmt.Errorf("%s: %w", file, err)
+		}
+		switch {
+		case s.Results == nil && s.Family == nil:
+			return nil, nil, meta, fmt.Errorf("%s: no results", file)
+		case len(files) > 1 && s.Family == nil:
+			return nil, nil, meta, fmt.Errorf("%s: not a family run; only family runs are merged", file)
+		case fam != nil:
+			if err := fam.Merge(s.Family); err != nil {
+				return nil, nil, meta, fmt.Errorf("%s: %w", file, err)
+			}
+			meta.Seconds = fam.Seconds
+		default:
+			res, fam, meta = s.Results, s.Family, s.Meta
+		}
+	}
+	return res, fam, meta, nil
+}
+
+// familyMix is the single-run results of the mix named name in a family
+// run, with meta describing the mix as a -mix run would; the family's
+// baseline (the lists as loaded) renders as the run without -mix does, so
+// docs/benchmarks.md can come from a family run.
+func familyMix(fam *quality.FamilyResults, name string, meta *quality.Meta) (*quality.Results, error) {
+	mr := fam.Mix(name)
+	switch {
+	case mr == nil:
+		return nil, fmt.Errorf("-mix %s: the family run has no such mix", name)
+	case mr.Results == nil:
+		return nil, fmt.Errorf("-mix %s: the mix did not run: %s", name, mr.Err)
+	}
+	m, err := mix.Parse(name)
+	if err != nil {
+		return nil, err
+	}
+	meta.Seconds = mr.Results.Seconds
+	if m.Name = ""; m != (mix.Mix{}) {
+		meta.Mix = fmt.Sprintf("%s (%s; generator seed %d)", name, mr.Description, fam.Seed)
+		meta.MixNotes = mr.Notes
+	}
+	return mr.Results, nil
 }
 
 // outputFamily writes the family report's results section into doc (a
