@@ -138,7 +138,7 @@ func New(ctx context.Context, obj runtime.Object, fh fwk.Handle) (fwk.Plugin, er
 	// preemption in flight) sees the preemptions this Evaluator starts.
 	pl.evaluator = preemption.NewEvaluator(Name, fh, pl, dp.Executor)
 	if f := fh.SharedInformerFactory(); f != nil {
-		shared, err := strandingawarepacking.SharedLearner(f)
+		shared, err := strandingawarepacking.SharedLearner(ctx, f)
 		if err != nil {
 			return nil, fmt.Errorf("%s: watching pod shapes: %w", Name, err)
 		}

@@ -90,7 +90,7 @@ func New(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, err
 		switch {
 		case reflect.DeepEqual(args.Shapes, DefaultShapeSource):
 			// Share the profile's default learner (one pod watch for all plugins).
-			shared, err := SharedLearner(f)
+			shared, err := SharedLearner(ctx, f)
 			if err != nil {
 				return nil, fmt.Errorf("%s: watching pod shapes: %w", Name, err)
 			}

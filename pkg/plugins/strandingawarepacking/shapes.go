@@ -1,6 +1,7 @@
 package strandingawarepacking
 
 import (
+	"context"
 	"math"
 	"slices"
 	"sort"
@@ -454,8 +455,11 @@ var sharedLearners sync.Map // informers.SharedInformerFactory -> *ShapeLearner
 var DefaultShapeSource = config.ShapeSource{Mode: config.ShapeSourceLearned, MaxLearned: 64}
 
 // SharedLearner returns the default learner fed by factory's pod informer,
-// creating and registering it on first use.
-func SharedLearner(factory informers.SharedInformerFactory) (*ShapeLearner, error) {
+// creating and registering it on first use. It is forgotten when ctx (the
+// framework's) ends, so a process that builds a framework per run, as the
+// simulator does for every descheduling run, does not keep each run's
+// informer factory.
+func SharedLearner(ctx context.Context, factory informers.SharedInformerFactory) (*ShapeLearner, error) {
 	if v, ok := sharedLearners.Load(factory); ok {
 		return v.(*ShapeLearner), nil
 	}
@@ -467,5 +471,6 @@ func SharedLearner(factory informers.SharedInformerFactory) (*ShapeLearner, erro
 		sharedLearners.Delete(factory)
 		return nil, err
 	}
+	context.AfterFunc(ctx, func() { sharedLearners.CompareAndDelete(factory, l) })
 	return l, nil
 }

@@ -1,12 +1,16 @@
 package strandingawarepacking
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes/fake"
 	"k8s.io/utils/ptr"
 
 	"github.com/snug-sched/snug/pkg/apis/config"
@@ -119,5 +123,35 @@ func TestShapeLearnerLeavesRoomForStaticShapes(t *testing.T) {
 	}
 	if got := len(l.Snapshot()); got != stranding.MaxShapes {
 		t.Errorf("%d shapes, want %d (3 static, 61 learned)", got, stranding.MaxShapes)
+	}
+}
+
+// The plugins of one framework share a learner; when the framework's
+// context ends the learner is forgotten, so a framework built per run (the
+// simulator's) does not keep its informer factory alive.
+func TestSharedLearnerForgottenWithItsFramework(t *testing.T) {
+	factory := informers.NewSharedInformerFactory(fake.NewClientset(), 0)
+	ctx, cancel := context.WithCancel(t.Context())
+	first, err := SharedLearner(ctx, factory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := SharedLearner(ctx, factory); again != first {
+		t.Fatal("two plugins of one framework got different learners")
+	}
+	cancel()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, kept := sharedLearners.Load(factory); !kept {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the learner of a framework whose context ended is still registered")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	other := informers.NewSharedInformerFactory(fake.NewClientset(), 0)
+	if l, _ := SharedLearner(t.Context(), other); l == first {
+		t.Error("another framework got the first one's learner")
 	}
 }
