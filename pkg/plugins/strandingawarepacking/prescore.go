@@ -136,6 +136,8 @@ func (s *preScoreState) buildHosts(nodes []fwk.NodeInfo) {
 	set := s.models.shapes
 	l := &s.layout
 	vecs := make([]stranding.Vec, len(set))
+	// least[i]: the smallest request of a counted shape in scarce dimension i.
+	var least stranding.Vec
 	counted := false
 	for k, sh := range set {
 		vecs[k] = shapeVector(l, sh)
@@ -144,12 +146,20 @@ func (s *preScoreState) buildHosts(nodes []fwk.NodeInfo) {
 			continue
 		}
 		counted = true
+		for i := 0; i < l.N; i++ {
+			if l.Scarce[i] && vecs[k][i] > 0 && (least[i] == 0 || vecs[k][i] < least[i]) {
+				least[i] = vecs[k][i]
+			}
+		}
 	}
 	if !counted {
 		return
 	}
 	hosts := make([]float64, len(set))
 	for _, ni := range nodes {
+		if !mayHost(l, &s.kinds, ni, &least) {
+			continue
+		}
 		var alloc, used stranding.Vec
 		nodeVectors(l, &s.kinds, ni, true, &alloc, &used)
 		if l.PodsDim >= 0 && alloc[l.PodsDim]-used[l.PodsDim] < 1 {
@@ -170,6 +180,23 @@ func (s *preScoreState) buildHosts(nodes []fwk.NodeInfo) {
 		}
 		s.plans[i].SetHosts(&s.hosts[i])
 	}
+}
+
+// mayHost reports whether ni has free, in some scarce dimension, the least
+// that a counted shape requests there: every counted shape requests a scarce
+// dimension, so a node without fits none, and most nodes of a cluster with
+// a few GPU nodes are skipped before their vectors are read.
+func mayHost(l *stranding.Layout, kinds *[stranding.MaxDims]dimKind, ni fwk.NodeInfo, least *stranding.Vec) bool {
+	a, u := ni.GetAllocatable().GetScalarResources(), ni.GetRequested().GetScalarResources()
+	for i := 0; i < l.N; i++ {
+		if least[i] == 0 {
+			continue
+		}
+		if kinds[i] != dimScalar || float64(a[l.Names[i]]-u[l.Names[i]]) >= least[i] {
+			return true
+		}
+	}
+	return false
 }
 
 // scarceShape reports whether v requests a scarce dimension of l.

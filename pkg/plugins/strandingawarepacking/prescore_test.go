@@ -8,6 +8,8 @@ import (
 	fwk "k8s.io/kube-scheduler/framework"
 	"k8s.io/kubernetes/pkg/scheduler/framework"
 	st "k8s.io/kubernetes/pkg/scheduler/testing"
+
+	"github.com/snug-sched/snug/pkg/stranding"
 )
 
 // preScore runs the plugin's PreScore over nodes and returns its state.
@@ -84,5 +86,46 @@ func TestScoreBestEffortPodByNonZeroRequests(t *testing.T) {
 	}
 	if best != "ragged" || got["ragged"] == got["full"] || got["ragged"] == got["empty"] {
 		t.Errorf("scores = %v, want ragged alone on top", got)
+	}
+}
+
+// A node is skipped by the host count only when no scarce dimension has
+// free the least a counted shape requests there.
+func TestMayHost(t *testing.T) {
+	rules := newLayoutRules(defaultArgs(t))
+	l := rules.layout([]corev1.ResourceName{gpu})
+	kinds := kindsOf(&l)
+	g := l.Index(gpu)
+	if g < 0 || !l.Scarce[g] {
+		t.Fatalf("layout %v: %s is not a scarce dimension", l.Names[:l.N], gpu)
+	}
+	node := func(gpus, usedGPUs string) fwk.NodeInfo {
+		ni := framework.NewNodeInfo()
+		if usedGPUs != "" {
+			ni = framework.NewNodeInfo(makePod("used", "n", resGPU("1", "1Gi", usedGPUs)))
+		}
+		res := res("32", "128Gi")
+		if gpus != "" {
+			res = resGPU("32", "128Gi", gpus)
+		}
+		ni.SetNode(makeNode("n", res))
+		return ni
+	}
+	for _, c := range []struct {
+		name       string
+		gpus, used string
+		least      float64
+		want       bool
+	}{
+		{name: "free GPUs equal the least request", gpus: "8", used: "6", least: 2, want: true},
+		{name: "free GPUs below the least request", gpus: "8", used: "7", least: 2},
+		{name: "CPU-only node", least: 1},
+		{name: "empty GPU node", gpus: "8", least: 8, want: true},
+	} {
+		var least stranding.Vec
+		least[g] = c.least
+		if got := mayHost(&l, &kinds, node(c.gpus, c.used), &least); got != c.want {
+			t.Errorf("%s: mayHost %v, want %v", c.name, got, c.want)
+		}
 	}
 }
