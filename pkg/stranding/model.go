@@ -112,6 +112,13 @@ type Shapes struct {
 	normalised bool
 }
 
+// fitSlack lifts a fit count computed through a reciprocal over the rounding
+// of 1/v: v*(1/v) is just below 1 for many integers (49, 850, 5500), and a
+// shape that fits free exactly must count as fitting. Requests are integers
+// (millicores, bytes), so a request 1 unit short of free stays short for
+// any free below 1e14.
+const fitSlack = 1e-14
+
 // Add appends a shape of weight 1 (ignored when full or empty in this
 // layout).
 func (s *Shapes) Add(l *Layout, v Vec) { s.AddWeighted(l, v, 1) }
@@ -146,7 +153,7 @@ func (s *Shapes) AddWeighted(l *Layout, v Vec, weight float64) {
 	for i := 0; i < l.N; i++ {
 		if v[i] > 0 && i != l.PodsDim { // pod slots are checked once per node in usable
 			s.nz[k][s.nnz[k]] = uint8(i)
-			s.inv[k][s.nnz[k]] = 1 / v[i]
+			s.inv[k][s.nnz[k]] = 1 / v[i] * (1 + fitSlack)
 			s.nnz[k]++
 		}
 	}

@@ -141,6 +141,29 @@ func TestShapesAdd(t *testing.T) {
 	}
 }
 
+// A shape fits free exactly n times when free is n times the shape, also
+// for requests whose reciprocal rounds down (v*(1/v) < 1), and one unit
+// less does not fit the n-th time: the fit count is exact on integers.
+func TestFitCountExact(t *testing.T) {
+	l := testLayout(t)
+	for _, v := range []float64{49, 98, 103, 850, 1450, 5500, 5800, 1000, 3 << 30, 385 << 30} {
+		s := shapesOf(l, vec(v, 0, 0, 1))
+		for n := 1.0; n <= 8; n++ {
+			free := vec(n*v, 0, 110, 8)
+			if got := s.fit(0, &free, s.slots(&free)); got != n {
+				t.Errorf("request %v in free %v: fits %v times, want %v", v, n*v, got, n)
+			}
+			if !s.FitsOnce(0, &free) {
+				t.Errorf("request %v in free %v: FitsOnce false", v, n*v)
+			}
+			free[dCPU]--
+			if got := s.fit(0, &free, s.slots(&free)); got != n-1 {
+				t.Errorf("request %v in free %v: fits %v times, want %v", v, free[dCPU], got, n-1)
+			}
+		}
+	}
+}
+
 func TestFreeAndStranded(t *testing.T) {
 	l := testLayout(t)
 	tests := []struct {
