@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/snug-sched/snug/pkg/apis/config"
 	"github.com/snug-sched/snug/pkg/stranding"
@@ -83,6 +84,40 @@ func TestShapeLearnerFollowsConstraintChange(t *testing.T) {
 	if set := l.Set(); len(set.Shapes) != 0 || len(set.Demand) != 0 {
 		t.Errorf("after the deletion: %d shapes and demand %+v left, want none", len(set.Shapes), set.Demand)
 	}
+}
+
+// A resize small enough to keep the pod in its shape bucket still moves its
+// exact requests in the demand, so that its deletion takes away what it
+// last added.
+func TestShapeLearnerDemandFollowsResizeWithinBucket(t *testing.T) {
+	l := NewShapeLearner(config.ShapeSource{Mode: config.ShapeSourceLearned, MaxLearned: 8})
+	h := l.EventHandler()
+	a := requireModel(makePod("a", "", res("1", "1Gi")), "T4")
+	b := requireModel(makePod("b", "", res("1", "1Gi")), "T4")
+	h.OnAdd(a, false)
+	h.OnAdd(b, false)
+	resized := b.DeepCopy()
+	resized.Spec.Containers[0].Resources.Requests[corev1.ResourceCPU] = resource.MustParse("1020m")
+	if bucketKey(ShapeOf(b), constraintOf(b)) != bucketKey(ShapeOf(resized), constraintOf(resized)) {
+		t.Fatal("the resize left the bucket; the test needs one that stays")
+	}
+	h.OnUpdate(b, resized)
+	if d := l.Set().Demand; len(d) != 1 || d[0].Pods != 2 || cpuOf(d[0].Requests) != 2020 {
+		t.Fatalf("after the resize: demand %+v, want 2 pods, 2020m", d)
+	}
+	h.OnDelete(resized)
+	if d := l.Set().Demand; len(d) != 1 || d[0].Pods != 1 || cpuOf(d[0].Requests) != 1000 {
+		t.Errorf("after the deletion: demand %+v, want 1 pod, 1000m", d)
+	}
+}
+
+func cpuOf(s Shape) int64 {
+	for _, q := range s {
+		if q.Name == corev1.ResourceCPU {
+			return q.Value
+		}
+	}
+	return 0
 }
 
 func TestShapeModelsPerNode(t *testing.T) {

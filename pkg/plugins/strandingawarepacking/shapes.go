@@ -217,6 +217,16 @@ func (l *ShapeLearner) replace(oldPod, newPod *corev1.Pod) {
 	oldC, newC := constraintOf(oldPod), constraintOf(newPod)
 	oldKey, newKey := bucketKey(oldShape, oldC), bucketKey(newShape, newC)
 	if oldKey == newKey {
+		// Same bucket, but demand sums exact requests: a resize within the
+		// bucket must move them, or the pod's deletion takes away more or
+		// less than its add brought.
+		if len(oldShape) > 0 && !slices.Equal(oldShape, newShape) {
+			l.mu.Lock()
+			defer l.mu.Unlock()
+			l.addDemandLocked(oldShape, oldC, -1)
+			l.addDemandLocked(newShape, newC, 1)
+			l.dirty.Store(true)
+		}
 		return
 	}
 	l.mu.Lock()
