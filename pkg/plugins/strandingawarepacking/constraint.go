@@ -3,7 +3,9 @@ package strandingawarepacking
 import (
 	"encoding/json"
 	"math"
+	"reflect"
 	"sync"
+	"unsafe"
 
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
@@ -20,16 +22,23 @@ type Constraint struct {
 	key      string
 	required nodeaffinity.RequiredNodeAffinity
 
-	// seen caches Match by node object: node objects are immutable (an
-	// update brings a new one), and matching every node of a large cluster
-	// every cycle allocates on each call.
+	// seen caches Match per node name, valid while the node's labels map is
+	// the one matched: Match reads only labels and the name, an update
+	// that changes labels brings a new map, and matching every node of a
+	// large cluster every cycle allocates on each call. Keeping the labels
+	// map rather than the node keeps no old node object alive.
 	mu   sync.Mutex
-	seen map[*corev1.Node]bool
+	seen map[string]seenNode
 }
 
-// maxSeen bounds a constraint's cache; it starts over when full (old node
-// objects are never looked up again).
-const maxSeen = 1 << 16
+type seenNode struct {
+	labels unsafe.Pointer // the matched node's labels map (nil: none)
+	ok     bool
+}
+
+// maxSeen bounds a constraint's cache; it starts over when full (names of
+// deleted nodes are never looked up again).
+const maxSeen = 1 << 15
 
 // constraintOf returns a pod's node constraint, nil if it accepts every
 // node.
@@ -93,21 +102,28 @@ func (c *Constraint) accepts(node *corev1.Node) bool {
 	if c == nil {
 		return true
 	}
+	labels := mapIdentity(node.Labels)
 	c.mu.Lock()
-	ok, hit := c.seen[node]
+	e, hit := c.seen[node.Name]
 	c.mu.Unlock()
-	if hit {
-		return ok
+	if hit && e.labels == labels {
+		return e.ok
 	}
 	m, err := c.required.Match(node)
-	ok = m && err == nil
+	ok := m && err == nil
 	c.mu.Lock()
 	if c.seen == nil || len(c.seen) >= maxSeen {
-		c.seen = map[*corev1.Node]bool{}
+		c.seen = map[string]seenNode{}
 	}
-	c.seen[node] = ok
+	c.seen[node.Name] = seenNode{labels: labels, ok: ok}
 	c.mu.Unlock()
 	return ok
+}
+
+// mapIdentity is the address of m's map header, nil for a nil map. Holding
+// it keeps the map alive, so no other map can take its address meanwhile.
+func mapIdentity(m map[string]string) unsafe.Pointer {
+	return reflect.ValueOf(m).UnsafePointer()
 }
 
 // keyOrEmpty is the constraint's key, "" for nil.

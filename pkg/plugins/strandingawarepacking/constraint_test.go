@@ -2,7 +2,9 @@ package strandingawarepacking
 
 import (
 	"fmt"
+	"runtime"
 	"testing"
+	"weak"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -109,6 +111,39 @@ func TestShapeLearnerDemandFollowsResizeWithinBucket(t *testing.T) {
 	if d := l.Set().Demand; len(d) != 1 || d[0].Pods != 1 || cpuOf(d[0].Requests) != 1000 {
 		t.Errorf("after the deletion: demand %+v, want 1 pod, 1000m", d)
 	}
+}
+
+// The match cache answers for a node's current labels: a new node object
+// with other labels under the same name is matched again, and a matched
+// node object is not kept alive by the cache.
+func TestConstraintMatchCache(t *testing.T) {
+	c := constraintOf(requireModel(makePod("p", "", resGPU("4", "16Gi", "1")), "T4"))
+	t4 := makeNode("n", resGPU("8", "32Gi", "4"), modelLabel, "T4")
+	if !c.accepts(t4) || !c.accepts(t4) {
+		t.Fatal("a T4 node is not accepted")
+	}
+	relabelled := t4.DeepCopy()
+	relabelled.Labels[modelLabel] = "G2"
+	if c.accepts(relabelled) {
+		t.Error("the node relabelled G2 is still accepted")
+	}
+	statusOnly := *relabelled // a status update: new object, same labels
+	statusOnly.Status.Allocatable = nil
+	if c.accepts(&statusOnly) {
+		t.Error("the G2 node is accepted after a status update")
+	}
+	if c.accepts(makeNode("other", resGPU("8", "32Gi", "4"))) {
+		t.Error("a node without labels is accepted")
+	}
+
+	gone := weak.Make(t4)
+	t4 = nil
+	runtime.GC()
+	runtime.GC()
+	if gone.Value() != nil {
+		t.Error("the cache keeps a matched node object alive")
+	}
+	runtime.KeepAlive(c)
 }
 
 func cpuOf(s Shape) int64 {
