@@ -148,8 +148,8 @@ type ShapeModels struct {
 	distinct []*Constraint
 	of       []int
 	// The average pod (requests in the layout) per distinct constraint and
-	// of all pods, and the share of all pods that require each constraint
-	// (see Reservation).
+	// of all pods, and the share of all pods that require each constraint,
+	// 0 when its pods request no scarce resource (see Reservation).
 	avg    []stranding.Vec
 	share  []float64
 	avgAll stranding.Vec
@@ -203,7 +203,12 @@ func NewShapeModels(l *stranding.Layout, set ShapeSet) *ShapeModels {
 		for j := range v {
 			m.avg[i][j] = v[j] / float64(d.Pods)
 		}
-		m.share[i] = float64(d.Pods)
+		// Only pods that request a scarce resource reserve nodes: a pod
+		// pinned to a node by hostname, or to a CPU pool, must not push
+		// every other pod off the nodes it may use.
+		if scarceShape(l, &m.avg[i]) {
+			m.share[i] = float64(d.Pods)
+		}
 	}
 	if pods > 0 {
 		for j := range m.avgAll {
@@ -282,7 +287,8 @@ func (m *ShapeModels) variant(node *corev1.Node) (uint64, *stranding.Shapes) {
 }
 
 // Reservation decides which nodes' capacity the pods that require
-// particular nodes need. For each constraint it compares the room left for
+// particular nodes need. For each constraint whose pods request a scarce
+// resource (a GPU model, not a hostname or a CPU pool) it compares the room left for
 // its average pod on the nodes that admit it with its share of the pods
 // times the room left for the average pod of all pods: a constraint whose
 // room is no larger is short, and the nodes that admit a short constraint

@@ -320,6 +320,31 @@ func TestScoreLeavesReservedModelsAlone(t *testing.T) {
 	}
 }
 
+// A running pod pinned to its node by hostname requests no scarce
+// resource: it reserves nothing, and packing still prefers its node, the
+// exact fit for a new pod.
+func TestPinnedCPUPodsReserveNothing(t *testing.T) {
+	nodes := []*corev1.Node{
+		makeNode("a", res("4", "16Gi"), corev1.LabelHostname, "a"),
+		makeNode("b", res("4", "16Gi"), corev1.LabelHostname, "b"),
+		makeNode("c", res("4", "16Gi"), corev1.LabelHostname, "c"),
+	}
+	pinned := makePod("pinned", "a", res("3500m", "8Gi"))
+	pinned.Spec.NodeSelector = map[string]string{corev1.LabelHostname: "a"}
+	e := newEnv(t, defaultArgs(t), nodes, []*corev1.Pod{pinned}, envOptions{})
+	e.observe(pinned)
+	for i := 0; i < 4; i++ {
+		e.observe(makePod(fmt.Sprint("web-", i), "", res("500m", "1Gi")))
+	}
+	if r := e.pl.Shapes().Models(&stranding.Layout{}).Reservation(); r != nil {
+		t.Errorf("a reservation for pods that request no scarce resource: %+v", r)
+	}
+	got := e.score(t, makePod("new", "", res("500m", "1Gi")))
+	if !(got["a"] > got["b"] && got["a"] > got["c"]) {
+		t.Errorf("scores %v: want a, the exact fit, first", got)
+	}
+}
+
 // Reservation counts every constrained pod, not only the shapes kept: rare
 // constrained shapes fall out of the most frequent ones first.
 func TestReservationCountsShapesNotKept(t *testing.T) {
