@@ -187,8 +187,9 @@ bench-quality:
 ## multi-GPU pods, GPU pods constrained to GPU models, a homogeneous GPU
 ## pool, a CPU-heavy pool), each generated in memory from the trace (seed
 ## BENCH_QUALITY_FAMILY_SEED), then a table per mix in
-## docs/benchmarks-family.md. The whole trace takes about two hours on two
-## cores; BENCH_QUALITY_FAMILY_FLAGS=-quick keeps every 8th node and pod
+## docs/benchmarks-family.md. The whole trace takes about five hours on two
+## cores (docs/benchmarks-family.md shows how to run it in parts and merge
+## them); BENCH_QUALITY_FAMILY_FLAGS=-quick keeps every 8th node and pod
 ## (under 15 minutes) and writes its report to $(BENCH_QUALITY_OUT)/ instead.
 BENCH_QUALITY_FAMILY_FLAGS ?=
 BENCH_QUALITY_FAMILY_SEED  ?= 1
