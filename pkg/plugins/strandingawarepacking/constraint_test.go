@@ -119,8 +119,8 @@ func TestShapeLearnerDemandFollowsResizeWithinBucket(t *testing.T) {
 func TestConstraintMatchCache(t *testing.T) {
 	c := constraintOf(requireModel(makePod("p", "", resGPU("4", "16Gi", "1")), "T4"))
 	t4 := makeNode("n", resGPU("8", "32Gi", "4"), modelLabel, "T4")
-	if !c.accepts(t4) || !c.accepts(t4) {
-		t.Fatal("a T4 node is not accepted")
+	if first, cached := c.accepts(t4), c.accepts(t4); !first || !cached {
+		t.Fatalf("a T4 node: accepted %v, then from the cache %v", first, cached)
 	}
 	relabelled := t4.DeepCopy()
 	relabelled.Labels[modelLabel] = "G2"
