@@ -288,9 +288,9 @@ func (m *ShapeModels) variant(node *corev1.Node) (uint64, *stranding.Shapes) {
 
 // Reservation decides which nodes' capacity the pods that require
 // particular nodes need. For each constraint whose pods request a scarce
-// resource (a GPU model, not a hostname or a CPU pool) it compares the room left for
-// its average pod on the nodes that admit it with its share of the pods
-// times the room left for the average pod of all pods: a constraint whose
+// resource (a GPU model; not a hostname or a CPU pool) it compares the room
+// left for its average pod on the nodes that admit it with its share of the
+// pods times the room left for the average pod of all pods: a constraint whose
 // room is no larger is short, and the nodes that admit a short constraint
 // are reserved. A pod that may use other nodes then leaves them to the pods
 // that may use nothing else, as a pod that does not request a scarce
