@@ -96,6 +96,9 @@ func run() error {
 		if res, fam, meta, err = readSaved(split(*from)); err != nil {
 			return err
 		}
+		if res != nil && *mixName != "" {
+			return fmt.Errorf("-mix %s: %s holds a single run, not a family run", *mixName, *from)
+		}
 		if fam != nil && *mixName != "" {
 			if res, err = familyMix(fam, *mixName, &meta); err != nil {
 				return err
@@ -257,12 +260,13 @@ func familyMix(fam *quality.FamilyResults, name string, meta *quality.Meta) (*qu
 	case mr.Results == nil:
 		return nil, fmt.Errorf("-mix %s: the mix did not run: %s", name, mr.Err)
 	}
-	m, err := mix.Parse(name)
-	if err != nil {
-		return nil, err
+	baseline := false // a mix that changes nothing
+	if m, err := mix.Parse(name); err == nil {
+		m.Name = ""
+		baseline = m == (mix.Mix{})
 	}
 	meta.Seconds = mr.Results.Seconds
-	if m.Name = ""; m != (mix.Mix{}) {
+	if !baseline {
 		meta.Mix = fmt.Sprintf("%s (%s; generator seed %d)", name, mr.Description, fam.Seed)
 		meta.MixNotes = mr.Notes
 	}
