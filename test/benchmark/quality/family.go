@@ -114,6 +114,7 @@ func RunFamily(ctx context.Context, nodes, pods *mix.Table, fo FamilyOptions) (*
 		mr.Results = res
 		logf("mix %s: %.0f s", m.Name, mr.Seconds)
 		if fo.MixDone != nil {
+			fr.Seconds, fr.LoadEnd = time.Since(start).Seconds(), loadAverage() // so far
 			fo.MixDone(fr)
 		}
 	}
