@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"testing"
-	"time"
+	"testing/synctest"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -130,28 +130,24 @@ func TestShapeLearnerLeavesRoomForStaticShapes(t *testing.T) {
 // context ends the learner is forgotten, so a framework built per run (the
 // simulator's) does not keep its informer factory alive.
 func TestSharedLearnerForgottenWithItsFramework(t *testing.T) {
-	factory := informers.NewSharedInformerFactory(fake.NewClientset(), 0)
-	ctx, cancel := context.WithCancel(t.Context())
-	first, err := SharedLearner(ctx, factory)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if again, _ := SharedLearner(ctx, factory); again != first {
-		t.Fatal("two plugins of one framework got different learners")
-	}
-	cancel()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		if _, kept := sharedLearners.Load(factory); !kept {
-			break
+	synctest.Test(t, func(t *testing.T) {
+		factory := informers.NewSharedInformerFactory(fake.NewClientset(), 0)
+		ctx, cancel := context.WithCancel(t.Context())
+		first, err := SharedLearner(ctx, factory)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if time.Now().After(deadline) {
+		if again, _ := SharedLearner(ctx, factory); again != first {
+			t.Fatal("two plugins of one framework got different learners")
+		}
+		cancel()
+		synctest.Wait() // the context's AfterFunc has run
+		if _, kept := sharedLearners.Load(factory); kept {
 			t.Fatal("the learner of a framework whose context ended is still registered")
 		}
-		time.Sleep(time.Millisecond)
-	}
-	other := informers.NewSharedInformerFactory(fake.NewClientset(), 0)
-	if l, _ := SharedLearner(t.Context(), other); l == first {
-		t.Error("another framework got the first one's learner")
-	}
+		other := informers.NewSharedInformerFactory(fake.NewClientset(), 0)
+		if l, _ := SharedLearner(t.Context(), other); l == first {
+			t.Error("another framework got the first one's learner")
+		}
+	})
 }
