@@ -17,6 +17,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
@@ -331,8 +332,10 @@ func (bf *brownfield) gatedUnderChurn(t *testing.T) {
 	}); err != nil {
 		t.Fatalf("snug's own churn pods not all scheduled during the churn: %v", err)
 	}
-	time.Sleep(2 * time.Second) // the scheduler flushes its async metrics (hints) every second
-	after := bf.scrape(t)
+	after, err := bf.settledScrape(ctx)
+	if err != nil {
+		t.Fatalf("the scheduler's metrics did not settle after the churn: %v", err)
+	}
 	windowEnd := time.Now()
 	window := windowEnd.Sub(windowStart)
 
@@ -433,8 +436,8 @@ func (bf *brownfield) gatedUnderChurn(t *testing.T) {
 		t.Fatal(err)
 	}
 	bound2 := 0
-	err = waitFor(ctx, 180*time.Second, func(ctx context.Context) (bool, error) {
-		time.Sleep(time.Second) // a list of 2,000 pods; no need to poll faster
+	// A list of 2,000 pods a poll: once a second is often enough.
+	err = wait.PollUntilContextTimeout(ctx, time.Second, 180*time.Second, true, func(ctx context.Context) (bool, error) {
 		l, err := bf.c.CoreV1().Pods(bfGatedNS).List(ctx, metav1.ListOptions{LabelSelector: "app=gated"})
 		if err != nil {
 			return false, nil
@@ -593,17 +596,32 @@ func (bf *brownfield) softSetup(t *testing.T) {
 	if err != nil {
 		t.Fatalf("DaemonSet pods not bound on %v: %v", nodes, err)
 	}
-	time.Sleep(time.Second) // snug's informers see the fillers and DaemonSet pods
-	// Control: with nothing but packing to go by, snug picks "a".
-	ctl := inPool(bfPod("control", manifests.SchedulerName, "500m", "1Gi", "", ""), "ctl")
-	if _, err := bf.c.CoreV1().Pods(bfSoftNS).Create(ctx, ctl, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	got, err := framework.WaitForPodScheduled(ctx, bf.c, bfSoftNS, "control", 60*time.Second)
+	// Control: with nothing but packing to go by, snug picks ctl-a, fuller
+	// only by its filler. Until it does, snug's snapshot may still lack a
+	// filler, so a control that lands on ctl-b is deleted and another sent.
+	// The ctl pair is created last, and the scheduler's pod informer sees
+	// events in order, so once a control lands on ctl-a the other pairs'
+	// fillers are in its snapshot too.
+	var landed []string
+	err = waitFor(ctx, 60*time.Second, func(ctx context.Context) (bool, error) {
+		name := fmt.Sprintf("control-%d", len(landed))
+		if _, err := bf.c.CoreV1().Pods(bfSoftNS).Create(ctx, inPool(bfPod(name, manifests.SchedulerName, "500m", "1Gi", "", ""), "ctl"), metav1.CreateOptions{}); err != nil {
+			return false, err
+		}
+		got, err := framework.WaitForPodScheduled(ctx, bf.c, bfSoftNS, name, 30*time.Second)
+		if err != nil {
+			return false, err
+		}
+		landed = append(landed, got.Spec.NodeName)
+		if got.Spec.NodeName == "ctl-a" {
+			return true, nil
+		}
+		return false, bf.c.CoreV1().Pods(bfSoftNS).Delete(ctx, name, *metav1.NewDeleteOptions(0))
+	})
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("no control pod (no preference, pool ctl) landed on ctl-a, the fuller node, in 60 s: landed on %v: %v", landed, err)
 	}
-	t.Logf("control pod (no preference, pool ctl): on %s (packing alone prefers ctl-a)", got.Spec.NodeName)
+	t.Logf("control pods (no preference, pool ctl) landed on %v (packing alone prefers ctl-a)", landed)
 }
 
 // preferredAffinity: a pod preferring soft-b (weight 100) lands on it
@@ -687,6 +705,43 @@ type metricSet []promSample
 func (bf *brownfield) scrape(t *testing.T) metricSet {
 	t.Helper()
 	return parseMetrics(schedulerMetrics(t, bf.cp, bf.port))
+}
+
+// asyncFlush is how often kube-scheduler's async recorder flushes the
+// plugin and queueing-hint metrics it buffers.
+const asyncFlush = time.Second
+
+// settledMetrics are the counters the churn window diffs.
+var settledMetrics = []string{
+	"scheduler_framework_extension_point_duration_seconds_count",
+	"scheduler_queue_incoming_pods_total",
+	"scheduler_schedule_attempts_total",
+	"scheduler_queueing_hint_execution_duration_seconds_count",
+	"scheduler_event_handling_duration_seconds_count",
+	"scheduler_plugin_execution_duration_seconds_count",
+}
+
+// settledScrape scrapes until settledMetrics are unchanged over more than
+// one async flush, so observations buffered before the call are counted.
+func (bf *brownfield) settledScrape(ctx context.Context) (metricSet, error) {
+	var prev, cur metricSet
+	same := func() bool {
+		for _, name := range settledMetrics {
+			if prev.sum(name, nil) != cur.sum(name, nil) {
+				return false
+			}
+		}
+		return true
+	}
+	err := wait.PollUntilContextTimeout(ctx, asyncFlush+asyncFlush/4, 30*time.Second, false, func(context.Context) (bool, error) {
+		body, err := fetchSchedulerMetrics(bf.cp, bf.port)
+		if err != nil {
+			return false, nil
+		}
+		prev, cur = cur, parseMetrics(body)
+		return prev != nil && same(), nil
+	})
+	return cur, err
 }
 
 // sum adds the values of the series of name whose labels include want.

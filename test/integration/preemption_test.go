@@ -120,19 +120,31 @@ func exists(t *testing.T, c kubernetes.Interface, ns, name string) bool {
 // scheduler metrics over its secure port, authorized as the admin.
 func schedulerMetrics(t *testing.T, cp *framework.ControlPlane, port int) string {
 	t.Helper()
-	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, fmt.Sprintf("https://127.0.0.1:%d/metrics", port), nil)
+	body, err := fetchSchedulerMetrics(cp, port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return body
+}
+
+// fetchSchedulerMetrics GETs /metrics of the scheduler serving on port.
+func fetchSchedulerMetrics(cp *framework.ControlPlane, port int) (string, error) {
+	req, err := http.NewRequest(http.MethodGet, fmt.Sprintf("https://127.0.0.1:%d/metrics", port), nil)
+	if err != nil {
+		return "", err
+	}
 	req.Header.Set("Authorization", "Bearer "+cp.RestConfig.BearerToken)
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} // self-signed serving cert
 	resp, err := client.Do(req)
 	if err != nil {
-		t.Fatal(err)
+		return "", err
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET /metrics: %s: %s", resp.Status, body)
+		return "", fmt.Errorf("GET /metrics: %s: %s", resp.Status, body)
 	}
-	return string(body)
+	return string(body), nil
 }
 
 // (1) Among victims of equal priority, BestEffort goes before Burstable and
