@@ -25,10 +25,12 @@ SLOTS = 110
 
 
 def load(path, every):
+    """Pods as protocol C counts them: pkg/workload requests whole GPUs, one
+    for a pod that shares a GPU (gpu_milli < 1000), in GPU milli here."""
     pods = []
     for r in list(csv.DictReader(open(path)))[::every]:
         gpus, milli = int(r["num_gpu"]), int(r["gpu_milli"])
-        gpu = milli if gpus == 1 and milli > 0 else gpus * 1000
+        gpu = max(gpus, 1 if milli > 0 else 0) * 1000
         pods.append((int(r["cpu_milli"]), int(r["memory_mib"]), gpu))
     return [p for p in pods if all(p[i] <= CAP[i] for i in range(3))]
 
