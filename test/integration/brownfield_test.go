@@ -725,6 +725,7 @@ var settledMetrics = []string{
 // one async flush, so observations buffered before the call are counted.
 func (bf *brownfield) settledScrape(ctx context.Context) (metricSet, error) {
 	var prev, cur metricSet
+	var lastErr error
 	same := func() bool {
 		for _, name := range settledMetrics {
 			if prev.sum(name, nil) != cur.sum(name, nil) {
@@ -733,14 +734,19 @@ func (bf *brownfield) settledScrape(ctx context.Context) (metricSet, error) {
 		}
 		return true
 	}
-	err := wait.PollUntilContextTimeout(ctx, asyncFlush+asyncFlush/4, 30*time.Second, false, func(context.Context) (bool, error) {
-		body, err := fetchSchedulerMetrics(bf.cp, bf.port)
+	err := wait.PollUntilContextTimeout(ctx, asyncFlush+asyncFlush/4, 30*time.Second, false, func(ctx context.Context) (bool, error) {
+		body, err := fetchSchedulerMetrics(ctx, bf.cp, bf.port)
 		if err != nil {
+			lastErr = err
 			return false, nil
 		}
+		lastErr = nil
 		prev, cur = cur, parseMetrics(body)
 		return prev != nil && same(), nil
 	})
+	if err != nil && lastErr != nil {
+		err = fmt.Errorf("%w (last scrape: %v)", err, lastErr)
+	}
 	return cur, err
 }
 

@@ -120,22 +120,24 @@ func exists(t *testing.T, c kubernetes.Interface, ns, name string) bool {
 // scheduler metrics over its secure port, authorized as the admin.
 func schedulerMetrics(t *testing.T, cp *framework.ControlPlane, port int) string {
 	t.Helper()
-	body, err := fetchSchedulerMetrics(cp, port)
+	body, err := fetchSchedulerMetrics(t.Context(), cp, port)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return body
 }
 
+// metricsClient is shared so that repeated scrapes reuse one connection.
+var metricsClient = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} // self-signed serving cert
+
 // fetchSchedulerMetrics GETs /metrics of the scheduler serving on port.
-func fetchSchedulerMetrics(cp *framework.ControlPlane, port int) (string, error) {
-	req, err := http.NewRequest(http.MethodGet, fmt.Sprintf("https://127.0.0.1:%d/metrics", port), nil)
+func fetchSchedulerMetrics(ctx context.Context, cp *framework.ControlPlane, port int) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("https://127.0.0.1:%d/metrics", port), nil)
 	if err != nil {
 		return "", err
 	}
 	req.Header.Set("Authorization", "Bearer "+cp.RestConfig.BearerToken)
-	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} // self-signed serving cert
-	resp, err := client.Do(req)
+	resp, err := metricsClient.Do(req)
 	if err != nil {
 		return "", err
 	}
