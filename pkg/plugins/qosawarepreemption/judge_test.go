@@ -47,8 +47,10 @@ func TestStrandedAfterUsesPackingArgs(t *testing.T) {
 			static("1", "8Gi")(a)
 			a.Resources = []config.ResourceWeight{{Name: corev1.ResourceCPU, Weight: 1}, {Name: corev1.ResourceMemory, Weight: 3}}
 		}), (1.0/8 + 3*4.0/16) / 4},
-		// Its own learner, fed by the informers only (never started here).
-		{"own learner: no shapes, nothing stranded", packing(func(a *config.StrandingAwarePackingArgs) { a.Shapes.MaxLearned = 4 }), 0},
+		// Its own learner, fed by the informers only (never started here),
+		// has learned nothing but the preemptor's shape, which is the
+		// learned shape's.
+		{"own learner: the preemptor's shape", packing(func(a *config.StrandingAwarePackingArgs) { a.Shapes.MaxLearned = 4 }), (1.0/8 + 4.0/16) / 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -113,7 +113,7 @@ func (pl *Plugin) newStrandingJudge(preemptor *corev1.Pod, call *preemptionCall)
 		judge = pl.defaultJudge
 	}
 	j := &strandingJudge{pl: pl, call: call, preemptor: resourcemodel.Requests(preemptor), judge: judge}
-	j.set = judge.Shapes().Set()
+	j.set = judge.Shapes().SetFor(preemptor)
 	j.names = strandingawarepacking.Names(j.preemptor, j.set.Shapes)
 	return j
 }

@@ -266,13 +266,15 @@ func TestOrderedScoreFuncs(t *testing.T) {
 			decidedBy:      byStartTime,
 		},
 		{
-			name:           "without learned shapes nothing is stranded: latest start time",
+			// The learner has not heard of the preemptor yet; its own
+			// shape counts all the same.
+			name:           "nothing learned: the preemptor's own shape is stranded",
 			nodes:          strandNodes,
 			pods:           strandPods,
 			nodesToVictims: strandVictims,
 			preemptor:      strandPreemptor,
-			want:           "stranding",
-			decidedBy:      byStartTime,
+			want:           "exact",
+			decidedBy:      byStranding,
 		},
 		{
 			name:  "a node missing from the snapshot counts as fully stranded",
@@ -369,7 +371,8 @@ func TestStrandedAfter(t *testing.T) {
 		{"leftover fits no shape", "n", nil, true, (1.0/8 + 4.0/16) / 2},
 		// The victim's core is freed: 2 cores and 4Gi left, one more pod.
 		{"the victims' room is freed", "n", []*corev1.Pod{victim}, true, 0},
-		{"no learned shapes: nothing is stranded", "n", nil, false, 0},
+		// The learner has not heard of the preemptor; its shape counts.
+		{"nothing learned: the preemptor's shape", "n", nil, false, (1.0/8 + 4.0/16) / 2},
 		{"node missing from the snapshot", "ghost", nil, true, 1},
 	}
 	for _, tt := range tests {

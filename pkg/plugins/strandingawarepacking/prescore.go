@@ -65,7 +65,7 @@ func (pl *Plugin) PreScore(ctx context.Context, cs fwk.CycleState, pod *corev1.P
 func (pl *Plugin) buildLayout(s *preScoreState, pod *corev1.Pod, nodes []fwk.NodeInfo) {
 	// Extended resources the pod requests, a candidate exposes or a shape
 	// asks for, added in name order once all are known.
-	set := pl.shapes.Set()
+	set := pl.shapes.SetFor(pod)
 	extended := Names(resourcemodel.Requests(pod), set.Shapes)
 	// One pass over the candidates: the extended resources they expose and
 	// the largest allocatable of every resource, the unit in which

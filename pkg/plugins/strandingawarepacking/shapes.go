@@ -12,6 +12,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/tools/cache"
 	resourcehelper "k8s.io/component-helpers/resource"
@@ -98,7 +99,8 @@ type ShapeLearner struct {
 
 	mu      sync.Mutex
 	counts  map[string]*shapeCount
-	demand  map[string]*demandCount // by constraint key, "" for none
+	demand  map[string]*demandCount           // by constraint key, "" for none
+	counted map[types.NamespacedName]struct{} // pods counted in a bucket, for SetFor
 	dirty   atomic.Bool
 	current atomic.Pointer[shapeSnapshot]
 }
@@ -149,7 +151,7 @@ type shapeCount struct {
 
 // NewShapeLearner returns a learner for a shape source.
 func NewShapeLearner(src config.ShapeSource) *ShapeLearner {
-	l := &ShapeLearner{counts: map[string]*shapeCount{}, demand: map[string]*demandCount{}, maxLearned: int(src.MaxLearned)}
+	l := &ShapeLearner{counts: map[string]*shapeCount{}, demand: map[string]*demandCount{}, counted: map[types.NamespacedName]struct{}{}, maxLearned: int(src.MaxLearned)}
 	for _, s := range src.Static {
 		if shape := shapeOfList(s.Requests); len(shape) > 0 {
 			l.static = append(l.static, shape)
@@ -183,7 +185,8 @@ func (l *ShapeLearner) withStatic(learned []Shape, counts []float64, constraints
 	return snap
 }
 
-// Observe adds delta pods of the given pod's shape.
+// Observe adds delta pods of the given pod's shape. A positive delta marks
+// the pod as counted and a negative one as no longer counted (see SetFor).
 func (l *ShapeLearner) Observe(pod *corev1.Pod, delta int) {
 	if l.maxLearned == 0 || pod == nil || ignored(pod) {
 		return
@@ -196,6 +199,16 @@ func (l *ShapeLearner) Observe(pod *corev1.Pod, delta int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.addLocked(shape, c, bucketKey(shape, c), delta)
+	l.markLocked(pod, delta > 0)
+}
+
+func (l *ShapeLearner) markLocked(pod *corev1.Pod, counted bool) {
+	k := types.NamespacedName{Namespace: pod.Namespace, Name: pod.Name}
+	if counted {
+		l.counted[k] = struct{}{}
+	} else {
+		delete(l.counted, k)
+	}
 }
 
 // bucketKey groups pods of similar shapes that require the same nodes.
@@ -237,6 +250,7 @@ func (l *ShapeLearner) replace(oldPod, newPod *corev1.Pod) {
 	if len(newShape) > 0 {
 		l.addLocked(newShape, newC, newKey, 1)
 	}
+	l.markLocked(newPod, len(newShape) > 0)
 }
 
 // learnedShape is the shape a pod counts under, nil if it counts under none.
@@ -298,9 +312,21 @@ func (l *ShapeLearner) snapshot() *shapeSnapshot {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	return l.snapshotLocked()
+}
+
+func (l *ShapeLearner) snapshotLocked() *shapeSnapshot {
 	if !l.dirty.Load() {
 		return l.current.Load()
 	}
+	snap := l.buildLocked()
+	l.current.Store(snap)
+	l.dirty.Store(false)
+	return snap
+}
+
+// buildLocked makes a snapshot of the counts as they are.
+func (l *ShapeLearner) buildLocked() *shapeSnapshot {
 	type kc struct {
 		key string
 		c   *shapeCount
@@ -342,16 +368,45 @@ func (l *ShapeLearner) snapshot() *shapeSnapshot {
 		}
 		return strings.Compare(a.Constraint.keyOrEmpty(), b.Constraint.keyOrEmpty())
 	})
-	snap := l.withStatic(learned, counts, constraints, demand)
-	l.current.Store(snap)
-	l.dirty.Store(false)
-	return snap
+	return l.withStatic(learned, counts, constraints, demand)
 }
 
 // Set returns what the learner knows (see ShapeSet).
-func (l *ShapeLearner) Set() ShapeSet {
-	s := l.snapshot()
+func (l *ShapeLearner) Set() ShapeSet { return l.snapshot().set() }
+
+func (s *shapeSnapshot) set() ShapeSet {
 	return ShapeSet{Shapes: s.shapes, Weights: s.weights, Constraints: s.constraints, Demand: s.demand}
+}
+
+// SetFor is Set with pod counted, for the cycle that schedules pod. The
+// scheduler's queue and the learner hear of a new pod from separate
+// informer handlers, so the pod's first cycle can start before the learner
+// has counted it; the pod is counted for that cycle only, so a pod deleted
+// meanwhile is not counted for good. A cycle thus judges with the same
+// shapes whichever handler ran first, as the simulator does.
+func (l *ShapeLearner) SetFor(pod *corev1.Pod) ShapeSet {
+	if l.maxLearned == 0 || pod == nil {
+		return l.Set()
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, ok := l.counted[types.NamespacedName{Namespace: pod.Namespace, Name: pod.Name}]; ok {
+		return l.snapshotLocked().set()
+	}
+	shape := learnedShape(pod)
+	if len(shape) == 0 {
+		return l.snapshotLocked().set()
+	}
+	c := constraintOf(pod)
+	k := bucketKey(shape, c)
+	current := l.snapshotLocked()
+	l.addLocked(shape, c, k, 1)
+	snap := l.buildLocked()
+	l.addLocked(shape, c, k, -1)
+	// The counts are as they were, and current holds them.
+	l.current.Store(current)
+	l.dirty.Store(false)
+	return snap.set()
 }
 
 // Models returns the learner's shapes in layout l, weighted by frequency,

@@ -3,6 +3,8 @@ package strandingawarepacking
 import (
 	"context"
 	"fmt"
+	"maps"
+	"reflect"
 	"slices"
 	"testing"
 	"testing/synctest"
@@ -11,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes/fake"
+	"k8s.io/client-go/tools/cache"
 	"k8s.io/utils/ptr"
 
 	"github.com/snug-sched/snug/pkg/apis/config"
@@ -150,4 +153,49 @@ func TestSharedLearnerForgottenWithItsFramework(t *testing.T) {
 			t.Error("another framework got the first one's learner")
 		}
 	})
+}
+
+// SetFor counts the pod being scheduled once, whether or not its informer
+// add has reached the learner, and leaves the learner as it was.
+func TestShapeLearnerSetForCountsThePodOnce(t *testing.T) {
+	small := func(name string) *corev1.Pod { return makePod(name, "", res("1", "1Gi")) }
+	big := func(name string) *corev1.Pod { return makePod(name, "", res("8", "32Gi")) }
+	done := func(p *corev1.Pod) *corev1.Pod { p = p.DeepCopy(); p.Status.Phase = corev1.PodSucceeded; return p }
+	tests := []struct {
+		name   string
+		events func(h cache.ResourceEventHandler)
+		pod    *corev1.Pod
+		want   map[string]float64 // shape -> weight SetFor sees
+	}{
+		{"pod not heard of yet", func(h cache.ResourceEventHandler) { h.OnAdd(small("a"), false) },
+			big("b"), map[string]float64{ShapeOf(small("a")).String(): 1, ShapeOf(big("b")).String(): 1}},
+		{"pod heard of", func(h cache.ResourceEventHandler) { h.OnAdd(small("a"), false); h.OnAdd(big("b"), false) },
+			big("b"), map[string]float64{ShapeOf(small("a")).String(): 1, ShapeOf(big("b")).String(): 1}},
+		{"pod of a counted shape", func(h cache.ResourceEventHandler) { h.OnAdd(small("a"), false) },
+			small("c"), map[string]float64{ShapeOf(small("a")).String(): 2}},
+		{"pod deleted and created again", func(h cache.ResourceEventHandler) { h.OnAdd(big("b"), false); h.OnDelete(big("b")) },
+			big("b"), map[string]float64{ShapeOf(big("b")).String(): 1}},
+		{"pod finished", func(h cache.ResourceEventHandler) { h.OnAdd(big("b"), false); h.OnUpdate(big("b"), done(big("b"))) },
+			big("b"), map[string]float64{ShapeOf(big("b")).String(): 1}},
+		{"pod without requests", func(h cache.ResourceEventHandler) { h.OnAdd(small("a"), false) },
+			makePod("e", "", nil), map[string]float64{ShapeOf(small("a")).String(): 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := NewShapeLearner(DefaultShapeSource)
+			tt.events(l.EventHandler())
+			before := l.Set()
+			got := map[string]float64{}
+			set := l.SetFor(tt.pod)
+			for i, sh := range set.Shapes {
+				got[sh.String()] = set.Weights[i]
+			}
+			if !maps.Equal(got, tt.want) {
+				t.Errorf("SetFor: %v, want %v", got, tt.want)
+			}
+			if after := l.Set(); !reflect.DeepEqual(after, before) {
+				t.Errorf("SetFor changed the learner: %+v, was %+v", after, before)
+			}
+		})
+	}
 }
