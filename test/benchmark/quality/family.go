@@ -276,9 +276,13 @@ func margin(r *Results, h Headline) Margin {
 }
 
 // String renders the margin: the difference and, when the best is not 0,
-// relative to it; bold when snug is worse.
+// relative to it; bold when snug is worse, including when snug has no value
+// (protocol C found no size) and another policy has one.
 func (m Margin) String(format string) string {
 	d := m.Diff()
+	if math.IsNaN(m.Snug) && !math.IsNaN(m.Best) {
+		return "**none (best other " + fmt.Sprintf(format, m.Best) + ")**"
+	}
 	if math.IsNaN(d) {
 		return "—"
 	}
@@ -399,7 +403,7 @@ func RenderFamily(fr *FamilyResults, m Meta) string {
 		for _, h := range Headlines {
 			mg := margin(r, h)
 			s := mg.String(h.Format)
-			if !math.IsNaN(mg.Diff()) {
+			if !math.IsNaN(mg.Best) {
 				s += " vs " + strings.Join(mg.Others, ", ")
 			}
 			p(" %s |", s)
@@ -466,6 +470,9 @@ func snugAboveBound(r *Results) string {
 				s = "**" + s + "**"
 			}
 			return s
+		}
+		if c.Policy == SnugPolicy && c.MaxTried > 0 {
+			return fmt.Sprintf("**none up to %d**", c.MaxTried)
 		}
 	}
 	return "—"

@@ -1,6 +1,7 @@
 package quality
 
 import (
+	"math"
 	"strings"
 	"testing"
 
@@ -179,6 +180,28 @@ func TestFamilyMerge(t *testing.T) {
 	for _, other := range []*FamilyResults{{Seed: 2, Every: 1}, {Seed: 1, Every: 8}} {
 		if err := first.Merge(other); err == nil {
 			t.Errorf("merged a run with seed %d, every %d into seed 1, every 1", other.Seed, other.Every)
+		}
+	}
+}
+
+// A margin where snug has no value but another policy has one (protocol C
+// found no size for snug only) is a loss and must read as one.
+func TestMarginString(t *testing.T) {
+	nan := math.NaN()
+	for _, tc := range []struct {
+		name string
+		m    Margin
+		want string
+	}{
+		{"better", Margin{Snug: 933, Best: 945}, "-12 (-1%)"},
+		{"worse", Margin{Snug: 9, Best: 0}, "**+9**"},
+		{"tie", Margin{Snug: 5, Best: 5}, "0"},
+		{"snug none", Margin{Snug: nan, Best: 2079}, "**none (best other 2079)**"},
+		{"all none", Margin{Snug: nan, Best: nan}, "—"},
+		{"others none", Margin{Snug: 199, Best: nan}, "—"},
+	} {
+		if got := tc.m.String("%.0f"); got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
 		}
 	}
 }
