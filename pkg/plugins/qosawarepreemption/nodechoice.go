@@ -144,7 +144,11 @@ func (j *strandingJudge) share(ni fwk.NodeInfo, victims []*corev1.Pod) float64 {
 	}
 	if j.models == nil || j.layout != l {
 		j.layout = l
-		j.models = strandingawarepacking.NewShapeModels(&j.layout, j.set)
+		var cluster []fwk.NodeInfo
+		if lister := j.pl.fh.SnapshotSharedLister(); lister != nil {
+			cluster, _ = lister.NodeInfos().List()
+		}
+		j.models = strandingawarepacking.NewShapeModels(&j.layout, j.set, strandingawarepacking.NodesOf(cluster))
 		j.pod = strandingawarepacking.RequestVector(&l, j.preemptor)
 	}
 	return stranding.StrandedShare(&l, j.models.For(ni.Node()), &a, &used, &j.pod)

@@ -1,9 +1,12 @@
 package strandingawarepacking
 
 import (
+	"cmp"
 	"encoding/json"
+	"iter"
 	"math"
 	"reflect"
+	"slices"
 	"sync"
 	"unsafe"
 
@@ -163,8 +166,11 @@ type ShapeModels struct {
 const maxConstraints = 64
 
 // NewShapeModels prepares the models of a learner's shape set in layout l,
-// which must outlive them and have its Scale set.
-func NewShapeModels(l *stranding.Layout, set ShapeSet) *ShapeModels {
+// which must outlive them and have its Scale set, for a cluster of nodes
+// (nil: every shape accepted everywhere as far as the choice of shapes goes;
+// see byDensity).
+func NewShapeModels(l *stranding.Layout, set ShapeSet, nodes iter.Seq[*corev1.Node]) *ShapeModels {
+	set = set.byDensity(l, nodes)
 	n := min(len(set.Shapes), stranding.MaxShapes)
 	m := &ShapeModels{layout: l, shapes: set.Shapes[:n], weights: set.Weights[:n], of: make([]int, n)}
 	index := map[string]int{}
@@ -224,6 +230,79 @@ func NewShapeModels(l *stranding.Layout, set ShapeSet) *ShapeModels {
 		m.byMask = map[uint64]*stranding.Shapes{}
 	}
 	return m
+}
+
+// byDensity keeps the static shapes and set.Keep of the learned ones,
+// chosen by density: a shape whose pods request a scarce resource and may
+// run only on some nodes ranks by its pod count times the cluster's nodes
+// over the nodes it may use. Its pods arrive only there, so on those nodes
+// it is as frequent as that, not as rare as it is among all pods: the large
+// pods of a small GPU-model pool are judged on the pool's nodes. The kept
+// shapes weigh their pod counts (frequency among the shapes a node accepts);
+// a shape no node accepts is dropped. Without such shapes (or nodes) the
+// most frequent learned shapes are kept.
+func (s ShapeSet) byDensity(l *stranding.Layout, nodes iter.Seq[*corev1.Node]) ShapeSet {
+	var dense []int
+	for k := s.Static; k < len(s.Shapes) && k < len(s.Constraints); k++ {
+		if s.Constraints[k] == nil {
+			continue
+		}
+		if v := shapeVector(l, s.Shapes[k]); scarceShape(l, &v) {
+			dense = append(dense, k)
+		}
+	}
+	if len(dense) == 0 || nodes == nil {
+		if keep := s.Static + s.Keep; len(s.Shapes) > keep {
+			s.Shapes, s.Weights, s.Constraints = s.Shapes[:keep], s.Weights[:keep], s.Constraints[:keep]
+		}
+		return s
+	}
+	// accepting counts, per constraint key, the nodes that accept it.
+	accepting := make(map[string]float64, len(dense))
+	var distinct []*Constraint
+	for _, k := range dense {
+		if c := s.Constraints[k]; !slices.ContainsFunc(distinct, func(d *Constraint) bool { return d.key == c.key }) {
+			distinct = append(distinct, c)
+		}
+	}
+	var all float64
+	for node := range nodes {
+		all++
+		for _, c := range distinct {
+			if c.accepts(node) {
+				accepting[c.key]++
+			}
+		}
+	}
+	rank := slices.Clone(s.Weights)
+	for _, k := range dense {
+		if a := accepting[s.Constraints[k].key]; a > 0 {
+			rank[k] *= all / a
+		} else {
+			rank[k] = 0
+		}
+	}
+	order := make([]int, 0, len(s.Shapes)-s.Static)
+	for k := s.Static; k < len(s.Shapes); k++ {
+		if rank[k] > 0 {
+			order = append(order, k)
+		}
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(rank[b], rank[a]) })
+	order = order[:min(len(order), s.Keep)]
+	out := ShapeSet{Static: s.Static, Keep: s.Keep, Demand: s.Demand}
+	pick := func(k int) {
+		out.Shapes = append(out.Shapes, s.Shapes[k])
+		out.Weights = append(out.Weights, s.Weights[k])
+		out.Constraints = append(out.Constraints, s.Constraints[k])
+	}
+	for k := range s.Static {
+		pick(k)
+	}
+	for _, k := range order {
+		pick(k)
+	}
+	return out
 }
 
 // build returns the model of the shapes in mask and records its members.

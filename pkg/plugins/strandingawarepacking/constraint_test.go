@@ -2,7 +2,10 @@ package strandingawarepacking
 
 import (
 	"fmt"
+	"iter"
 	"runtime"
+	"slices"
+	"strings"
 	"testing"
 	"weak"
 
@@ -164,7 +167,7 @@ func TestShapeModelsPerNode(t *testing.T) {
 	for _, n := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory, gpu} {
 		layout.Add(n, 1, n == gpu)
 	}
-	m := l.Models(&layout)
+	m := l.Models(&layout, nil)
 	if !m.Constrained() {
 		t.Fatal("Constrained() = false")
 	}
@@ -243,7 +246,7 @@ func TestReservation(t *testing.T) {
 	l.Observe(requireModel(makePod("p100", "", resGPU("1", "4Gi", "1")), "P100"), 2)
 	l.Observe(requireModel(makePod("t4-or-p100", "", resGPU("1", "4Gi", "2")), "T4", "P100"), 1)
 	layout := gpuLayout()
-	m := l.Models(&layout)
+	m := l.Models(&layout, nil)
 	node := func(model string) uint64 {
 		k, _ := m.variant(makeNode(model, resGPU("8", "32Gi", "8"), modelLabel, model))
 		return k
@@ -336,7 +339,7 @@ func TestPinnedCPUPodsReserveNothing(t *testing.T) {
 	for i := 0; i < 4; i++ {
 		e.observe(makePod(fmt.Sprint("web-", i), "", res("500m", "1Gi")))
 	}
-	if r := e.pl.Shapes().Models(&stranding.Layout{}).Reservation(); r != nil {
+	if r := e.pl.Shapes().Models(&stranding.Layout{}, nil).Reservation(); r != nil {
 		t.Errorf("a reservation for pods that request no scarce resource: %+v", r)
 	}
 	got := e.score(t, makePod("new", "", res("500m", "1Gi")))
@@ -352,8 +355,8 @@ func TestReservationCountsShapesNotKept(t *testing.T) {
 	l.Observe(makePod("any", "", resGPU("1", "4Gi", "1")), 6)
 	l.Observe(requireModel(makePod("p100", "", resGPU("3", "8Gi", "1")), "P100"), 3)
 	layout := gpuLayout()
-	m := l.Models(&layout)
-	if n := len(l.Set().Shapes); n != 1 {
+	m := l.Models(&layout, nil)
+	if n := len(l.Snapshot()); n != 1 {
 		t.Fatalf("%d shapes kept, want 1", n)
 	}
 	g2, _ := m.variant(makeNode("g2", resGPU("8", "32Gi", "8"), modelLabel, "G2"))
@@ -395,5 +398,89 @@ func TestScoreKeepsTheLastHostsOfAShape(t *testing.T) {
 	observe(e)
 	if got := e.score(t, pod); got["g2"] <= got["g3"] {
 		t.Errorf("scores %v: want g2 > g3 (g3 is the big shape's only host)", got)
+	}
+}
+
+// The model keeps learned shapes by density: a shape bound to a GPU model
+// that few nodes have ranks by its pods per node it may use, so a rare
+// large P100 shape is judged on a cluster with one P100 node in ten and not
+// on one where half the nodes are P100. A shape bound to nodes by something
+// other than a scarce resource (a hostname) ranks by its count, and a shape
+// no node accepts is dropped. PreScore ranks over the cluster's nodes.
+func TestShapeModelsKeepByDensity(t *testing.T) {
+	pinned := makePod("pinned", "", res("1", "1Gi"))
+	pinned.Spec.NodeSelector = map[string]string{corev1.LabelHostname: "g2-0"}
+	pods := []struct {
+		pod *corev1.Pod
+		n   int
+	}{
+		{makePod("any-a", "", resGPU("2", "8Gi", "1")), 6},
+		{makePod("any-b", "", resGPU("4", "16Gi", "1")), 5},
+		{pinned, 4},
+		{requireModel(makePod("nowhere", "", resGPU("1", "4Gi", "1")), "A100"), 3},
+		{requireModel(makePod("p100-big", "", resGPU("15", "60Gi", "1")), "P100"), 1},
+	}
+	cluster := func(p100 int) []*corev1.Node {
+		var out []*corev1.Node
+		for i := range 10 {
+			model := "G2"
+			if i < p100 {
+				model = "P100"
+			}
+			n := makeNode(fmt.Sprintf("%s-%d", strings.ToLower(model), i), resGPU("16", "120Gi", "2"), modelLabel, model)
+			n.Labels[corev1.LabelHostname] = n.Name
+			out = append(out, n)
+		}
+		return out
+	}
+	kept := func(set ShapeSet) []string {
+		var out []string
+		for k, sh := range set.Shapes {
+			out = append(out, fmt.Sprintf("%d:%.0f", cpuOf(sh), set.Weights[k]))
+		}
+		return out
+	}
+	layout := gpuLayout()
+	for _, tc := range []struct {
+		name  string
+		nodes []*corev1.Node
+		want  []string // cpu:weight of the kept shapes
+	}{
+		{"no nodes", nil, []string{"2000:6", "4000:5"}},
+		{"one P100 node in ten", cluster(1), []string{"15000:1", "2000:6"}},
+		{"five P100 nodes in ten", cluster(5), []string{"2000:6", "4000:5"}},
+		{"no P100 node", cluster(0), []string{"2000:6", "4000:5"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := NewShapeLearner(config.ShapeSource{Mode: config.ShapeSourceLearned, MaxLearned: 2})
+			for _, p := range pods {
+				l.Observe(p.pod, p.n)
+			}
+			var nodes iter.Seq[*corev1.Node]
+			if tc.nodes != nil {
+				nodes = slices.Values(tc.nodes)
+			}
+			got := kept(l.Set().byDensity(&layout, nodes))
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("kept %v, want %v", got, tc.want)
+			}
+		})
+	}
+
+	args := defaultArgs(t)
+	args.Shapes.MaxLearned = 2
+	nodes := cluster(1)
+	e := newEnv(t, args, nodes, nil, envOptions{})
+	for _, p := range pods {
+		e.pl.Shapes().Observe(p.pod, p.n)
+	}
+	// The pod's candidates are the G2 nodes; the P100 node still counts.
+	s := e.preScore(t, makePod("new", "", resGPU("2", "8Gi", "1")), e.nodeInfos(t, "g2-1", "g2-2"))
+	var cpus []int64
+	for _, sh := range s.models.shapes {
+		cpus = append(cpus, cpuOf(sh))
+	}
+	if want := []int64{15000, 2000}; !slices.Equal(cpus, want) {
+		t.Errorf("PreScore's shapes (cpu) %v, want %v", cpus, want)
 	}
 }

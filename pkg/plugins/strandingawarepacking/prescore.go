@@ -2,6 +2,7 @@ package strandingawarepacking
 
 import (
 	"context"
+	"iter"
 
 	corev1 "k8s.io/api/core/v1"
 	fwk "k8s.io/kube-scheduler/framework"
@@ -49,10 +50,11 @@ func (s *preScoreState) Clone() fwk.StateData { return s }
 // asks for.
 func (pl *Plugin) PreScore(ctx context.Context, cs fwk.CycleState, pod *corev1.Pod, nodes []fwk.NodeInfo) *fwk.Status {
 	s := &preScoreState{}
-	pl.buildLayout(s, pod, nodes)
+	cluster := pl.clusterNodes(nodes)
+	pl.buildLayout(s, pod, nodes, cluster)
 	s.buildPlans(pl.weights, nodes)
 	if pl.weights.Host > 0 {
-		s.buildHosts(pl.clusterNodes(nodes))
+		s.buildHosts(cluster)
 	}
 	if err := pl.buildSpread(ctx, &s.spread, pod, nodes); err != nil {
 		return fwk.AsStatus(err)
@@ -62,7 +64,7 @@ func (pl *Plugin) PreScore(ctx context.Context, cs fwk.CycleState, pod *corev1.P
 	return nil
 }
 
-func (pl *Plugin) buildLayout(s *preScoreState, pod *corev1.Pod, nodes []fwk.NodeInfo) {
+func (pl *Plugin) buildLayout(s *preScoreState, pod *corev1.Pod, nodes, cluster []fwk.NodeInfo) {
 	// Extended resources the pod requests, a candidate exposes or a shape
 	// asks for, added in name order once all are known.
 	set := pl.shapes.SetFor(pod)
@@ -110,7 +112,18 @@ func (pl *Plugin) buildLayout(s *preScoreState, pod *corev1.Pod, nodes []fwk.Nod
 			}
 		}
 	}
-	s.models = NewShapeModels(l, set)
+	s.models = NewShapeModels(l, set, NodesOf(cluster))
+}
+
+// NodesOf iterates over the nodes of infos.
+func NodesOf(infos []fwk.NodeInfo) iter.Seq[*corev1.Node] {
+	return func(yield func(*corev1.Node) bool) {
+		for _, ni := range infos {
+			if n := ni.Node(); n != nil && !yield(n) {
+				return
+			}
+		}
+	}
 }
 
 type hostCounts = [stranding.MaxShapes]float64

@@ -2,6 +2,7 @@ package strandingawarepacking
 
 import (
 	"context"
+	"iter"
 	"math"
 	"slices"
 	"sort"
@@ -108,21 +109,25 @@ type ShapeLearner struct {
 // shapeSnapshot is an immutable list of shapes, their frequencies and the
 // nodes their pods require (nil: any), and the demand per constraint.
 type shapeSnapshot struct {
-	shapes      []Shape
-	weights     []float64
-	constraints []*Constraint
-	demand      []ConstraintDemand
+	static, keep int
+	shapes       []Shape
+	weights      []float64
+	constraints  []*Constraint
+	demand       []ConstraintDemand
 }
 
 // ShapeSet is what the learner knows: the shapes (static first) with their
 // frequency weights and the nodes their pods require (nil: any), and the
 // total requests of the pods per node constraint, of every pod the learner
-// counts rather than only those of the shapes kept.
+// counts rather than only those of the shapes kept. The learned shapes are
+// candidates, most frequent first: the stranding model judges at most Keep
+// of them (see NewShapeModels).
 type ShapeSet struct {
-	Shapes      []Shape
-	Weights     []float64
-	Constraints []*Constraint
-	Demand      []ConstraintDemand
+	Static, Keep int
+	Shapes       []Shape
+	Weights      []float64
+	Constraints  []*Constraint
+	Demand       []ConstraintDemand
 }
 
 // ConstraintDemand is the sum of the requests of the pods that require
@@ -174,7 +179,7 @@ func (l *ShapeLearner) withStatic(learned []Shape, counts []float64, constraints
 	for _, c := range counts {
 		top = math.Max(top, c)
 	}
-	snap := &shapeSnapshot{shapes: slices.Clone(l.static), constraints: make([]*Constraint, len(l.static))}
+	snap := &shapeSnapshot{static: len(l.static), keep: l.maxLearned, shapes: slices.Clone(l.static), constraints: make([]*Constraint, len(l.static))}
 	for range l.static {
 		snap.weights = append(snap.weights, top)
 	}
@@ -295,15 +300,25 @@ func (l *ShapeLearner) addDemandLocked(shape Shape, constraint *Constraint, delt
 	}
 }
 
+// candidatesPerKept is how many learned shapes the learner hands out per
+// shape the model keeps: a rarer shape whose pods may use few nodes can
+// outweigh a more frequent one that may use any (NewShapeModels).
+const candidatesPerKept = 4
+
 // Snapshot returns the static shapes followed by the most frequent learned
-// ones (ties broken by key, so the result is deterministic).
-func (l *ShapeLearner) Snapshot() []Shape { return l.snapshot().shapes }
+// ones, as many as the model keeps (ties broken by key, so the result is
+// deterministic); Set has the candidates too.
+func (l *ShapeLearner) Snapshot() []Shape {
+	s := l.snapshot()
+	return s.shapes[:min(len(s.shapes), s.static+s.keep)]
+}
 
 // Weighted returns Snapshot and each shape's frequency weight: the learned
 // shapes' pod counts, static shapes as heavy as the most frequent one.
 func (l *ShapeLearner) Weighted() ([]Shape, []float64) {
 	s := l.snapshot()
-	return s.shapes, s.weights
+	n := min(len(s.shapes), s.static+s.keep)
+	return s.shapes[:n], s.weights[:n]
 }
 
 func (l *ShapeLearner) snapshot() *shapeSnapshot {
@@ -344,7 +359,7 @@ func (l *ShapeLearner) buildLocked() *shapeSnapshot {
 	var learned []Shape
 	var counts []float64
 	var constraints []*Constraint
-	for i := 0; i < len(all) && i < l.maxLearned; i++ {
+	for i := 0; i < len(all) && i < l.maxLearned*candidatesPerKept; i++ {
 		learned = append(learned, all[i].c.shape)
 		counts = append(counts, float64(all[i].c.n))
 		constraints = append(constraints, all[i].c.constraint)
@@ -375,7 +390,7 @@ func (l *ShapeLearner) buildLocked() *shapeSnapshot {
 func (l *ShapeLearner) Set() ShapeSet { return l.snapshot().set() }
 
 func (s *shapeSnapshot) set() ShapeSet {
-	return ShapeSet{Shapes: s.shapes, Weights: s.weights, Constraints: s.constraints, Demand: s.demand}
+	return ShapeSet{Static: s.static, Keep: s.keep, Shapes: s.shapes, Weights: s.weights, Constraints: s.constraints, Demand: s.demand}
 }
 
 // SetFor is Set with pod counted, for the cycle that schedules pod. The
@@ -410,9 +425,10 @@ func (l *ShapeLearner) SetFor(pod *corev1.Pod) ShapeSet {
 }
 
 // Models returns the learner's shapes in layout l, weighted by frequency,
-// as the stranding model takes them, per set of shapes a node accepts.
-func (l *ShapeLearner) Models(layout *stranding.Layout) *ShapeModels {
-	return NewShapeModels(layout, l.Set())
+// as the stranding model takes them, per set of shapes a node accepts, for
+// a cluster of nodes.
+func (l *ShapeLearner) Models(layout *stranding.Layout, nodes iter.Seq[*corev1.Node]) *ShapeModels {
+	return NewShapeModels(layout, l.Set(), nodes)
 }
 
 // ModelOf converts shapes and their weights into layout's dimensions.

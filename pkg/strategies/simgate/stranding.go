@@ -2,6 +2,7 @@ package simgate
 
 import (
 	"context"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	fwk "k8s.io/kube-scheduler/framework"
@@ -43,7 +44,7 @@ func (r *run) model() *strandingModel {
 	for _, p := range r.pending {
 		learner.Observe(p, 1)
 	}
-	m.models = learner.Models(&m.layout)
+	m.models = learner.Models(&m.layout, slices.Values(r.nodes))
 	r.stranding = m
 	return m
 }
