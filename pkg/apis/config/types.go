@@ -71,7 +71,8 @@ type ShapeSource struct {
 	Mode ShapeSourceMode
 	// Static lists shapes given by the operator.
 	Static []PodShape
-	// MaxLearned bounds the number of learned shapes (the most frequent are kept).
+	// MaxLearned bounds the number of learned shapes (the most frequent are
+	// kept, by pods per node they may use).
 	MaxLearned int32
 }
 

@@ -89,7 +89,8 @@ type ShapeSource struct {
 	// Static lists shapes given by the operator.
 	Static []PodShape `json:"static,omitempty"`
 	// MaxLearned bounds the number of learned shapes; the most frequent are
-	// kept. 1 to 64, default 64; static shapes take their places first (the
+	// kept, a shape bound to a few nodes counting its pods per node it may
+	// use. 1 to 64, default 64; static shapes take their places first (the
 	// model holds 64 shapes).
 	MaxLearned *int32 `json:"maxLearned,omitempty"`
 }
