@@ -118,7 +118,8 @@
 // # Protocol C: compaction
 //
 // The fewest nodes of one shape (96 cores / 384 GiB / 8 GPUs, 110 pods) that
-// host the whole pod list at once, scheduled in creation order, found per
+// host the whole pod list at once (all created first, so a learning policy
+// sees the whole list pending; then scheduled in creation order), found per
 // policy by a probe at the lower bound, growing steps, then bisection; each
 // probe is a fresh simulator stopped at the first pod that fits nowhere.
 // Pods larger than the node shape are left out and reported; pods whose

@@ -315,3 +315,42 @@ func poolGPUs(p *Pool, n int) int {
 	}
 	return g
 }
+
+// Protocol C creates the whole list before scheduling it, as a real
+// scheduler's informer would report it: snug's learner knows from the
+// first cycle that P100-only pods need whole P100 nodes, so the small
+// unconstrained pods that come first leave those nodes whole.
+func TestProtocolCLearnsTheWholeList(t *testing.T) {
+	nodes := nodesCSV(t, poolNodes)
+	var rows []string
+	for i := range 6 {
+		rows = append(rows, fmt.Sprintf("any-%02d,3000,8192,1,1000,,LS,Running,%d,100000,%d", i, i, i))
+	}
+	for i := range 3 {
+		rows = append(rows, fmt.Sprintf("p100-%02d,16000,102400,1,1000,P100,LS,Running,%d,100000,%d", i, 10+i, 10+i))
+	}
+	pods := podsCSV(t, rows...)
+	p, fit, _, err := NewPool(nodes, pods)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pols, err := Policies(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var snug Policy
+	for _, pol := range pols {
+		if pol.Name == SnugPolicy {
+			snug = pol
+		}
+	}
+	r, err := RunC(t.Context(), snug, CConfig{Pods: fit, Pool: p, MaxFactor: 4, ExactFactor: 4}, NewModel(fit, 64))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p100 := p.Composition(r.Nodes)[shapeIndex(p, "P100")]
+	t.Logf("%d nodes (lower bound %d), %d P100; probes %+v", r.Nodes, r.LowerBound.Nodes, p100, r.Probes)
+	if r.Nodes == 0 || p100 != 3 {
+		t.Errorf("snug: %d nodes with %d P100 nodes, want the 3 the P100-only pods need whole", r.Nodes, p100)
+	}
+}

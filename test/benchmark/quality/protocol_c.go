@@ -90,8 +90,8 @@ func ComputeLowerBound(pods []*corev1.Pod, s NodeShape) LowerBound {
 }
 
 // CConfig is protocol C: the fewest nodes of Shape (or of Pool) that host
-// every pod of Pods at once (scheduled in creation order), by search per
-// policy.
+// every pod of Pods at once (all created, then scheduled in creation
+// order), by search per policy.
 type CConfig struct {
 	Pods  []*corev1.Pod // pods that fit an empty node of Shape (see SplitOversize)
 	Shape NodeShape
@@ -259,6 +259,10 @@ func runProbe(ctx context.Context, pol Policy, cfg CConfig, seq []int, n int, mo
 			return false, 0, c, 0, err
 		}
 	}
+	// The list is created at once: a real scheduler's informer reports
+	// every pod pending before most are scheduled, and learning plugins
+	// (snug's shape learner) see the whole list from the first cycle.
+	sim.Observe(cfg.Pods)
 	for _, p := range cfg.Pods {
 		r, err := sim.Schedule(ctx, p)
 		if err != nil {

@@ -522,7 +522,9 @@ func renderC(b *strings.Builder, res *Results) {
 		p("The fewest nodes of one shape (%g cores / %g GiB / %d GPUs %s, %d pods) that host the whole pod list at\n",
 			float64(s.CPUMilli)/1000, gib(float64(s.MemBytes)), s.GPUs, s.Model, s.Pods)
 	}
-	p("once, scheduled in creation order, per policy: a probe at the lower bound, then growing steps (1%%,\n")
+	p("once (all created first, so policies that learn from pods see the whole list pending, as a real\n")
+	p("scheduler's informer does; then scheduled in creation order), per policy: a probe at the lower\n")
+	p("bound, then growing steps (1%%,\n")
 	p("2%%, 4%%, ... of the bound) until a probe places every pod, then bisection; each probe is a fresh\n")
 	p("simulator and stops at the first pod that fits nowhere. (The search assumes success is monotone in\n")
 	if ci.Pool != nil {
