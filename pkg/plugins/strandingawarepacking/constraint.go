@@ -239,8 +239,8 @@ func NewShapeModels(l *stranding.Layout, set ShapeSet, nodes iter.Seq[*corev1.No
 // it is as frequent as that, not as rare as it is among all pods: the large
 // pods of a small GPU-model pool are judged on the pool's nodes. The kept
 // shapes weigh their pod counts (frequency among the shapes a node accepts);
-// a shape no node accepts is dropped. Without such shapes (or nodes) the
-// most frequent learned shapes are kept.
+// a shape no node accepts is dropped. Without such shapes (or without
+// nodes) the most frequent learned shapes are kept.
 func (s ShapeSet) byDensity(l *stranding.Layout, nodes iter.Seq[*corev1.Node]) ShapeSet {
 	var dense []int
 	for k := s.Static; k < len(s.Shapes) && k < len(s.Constraints); k++ {
@@ -252,10 +252,7 @@ func (s ShapeSet) byDensity(l *stranding.Layout, nodes iter.Seq[*corev1.Node]) S
 		}
 	}
 	if len(dense) == 0 || nodes == nil {
-		if keep := s.Static + s.Keep; len(s.Shapes) > keep {
-			s.Shapes, s.Weights, s.Constraints = s.Shapes[:keep], s.Weights[:keep], s.Constraints[:keep]
-		}
-		return s
+		return s.mostFrequent()
 	}
 	// accepting counts, per constraint key, the nodes that accept it.
 	accepting := make(map[string]float64, len(dense))
@@ -273,6 +270,9 @@ func (s ShapeSet) byDensity(l *stranding.Layout, nodes iter.Seq[*corev1.Node]) S
 				accepting[c.key]++
 			}
 		}
+	}
+	if all == 0 {
+		return s.mostFrequent() // no cluster to judge density by
 	}
 	rank := slices.Clone(s.Weights)
 	for _, k := range dense {
@@ -303,6 +303,15 @@ func (s ShapeSet) byDensity(l *stranding.Layout, nodes iter.Seq[*corev1.Node]) S
 		pick(k)
 	}
 	return out
+}
+
+// mostFrequent keeps the static shapes and the set.Keep most frequent
+// learned ones.
+func (s ShapeSet) mostFrequent() ShapeSet {
+	if keep := s.Static + s.Keep; len(s.Shapes) > keep {
+		s.Shapes, s.Weights, s.Constraints = s.Shapes[:keep], s.Weights[:keep], s.Constraints[:keep]
+	}
+	return s
 }
 
 // build returns the model of the shapes in mask and records its members.

@@ -467,6 +467,15 @@ func TestShapeModelsKeepByDensity(t *testing.T) {
 		})
 	}
 
+	// Without a node to judge density by, the most frequent shapes are
+	// kept, constrained ones included.
+	l := NewShapeLearner(config.ShapeSource{Mode: config.ShapeSourceLearned, MaxLearned: 1})
+	l.Observe(requireModel(makePod("p100", "", resGPU("4", "16Gi", "1")), "P100"), 2)
+	l.Observe(makePod("any", "", resGPU("2", "8Gi", "1")), 1)
+	if got := kept(l.Set().byDensity(&layout, slices.Values([]*corev1.Node{}))); !slices.Equal(got, []string{"4000:2"}) {
+		t.Errorf("no nodes listed: kept %v, want [4000:2]", got)
+	}
+
 	args := defaultArgs(t)
 	args.Shapes.MaxLearned = 2
 	nodes := cluster(1)
