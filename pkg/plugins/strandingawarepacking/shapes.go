@@ -308,17 +308,13 @@ const candidatesPerKept = 4
 // Snapshot returns the static shapes followed by the most frequent learned
 // ones, as many as the model keeps (ties broken by key, so the result is
 // deterministic); Set has the candidates too.
-func (l *ShapeLearner) Snapshot() []Shape {
-	s := l.snapshot()
-	return s.shapes[:min(len(s.shapes), s.static+s.keep)]
-}
+func (l *ShapeLearner) Snapshot() []Shape { return l.snapshot().set().mostFrequent().Shapes }
 
 // Weighted returns Snapshot and each shape's frequency weight: the learned
 // shapes' pod counts, static shapes as heavy as the most frequent one.
 func (l *ShapeLearner) Weighted() ([]Shape, []float64) {
-	s := l.snapshot()
-	n := min(len(s.shapes), s.static+s.keep)
-	return s.shapes[:n], s.weights[:n]
+	s := l.snapshot().set().mostFrequent()
+	return s.Shapes, s.Weights
 }
 
 func (l *ShapeLearner) snapshot() *shapeSnapshot {
