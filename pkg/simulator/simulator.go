@@ -68,6 +68,14 @@ type PodObserver interface {
 	ObservePod(pod *corev1.Pod, delta int)
 }
 
+// BindObserver is a PodObserver that tells pending pods from bound ones:
+// the simulator reports each pod a cycle places as bound (delta 1), as the
+// scheduler's informer reports a binding, and -1 when the placement is
+// undone by Revert.
+type BindObserver interface {
+	ObserveBind(pod *corev1.Pod, delta int)
+}
+
 // SharedObserver is a PodObserver whose learning may be shared with other
 // plugins (the packing and preemption plugins of a profile share one shape
 // learner); observers with the same ObserverKey are fed once.
@@ -275,6 +283,16 @@ func (s *Simulator) unsee(p *corev1.Pod) {
 	}
 }
 
+// bound reports a placement of a pending pod to the observers that track
+// bindings.
+func (s *Simulator) bound(p *corev1.Pod, delta int) {
+	for _, o := range s.observers {
+		if b, ok := o.(BindObserver); ok {
+			b.ObserveBind(p, delta)
+		}
+	}
+}
+
 func (s *Simulator) setSeen(p *corev1.Pod, seen bool) {
 	delta := 1
 	if seen {
@@ -371,6 +389,7 @@ func (s *Simulator) Schedule(ctx context.Context, pod *corev1.Pod, opts ...Cycle
 	}
 	s.pods[key(placed)] = placed
 	s.record(op{kind: opPlace, pod: placed})
+	s.bound(placed, 1)
 	return Result{Node: node, Victims: victims, Tied: tied}, nil
 }
 

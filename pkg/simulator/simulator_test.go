@@ -206,6 +206,51 @@ func TestSharedLearnerObservedOnce(t *testing.T) {
 	}
 }
 
+// The learner hears of a placement as of a binding: the pod is no longer
+// pending; Revert makes it pending again, and removing a bound pod leaves
+// the pending count alone.
+func TestLearnerTracksPendingPods(t *testing.T) {
+	s := newSim(t, SnugProfile, Options{}, node("n1", "8", "16Gi"))
+	var l *strandingawarepacking.ShapeLearner
+	for _, o := range s.observers {
+		l = o.(SharedObserver).ObserverKey().(*strandingawarepacking.ShapeLearner)
+	}
+	pending := func() float64 {
+		var n float64
+		for _, p := range l.Set().Pending {
+			n += p
+		}
+		return n
+	}
+	a, b := pod("a", "1", "1Gi"), pod("b", "1", "1Gi")
+	s.Observe([]*corev1.Pod{a, b})
+	if got := pending(); got != 2 {
+		t.Fatalf("after Observe: %v pending, want 2", got)
+	}
+	m := s.Fork()
+	schedule(t, s, a)
+	if got := pending(); got != 1 {
+		t.Errorf("after a is placed: %v pending, want 1", got)
+	}
+	if err := s.Revert(m); err != nil {
+		t.Fatal(err)
+	}
+	if got := pending(); got != 2 {
+		t.Errorf("after Revert: %v pending, want 2", got)
+	}
+	schedule(t, s, a, b)
+	placed, _ := s.Pod("default", "a")
+	if err := s.RemovePod(placed); err != nil {
+		t.Fatal(err)
+	}
+	if got := pending(); got != 0 {
+		t.Errorf("after both placed and a removed: %v pending, want 0", got)
+	}
+	if _, w := l.Weighted(); len(w) != 1 || w[0] != 1 {
+		t.Errorf("weights %v, want b alone", w)
+	}
+}
+
 // Upstream's numFeasibleNodesToFind (pkg/scheduler/schedule_one.go), by hand.
 func TestNumFeasibleNodesToFind(t *testing.T) {
 	pct := func(p int32) *int32 { return &p }

@@ -352,19 +352,38 @@ type Plan struct {
 	// hosts[k] is how many nodes shape k fits on now, 0 for shapes the
 	// host term ignores; nil: no host term.
 	hosts *[MaxShapes]float64
+	// hostBase is the host cost the pod pays wherever it goes (SetHostBase).
+	hostBase float64
 }
 
 // Shapes returns the plan's shapes.
 func (p *Plan) Shapes() *Shapes { return p.s }
 
 // SetHosts turns the host term on: hosts[k] is the number of nodes shape k
-// of the plan's shapes fits on now (0: ignore the shape). A placement that
-// takes away one of them costs 1/hosts[k], the largest over the shapes it
-// takes a host from: the fewer nodes a shape still has, the more losing one
-// costs, so a node that is one of few that can host a large pod stays whole
-// while other nodes can take the pod. hosts must not change while the plan
-// is in use.
+// of the plan's shapes fits on now (0: ignore the shape; at least 1
+// otherwise, fractions allowed). A placement that takes away one of them
+// costs 1/hosts[k], the largest over the shapes it takes a host from: the
+// fewer nodes a shape still has, the more losing one costs, so a node that
+// is one of few that can host a large pod stays whole while other nodes
+// can take the pod. hosts must not change while the plan is in use.
 func (p *Plan) SetHosts(hosts *[MaxShapes]float64) { p.hosts = hosts }
+
+// SetHostBase sets the host cost the pod pays wherever it goes (the least
+// HostCost over the candidate nodes), which Evaluate leaves out: a cost
+// every candidate pays ranks no node above another, and subtracted it
+// cannot push every score to the floor of R, where their order is lost.
+func (p *Plan) SetHostBase(base float64) { p.hostBase = base }
+
+// HostCost is the host term's cost of placing the pod on a node with
+// allocatable alloc and requested used, 0 without the host term.
+func (p *Plan) HostCost(alloc, used *Vec) float64 {
+	if p.w.Host <= 0 || p.hosts == nil {
+		return 0
+	}
+	var before, after Vec
+	p.freeBeforeAfter(alloc, used, &before, &after)
+	return p.hostCost(&before, &after)
+}
 
 // hostCost is the host term's cost of going from free before to after.
 func (p *Plan) hostCost(before, after *Vec) float64 {
@@ -375,6 +394,18 @@ func (p *Plan) hostCost(before, after *Vec) float64 {
 		}
 	}
 	return cost
+}
+
+// freeBeforeAfter fills the node's free capacity before and after the pod.
+func (p *Plan) freeBeforeAfter(alloc, used, before, after *Vec) {
+	for i := 0; i < p.l.N; i++ {
+		if f := alloc[i] - used[i]; f > 0 {
+			before[i] = f
+			if f -= p.pod[i]; f > 0 {
+				after[i] = f
+			}
+		}
+	}
 }
 
 // NewPlan prepares the evaluation of pod against many nodes. It normalises
@@ -436,14 +467,7 @@ func (p *Plan) Evaluate(alloc, used *Vec) Eval {
 		e.Packing = pSum / pw
 	}
 	var before, after Vec
-	for i := 0; i < l.N; i++ {
-		if f := alloc[i] - used[i]; f > 0 {
-			before[i] = f
-			if f -= p.pod[i]; f > 0 {
-				after[i] = f
-			}
-		}
-	}
+	p.freeBeforeAfter(alloc, used, &before, &after)
 	var reachAfter, usableAfter Vec
 	if p.nStrand > 0 {
 		p.s.reachUsable(&after, &reachAfter, &usableAfter)
@@ -479,7 +503,7 @@ func (p *Plan) Evaluate(alloc, used *Vec) Eval {
 		level = strandedShare(l, p.s, alloc, &after, &usableAfter)
 	}
 	if p.w.Host > 0 && p.hosts != nil {
-		e.HostCost = p.hostCost(&before, &after)
+		e.HostCost = max(0, p.hostCost(&before, &after)-p.hostBase)
 	}
 	// The host term is a penalty in units of the other terms' weights, so
 	// placements that take no shape's host score exactly as without it.

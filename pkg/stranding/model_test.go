@@ -810,3 +810,42 @@ func TestEvaluateHostTerm(t *testing.T) {
 		})
 	}
 }
+
+// A host cost every candidate pays (SetHostBase) is left out: the order of
+// two nodes that both take the last host stays that of the other terms,
+// where the full cost would push both to a score of 0.
+func TestHostBase(t *testing.T) {
+	l := testLayout(t)
+	s := shapesOf(l, vec(8000, 32, 0, 1), vec(48000, 256, 0, 8))
+	hosts := [MaxShapes]float64{3, 1}
+	w := Weights{Packing: 1, Stranding: 16, Level: 4, Host: 16}
+	pod := vec(8000, 32, 1, 1)
+	// Both nodes lose the 8-GPU shape, the only host each: an empty 8-GPU
+	// node and a 16-GPU node with 8 GPUs in use.
+	alloc, alloc16 := vec(96000, 384, 110, 8), vec(192000, 768, 110, 16)
+	emptyUsed, halfUsed := vec(0, 0, 0, 0), vec(48000, 256, 1, 8)
+	p := NewPlan(l, s, w, &pod)
+	p.SetHosts(&hosts)
+	if c := p.HostCost(&alloc, &emptyUsed); c != 1 {
+		t.Fatalf("HostCost = %v, want 1 (the one host)", c)
+	}
+	if a, b := p.Evaluate(&alloc, &emptyUsed).Score, p.Evaluate(&alloc16, &halfUsed).Score; a != 0 || b != 0 {
+		t.Fatalf("scores %v, %v: want both clamped to 0 without a base (the case SetHostBase is for)", a, b)
+	}
+	p.SetHostBase(p.HostCost(&alloc, &emptyUsed))
+	without := NewPlan(l, s, w, &pod)
+	var scores []float64
+	for _, n := range []struct{ alloc, used Vec }{{alloc, emptyUsed}, {alloc16, halfUsed}} {
+		got, want := p.Evaluate(&n.alloc, &n.used), without.Evaluate(&n.alloc, &n.used)
+		if got.HostCost != 0 || !near(got.Score, want.Score) {
+			t.Errorf("alloc %v used %v: HostCost %v, Score %v; want 0 and %v (as without hosts)", n.alloc, n.used, got.HostCost, got.Score, want.Score)
+		}
+		scores = append(scores, got.Score)
+	}
+	if scores[0] == scores[1] {
+		t.Errorf("scores %v: the other terms no longer tell the nodes apart", scores)
+	}
+	if q := NewPlan(l, s, Weights{Packing: 1}, &pod); q.HostCost(&alloc, &emptyUsed) != 0 {
+		t.Error("HostCost without the host term, want 0")
+	}
+}

@@ -548,5 +548,8 @@ func ContextWithPreemptor(ctx context.Context, pod *corev1.Pod) context.Context 
 // ObservePod feeds the shape learner (simulator without informers).
 func (pl *Plugin) ObservePod(pod *corev1.Pod, delta int) { pl.shapes.Observe(pod, delta) }
 
+// ObserveBind tells the shape learner a pod is no longer pending.
+func (pl *Plugin) ObserveBind(pod *corev1.Pod, delta int) { pl.shapes.Bind(pod, delta) }
+
 // ObserverKey is the shape learner, shared by the plugins of a profile.
 func (pl *Plugin) ObserverKey() any { return pl.shapes }

@@ -153,13 +153,18 @@ type ShapeModels struct {
 	// The average pod (requests in the layout) per distinct constraint and
 	// of all pods, and the share of all pods that require each constraint,
 	// 0 when its pods request no scarce resource (see Reservation).
-	avg    []stranding.Vec
-	share  []float64
-	avgAll stranding.Vec
-	all    *stranding.Shapes
-	byMask map[uint64]*stranding.Shapes
+	avg   []stranding.Vec
+	share []float64
+	// pending pods per distinct constraint (ConstraintDemand.Pending).
+	pending []float64
+	avgAll  stranding.Vec
+	all     *stranding.Shapes
+	byMask  map[uint64]*stranding.Shapes
 	// members[s] are the indexes, among shapes, of model s's shapes.
 	members map[*stranding.Shapes][]int
+	// need[k] is the pending demand for the hosts of shape k (hostDemand);
+	// nil: none.
+	need []float64
 }
 
 // maxConstraints bounds the distinct constraints: a node's are a bit mask.
@@ -170,9 +175,13 @@ const maxConstraints = 64
 // (nil: every shape accepted everywhere as far as the choice of shapes goes;
 // see byDensity).
 func NewShapeModels(l *stranding.Layout, set ShapeSet, nodes iter.Seq[*corev1.Node]) *ShapeModels {
+	set.need = set.hostDemand(l)
 	set = set.byDensity(l, nodes)
 	n := min(len(set.Shapes), stranding.MaxShapes)
 	m := &ShapeModels{layout: l, shapes: set.Shapes[:n], weights: set.Weights[:n], of: make([]int, n)}
+	if set.need != nil {
+		m.need = set.need[:n]
+	}
 	index := map[string]int{}
 	add := func(c *Constraint) int {
 		if i, ok := index[c.key]; ok {
@@ -183,7 +192,7 @@ func NewShapeModels(l *stranding.Layout, set ShapeSet, nodes iter.Seq[*corev1.No
 		}
 		index[c.key] = len(m.distinct)
 		m.distinct = append(m.distinct, c)
-		m.avg, m.share = append(m.avg, stranding.Vec{}), append(m.share, 0)
+		m.avg, m.share, m.pending = append(m.avg, stranding.Vec{}), append(m.share, 0), append(m.pending, 0)
 		return len(m.distinct) - 1
 	}
 	for k := range m.of {
@@ -209,6 +218,7 @@ func NewShapeModels(l *stranding.Layout, set ShapeSet, nodes iter.Seq[*corev1.No
 		for j := range v {
 			m.avg[i][j] = v[j] / float64(d.Pods)
 		}
+		m.pending[i] = float64(d.Pending)
 		// Only pods that request a scarce resource reserve nodes: a pod
 		// pinned to a node by hostname, or to a CPU pool, must not push
 		// every other pod off the nodes it may use.
@@ -239,29 +249,34 @@ func NewShapeModels(l *stranding.Layout, set ShapeSet, nodes iter.Seq[*corev1.No
 // it is as frequent as that, not as rare as it is among all pods: the large
 // pods of a small GPU-model pool are judged on the pool's nodes. The kept
 // shapes weigh their pod counts (frequency among the shapes a node accepts);
-// a shape no node accepts is dropped. Without such shapes (or without
-// nodes) the most frequent learned shapes are kept.
+// a shape no node accepts is dropped. The largest pending shapes
+// (ShapeSet.Largest) of such kind rank first, up to maxLargest of them.
+// Without such shapes (or without nodes) the most frequent learned shapes
+// are kept.
 func (s ShapeSet) byDensity(l *stranding.Layout, nodes iter.Seq[*corev1.Node]) ShapeSet {
-	var dense []int
-	for k := s.Static; k < len(s.Shapes) && k < len(s.Constraints); k++ {
-		if s.Constraints[k] == nil {
+	var dense, largest []int
+	for k := s.Static; k < len(s.Shapes); k++ {
+		if v := shapeVector(l, s.Shapes[k]); !scarceShape(l, &v) {
 			continue
 		}
-		if v := shapeVector(l, s.Shapes[k]); scarceShape(l, &v) {
+		switch {
+		case k < len(s.Largest) && s.Largest[k] && len(largest) < maxLargest(s.Keep):
+			largest = append(largest, k)
+		case s.constraint(k) != nil:
 			dense = append(dense, k)
 		}
 	}
-	if len(dense) == 0 || nodes == nil {
+	if len(dense)+len(largest) == 0 || nodes == nil {
 		return s.mostFrequent()
 	}
 	// accepting counts, per constraint key, the nodes that accept it.
-	accepting := make(map[string]float64, len(dense))
 	var distinct []*Constraint
-	for _, k := range dense {
-		if c := s.Constraints[k]; !slices.ContainsFunc(distinct, func(d *Constraint) bool { return d.key == c.key }) {
+	for _, k := range slices.Concat(dense, largest) {
+		if c := s.constraint(k); c != nil && !slices.ContainsFunc(distinct, func(d *Constraint) bool { return d.key == c.key }) {
 			distinct = append(distinct, c)
 		}
 	}
+	accepting := make(map[string]float64, len(distinct))
 	var all float64
 	for node := range nodes {
 		all++
@@ -275,9 +290,22 @@ func (s ShapeSet) byDensity(l *stranding.Layout, nodes iter.Seq[*corev1.Node]) S
 		return s.mostFrequent() // no cluster to judge density by
 	}
 	rank := slices.Clone(s.Weights)
+	accepted := func(k int) float64 {
+		if c := s.constraint(k); c != nil {
+			return accepting[c.key]
+		}
+		return all
+	}
 	for _, k := range dense {
-		if a := accepting[s.Constraints[k].key]; a > 0 {
+		if a := accepted(k); a > 0 {
 			rank[k] *= all / a
+		} else {
+			rank[k] = 0
+		}
+	}
+	for _, k := range largest {
+		if accepted(k) > 0 {
+			rank[k] = math.Inf(1)
 		} else {
 			rank[k] = 0
 		}
@@ -295,6 +323,15 @@ func (s ShapeSet) byDensity(l *stranding.Layout, nodes iter.Seq[*corev1.Node]) S
 		out.Shapes = append(out.Shapes, s.Shapes[k])
 		out.Weights = append(out.Weights, s.Weights[k])
 		out.Constraints = append(out.Constraints, s.Constraints[k])
+		if s.Pending != nil {
+			out.Pending = append(out.Pending, s.Pending[k])
+		}
+		if s.need != nil {
+			out.need = append(out.need, s.need[k])
+		}
+		if s.Largest != nil {
+			out.Largest = append(out.Largest, s.Largest[k])
+		}
 	}
 	for k := range s.Static {
 		pick(k)
@@ -305,13 +342,78 @@ func (s ShapeSet) byDensity(l *stranding.Layout, nodes iter.Seq[*corev1.Node]) S
 	return out
 }
 
+// maxLargest is how many of the kept shapes may be largest pending shapes
+// (ShapeSet.Largest) that their counts would not keep.
+func maxLargest(keep int) int { return max(1, keep/4) }
+
 // mostFrequent keeps the static shapes and the set.Keep most frequent
 // learned ones.
 func (s ShapeSet) mostFrequent() ShapeSet {
 	if keep := s.Static + s.Keep; len(s.Shapes) > keep {
 		s.Shapes, s.Weights, s.Constraints = s.Shapes[:keep], s.Weights[:keep], s.Constraints[:keep]
+		if s.Pending != nil {
+			s.Pending = s.Pending[:keep]
+		}
+		if s.need != nil {
+			s.need = s.need[:keep]
+		}
+		if s.Largest != nil {
+			s.Largest = s.Largest[:keep]
+		}
 	}
 	return s
+}
+
+// hostDemand returns, per shape that requests a scarce resource, the pending
+// pods that need one of its hosts: those of every candidate shape that
+// requests at least as much of everything and may run only where it may
+// (a larger pod pending for a GPU model needs the same whole nodes as a
+// smaller one). nil when nothing is pending.
+func (s ShapeSet) hostDemand(l *stranding.Layout) []float64 {
+	var vecs []stranding.Vec
+	var need []float64
+	for j, p := range s.Pending {
+		if p <= 0 || j >= len(s.Shapes) {
+			continue
+		}
+		if vecs == nil {
+			vecs = make([]stranding.Vec, len(s.Shapes))
+			for k, sh := range s.Shapes {
+				vecs[k] = shapeVector(l, sh)
+			}
+			need = make([]float64, len(s.Shapes))
+		}
+		for k := range s.Shapes {
+			if scarceShape(l, &vecs[k]) && covers(l, &vecs[j], &vecs[k]) && within(s.constraint(j), s.constraint(k)) {
+				need[k] += p
+			}
+		}
+	}
+	return need
+}
+
+// constraint is shape k's constraint, nil for none.
+func (s ShapeSet) constraint(k int) *Constraint {
+	if k < len(s.Constraints) {
+		return s.Constraints[k]
+	}
+	return nil
+}
+
+// covers reports whether a requests at least as much as b of everything.
+func covers(l *stranding.Layout, a, b *stranding.Vec) bool {
+	for i := 0; i < l.N; i++ {
+		if a[i] < b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// within reports whether every node that constraint a admits is known to
+// admit b: b admits all, or both are the same.
+func within(a, b *Constraint) bool {
+	return b == nil || (a != nil && a.key == b.key)
 }
 
 // build returns the model of the shapes in mask and records its members.
@@ -330,6 +432,14 @@ func (m *ShapeModels) build(mask uint64) *stranding.Shapes {
 	}
 	m.members[s] = members
 	return s
+}
+
+// constraint is shape k's constraint, nil for none.
+func (m *ShapeModels) constraint(k int) *Constraint {
+	if i := m.of[k]; i >= 0 {
+		return m.distinct[i]
+	}
+	return nil
 }
 
 // Members returns, for each shape of model s (from For), its index among
@@ -378,9 +488,9 @@ func (m *ShapeModels) variant(node *corev1.Node) (uint64, *stranding.Shapes) {
 // particular nodes need. For each constraint whose pods request a scarce
 // resource (a GPU model; not a hostname or a CPU pool) it compares the room
 // left for its average pod on the nodes that admit it with its share of the
-// pods times the room left for the average pod of all pods: a constraint whose
-// room is no larger is short, and the nodes that admit a short constraint
-// are reserved. A pod that may use other nodes then leaves them to the pods
+// pods times the room left for the average pod of all pods, and with its
+// pending pods: a constraint whose room is no larger than either is short,
+// and the nodes that admit a short constraint are reserved. A pod that may use other nodes then leaves them to the pods
 // that may use nothing else, as a pod that does not request a scarce
 // resource leaves it to those that do. Room counts whole pods, so capacity
 // fragmented into pieces smaller than the pod does not count.
@@ -415,11 +525,11 @@ func (r *Reservation) Add(admitted uint64, free *stranding.Vec) {
 }
 
 // Short returns the mask of the constraints whose room is no larger than
-// their share of the room of all pods.
+// their share of the room of all pods or than their pending pods.
 func (r *Reservation) Short() uint64 {
 	var short uint64
 	for i, s := range r.m.share {
-		if s > 0 && r.admitted&(1<<uint(i)) != 0 && r.room[i] <= s*r.roomAll {
+		if s > 0 && r.admitted&(1<<uint(i)) != 0 && (r.room[i] <= s*r.roomAll || r.room[i] <= r.m.pending[i]) {
 			short |= 1 << uint(i)
 		}
 	}

@@ -420,6 +420,11 @@ func TestShapeModelsKeepByDensity(t *testing.T) {
 		{requireModel(makePod("nowhere", "", resGPU("1", "4Gi", "1")), "A100"), 3},
 		{requireModel(makePod("p100-big", "", resGPU("15", "60Gi", "1")), "P100"), 1},
 	}
+	// Bound: a pending pod's shape may be kept as the largest of its kind
+	// (TestLargestPendingShapes), whatever its density.
+	for _, p := range pods {
+		p.pod.Spec.NodeName = "elsewhere"
+	}
 	cluster := func(p100 int) []*corev1.Node {
 		var out []*corev1.Node
 		for i := range 10 {
@@ -491,5 +496,33 @@ func TestShapeModelsKeepByDensity(t *testing.T) {
 	}
 	if want := []int64{15000, 2000}; !slices.Equal(cpus, want) {
 		t.Errorf("PreScore's shapes (cpu) %v, want %v", cpus, want)
+	}
+}
+
+// A constraint whose pending pods need all the room its nodes have left is
+// short, however small its share of all pods.
+func TestReservationCountsPendingPods(t *testing.T) {
+	for _, tc := range []struct {
+		pending int
+		short   bool
+	}{{0, false}, {3, false}, {4, true}, {5, true}} {
+		l := NewShapeLearner(config.ShapeSource{Mode: config.ShapeSourceLearned, MaxLearned: 8})
+		l.Observe(makePod("any", "elsewhere", resGPU("1", "4Gi", "1")), 600)
+		l.Observe(requireModel(makePod("p100-bound", "elsewhere", resGPU("1", "4Gi", "1")), "P100"), 15-tc.pending)
+		if tc.pending > 0 {
+			l.Observe(requireModel(makePod("p100-pending", "", resGPU("1", "4Gi", "1")), "P100"), tc.pending)
+		}
+		layout := gpuLayout()
+		m := l.Models(&layout, nil)
+		g2, _ := m.variant(makeNode("g2", resGPU("8", "32Gi", "8"), modelLabel, "G2"))
+		p100, _ := m.variant(makeNode("p100", resGPU("8", "32Gi", "8"), modelLabel, "P100"))
+		r := m.Reservation()
+		// 15 of 615 pods require P100: 2.5 of the 104 that fit, below its
+		// room of 4.
+		r.Add(g2, &stranding.Vec{64000, 256 << 30, 100})
+		r.Add(p100, &stranding.Vec{64000, 256 << 30, 4})
+		if got := r.Short()&p100 != 0; got != tc.short {
+			t.Errorf("%d P100 pods pending for room for 4: short %v, want %v", tc.pending, got, tc.short)
+		}
 	}
 }

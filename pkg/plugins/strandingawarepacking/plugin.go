@@ -123,5 +123,8 @@ func (pl *Plugin) ScoreExtensions() fwk.ScoreExtensions { return pl }
 // places, binds or sees pending, as the scheduler's informer would.
 func (pl *Plugin) ObservePod(pod *corev1.Pod, delta int) { pl.shapes.Observe(pod, delta) }
 
+// ObserveBind tells the shape learner a pod is no longer pending.
+func (pl *Plugin) ObserveBind(pod *corev1.Pod, delta int) { pl.shapes.Bind(pod, delta) }
+
 // ObserverKey is the shape learner, shared by the plugins of a profile.
 func (pl *Plugin) ObserverKey() any { return pl.shapes }

@@ -3,6 +3,7 @@ package strandingawarepacking
 import (
 	"context"
 	"iter"
+	"math"
 
 	corev1 "k8s.io/api/core/v1"
 	fwk "k8s.io/kube-scheduler/framework"
@@ -54,7 +55,8 @@ func (pl *Plugin) PreScore(ctx context.Context, cs fwk.CycleState, pod *corev1.P
 	pl.buildLayout(s, pod, nodes, cluster)
 	s.buildPlans(pl.weights, nodes)
 	if pl.weights.Host > 0 {
-		s.buildHosts(cluster)
+		s.buildHosts(cluster, pod)
+		s.setHostBase(nodes)
 	}
 	if err := pl.buildSpread(ctx, &s.spread, pod, nodes); err != nil {
 		return fwk.AsStatus(err)
@@ -144,8 +146,9 @@ func (pl *Plugin) clusterNodes(candidates []fwk.NodeInfo) []fwk.NodeInfo {
 
 // buildHosts counts, for each shape that requests a scarce resource, the
 // nodes it fits on now among those that accept it, and hands each plan
-// the counts of its shapes.
-func (s *preScoreState) buildHosts(nodes []fwk.NodeInfo) {
+// the counts of its shapes. Hosts that pending pods need do not count
+// (spareHosts), unless the pod is itself such demand.
+func (s *preScoreState) buildHosts(nodes []fwk.NodeInfo, pod *corev1.Pod) {
 	set := s.models.shapes
 	l := &s.layout
 	vecs := make([]stranding.Vec, len(set))
@@ -168,7 +171,7 @@ func (s *preScoreState) buildHosts(nodes []fwk.NodeInfo) {
 	if !counted {
 		return
 	}
-	hosts := make([]float64, len(set))
+	hosts, slots := make([]float64, len(set)), make([]float64, len(set))
 	for _, ni := range nodes {
 		if !mayHost(l, &s.kinds, ni, &least) {
 			continue
@@ -181,8 +184,17 @@ func (s *preScoreState) buildHosts(nodes []fwk.NodeInfo) {
 		var none stranding.Vec
 		free := stranding.Free(l, &alloc, &used, &none)
 		for _, k := range s.models.Members(s.models.For(ni.Node())) {
-			if fits(l, &vecs[k], &free) >= 1 {
+			if n := fits(l, &vecs[k], &free); n >= 1 {
 				hosts[k]++
+				slots[k] += n
+			}
+		}
+	}
+	if need := s.models.need; need != nil {
+		podC := constraintOf(pod)
+		for k := range hosts {
+			if need[k] > 0 && !(covers(l, &s.pod, &vecs[k]) && within(podC, s.models.constraint(k))) {
+				hosts[k] = spareHosts(hosts[k], slots[k], need[k])
 			}
 		}
 	}
@@ -193,6 +205,39 @@ func (s *preScoreState) buildHosts(nodes []fwk.NodeInfo) {
 		}
 		s.plans[i].SetHosts(&s.hosts[i])
 	}
+}
+
+// setHostBase hands every plan the least host cost among the candidate
+// nodes (Plan.SetHostBase).
+func (s *preScoreState) setHostBase(nodes []fwk.NodeInfo) {
+	if s.hosts == nil || len(nodes) == 0 {
+		return
+	}
+	base := math.Inf(1)
+	for _, ni := range nodes {
+		var alloc, used stranding.Vec
+		nodeVectors(&s.layout, &s.kinds, ni, true, &alloc, &used)
+		plan, _ := s.plan(ni.Node())
+		if base = min(base, plan.HostCost(&alloc, &used)); base == 0 {
+			return
+		}
+	}
+	for i := range s.plans {
+		s.plans[i].SetHostBase(base)
+	}
+}
+
+// spareHosts is how many of a shape's hosts its pending demand leaves
+// spare, in hosts: with need pods pending for slots places on hosts nodes,
+// a share need/slots of the hosts is taken, and at least one host counts,
+// so a placement that takes a host the demand needs costs the whole host
+// term. A pod that is itself such demand is judged by all the hosts: it
+// takes a place the demand would take anyway.
+func spareHosts(hosts, slots, need float64) float64 {
+	if hosts == 0 || slots == 0 {
+		return hosts
+	}
+	return max(1, hosts*(1-need/slots))
 }
 
 // mayHost reports whether ni has free, in some scarce dimension, the least

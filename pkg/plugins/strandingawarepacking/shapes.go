@@ -92,8 +92,11 @@ func ignored(pod *corev1.Pod) bool {
 
 // ShapeLearner keeps a histogram of the shapes of the pods the scheduler
 // sees (pending and bound, not terminal; DaemonSet and static pods are left
-// out) and serves the most frequent ones, after the operator's static shapes. Updates are O(1) under a mutex;
-// readers get an immutable snapshot rebuilt at most once per change batch.
+// out) and serves the most frequent ones, after the operator's static shapes.
+// It also counts, per shape, the pods still pending (not bound to a node).
+// Updates are O(1) under a mutex; readers get an immutable snapshot rebuilt
+// at most once per change batch (a binding changes only pending counts,
+// which are read at every Set and need no rebuild).
 type ShapeLearner struct {
 	static     []Shape
 	maxLearned int
@@ -114,6 +117,9 @@ type shapeSnapshot struct {
 	weights      []float64
 	constraints  []*Constraint
 	demand       []ConstraintDemand
+	// buckets of the learned shapes, for their pending counts (read
+	// under the learner's lock).
+	buckets []*shapeCount
 }
 
 // ShapeSet is what the learner knows: the shapes (static first) with their
@@ -121,21 +127,33 @@ type shapeSnapshot struct {
 // total requests of the pods per node constraint, of every pod the learner
 // counts rather than only those of the shapes kept. The learned shapes are
 // candidates, most frequent first: the stranding model judges at most Keep
-// of them (see NewShapeModels).
+// of them (see NewShapeModels). Pending, when set, counts each shape's
+// pods not bound to a node, but for the pod being scheduled (SetFor).
 type ShapeSet struct {
 	Static, Keep int
 	Shapes       []Shape
 	Weights      []float64
 	Constraints  []*Constraint
 	Demand       []ConstraintDemand
+	Pending      []float64
+	// Largest marks, per node constraint (none included), the pending
+	// shapes that request the most of some resource. They follow the
+	// candidates when not among them, and the model keeps them however rare
+	// (byDensity): a large pod needs a node of the few that can host it
+	// whole, and the host term protects only the hosts of shapes it knows.
+	Largest []bool
+	// need[k] is the pending demand for shape k's hosts (hostDemand).
+	need []float64
 }
 
 // ConstraintDemand is the sum of the requests of the pods that require
-// Constraint's nodes (nil: of the pods that require none).
+// Constraint's nodes (nil: of the pods that require none), and how many of
+// them are pending (in a ShapeSet with Pending).
 type ConstraintDemand struct {
 	Constraint *Constraint
 	Pods       int
 	Requests   Shape
+	Pending    int
 }
 
 // demandCount accumulates a ConstraintDemand.
@@ -151,7 +169,7 @@ type demandCount struct {
 type shapeCount struct {
 	shape      Shape
 	constraint *Constraint
-	n          int
+	n, pending int
 }
 
 // NewShapeLearner returns a learner for a shape source.
@@ -167,14 +185,14 @@ func NewShapeLearner(src config.ShapeSource) *ShapeLearner {
 	}
 	// The model holds stranding.MaxShapes shapes, static ones first.
 	l.maxLearned = max(0, min(l.maxLearned, stranding.MaxShapes-len(l.static)))
-	l.current.Store(l.withStatic(nil, nil, nil, nil))
+	l.current.Store(l.withStatic(nil, nil, nil, nil, nil))
 	return l
 }
 
 // withStatic puts the static shapes before the learned ones. An operator's
 // static shape weighs as much as the most frequent learned shape (1 when
 // nothing is learned): declared shapes are expected to matter.
-func (l *ShapeLearner) withStatic(learned []Shape, counts []float64, constraints []*Constraint, demand []ConstraintDemand) *shapeSnapshot {
+func (l *ShapeLearner) withStatic(learned []Shape, counts []float64, constraints []*Constraint, demand []ConstraintDemand, buckets []*shapeCount) *shapeSnapshot {
 	top := 1.0
 	for _, c := range counts {
 		top = math.Max(top, c)
@@ -187,11 +205,13 @@ func (l *ShapeLearner) withStatic(learned []Shape, counts []float64, constraints
 	snap.weights = append(snap.weights, counts...)
 	snap.constraints = append(snap.constraints, constraints...)
 	snap.demand = demand
+	snap.buckets = buckets
 	return snap
 }
 
-// Observe adds delta pods of the given pod's shape. A positive delta marks
-// the pod as counted and a negative one as no longer counted (see SetFor).
+// Observe adds delta pods of the given pod's shape, pending ones if the pod
+// is not bound to a node. A positive delta marks the pod as counted and a
+// negative one as no longer counted (see SetFor).
 func (l *ShapeLearner) Observe(pod *corev1.Pod, delta int) {
 	if l.maxLearned == 0 || pod == nil || ignored(pod) {
 		return
@@ -203,9 +223,28 @@ func (l *ShapeLearner) Observe(pod *corev1.Pod, delta int) {
 	c := constraintOf(pod)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.addLocked(shape, c, bucketKey(shape, c), delta)
+	l.addLocked(shape, c, bucketKey(shape, c), delta, pending(pod))
 	l.markLocked(pod, delta > 0)
 }
+
+// Bind reports that delta counted pods of the given pod's shape were bound
+// to a node (a negative delta: unbound, as when a simulation is undone), so
+// they are no longer pending.
+func (l *ShapeLearner) Bind(pod *corev1.Pod, delta int) {
+	shape := learnedShape(pod)
+	if l.maxLearned == 0 || len(shape) == 0 {
+		return
+	}
+	c := constraintOf(pod)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if b := l.counts[bucketKey(shape, c)]; b != nil {
+		b.pending = max(0, b.pending-delta)
+	}
+}
+
+// pending reports whether a pod waits for a node.
+func pending(pod *corev1.Pod) bool { return pod.Spec.NodeName == "" }
 
 func (l *ShapeLearner) markLocked(pod *corev1.Pod, counted bool) {
 	k := types.NamespacedName{Namespace: pod.Namespace, Name: pod.Name}
@@ -238,22 +277,28 @@ func (l *ShapeLearner) replace(oldPod, newPod *corev1.Pod) {
 		// Same bucket, but demand sums exact requests: a resize within the
 		// bucket must move them, or the pod's deletion takes away more or
 		// less than its add brought.
-		if len(oldShape) > 0 && !slices.Equal(oldShape, newShape) {
-			l.mu.Lock()
-			defer l.mu.Unlock()
+		if len(oldShape) == 0 {
+			return
+		}
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if !slices.Equal(oldShape, newShape) {
 			l.addDemandLocked(oldShape, oldC, -1)
 			l.addDemandLocked(newShape, newC, 1)
 			l.dirty.Store(true)
+		}
+		if b := l.counts[oldKey]; b != nil && pending(oldPod) != pending(newPod) {
+			b.pending = max(0, b.pending+boolDelta(pending(newPod))-boolDelta(pending(oldPod)))
 		}
 		return
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if len(oldShape) > 0 {
-		l.addLocked(oldShape, oldC, oldKey, -1)
+		l.addLocked(oldShape, oldC, oldKey, -1, pending(oldPod))
 	}
 	if len(newShape) > 0 {
-		l.addLocked(newShape, newC, newKey, 1)
+		l.addLocked(newShape, newC, newKey, 1, pending(newPod))
 	}
 	l.markLocked(newPod, len(newShape) > 0)
 }
@@ -266,13 +311,23 @@ func learnedShape(pod *corev1.Pod) Shape {
 	return ShapeOf(pod)
 }
 
-func (l *ShapeLearner) addLocked(shape Shape, constraint *Constraint, k string, delta int) {
+func boolDelta(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func (l *ShapeLearner) addLocked(shape Shape, constraint *Constraint, k string, delta int, pending bool) {
 	c := l.counts[k]
 	if c == nil {
 		c = &shapeCount{shape: shape, constraint: constraint}
 		l.counts[k] = c
 	}
 	c.n += delta
+	if pending {
+		c.pending = max(0, c.pending+delta)
+	}
 	if c.n <= 0 {
 		delete(l.counts, k)
 	}
@@ -355,10 +410,12 @@ func (l *ShapeLearner) buildLocked() *shapeSnapshot {
 	var learned []Shape
 	var counts []float64
 	var constraints []*Constraint
+	var buckets []*shapeCount
 	for i := 0; i < len(all) && i < l.maxLearned*candidatesPerKept; i++ {
 		learned = append(learned, all[i].c.shape)
 		counts = append(counts, float64(all[i].c.n))
 		constraints = append(constraints, all[i].c.constraint)
+		buckets = append(buckets, all[i].c)
 	}
 	demand := make([]ConstraintDemand, 0, len(l.demand))
 	for _, d := range l.demand {
@@ -379,11 +436,128 @@ func (l *ShapeLearner) buildLocked() *shapeSnapshot {
 		}
 		return strings.Compare(a.Constraint.keyOrEmpty(), b.Constraint.keyOrEmpty())
 	})
-	return l.withStatic(learned, counts, constraints, demand)
+	return l.withStatic(learned, counts, constraints, demand, buckets)
 }
 
-// Set returns what the learner knows (see ShapeSet).
-func (l *ShapeLearner) Set() ShapeSet { return l.snapshot().set() }
+// Set returns what the learner knows (see ShapeSet), pending counts
+// included.
+func (l *ShapeLearner) Set() ShapeSet {
+	if l.maxLearned == 0 {
+		return l.snapshot().set()
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.withPendingLocked(l.snapshotLocked(), nil)
+}
+
+// withPendingLocked is snap's set with the buckets' pending counts, one
+// fewer in the bucket of skip (the pod being scheduled), and the largest
+// pending shapes (ShapeSet.Largest).
+func (l *ShapeLearner) withPendingLocked(snap *shapeSnapshot, skip *shapeCount) ShapeSet {
+	pendingOf := func(b *shapeCount) float64 {
+		n := b.pending
+		if b == skip {
+			n--
+		}
+		return float64(max(0, n))
+	}
+	set := snap.set()
+	set.Pending = make([]float64, len(snap.shapes))
+	for i, b := range snap.buckets {
+		set.Pending[snap.static+i] = pendingOf(b)
+	}
+	set.Demand = l.pendingDemandLocked(snap.demand, pendingOf)
+	largest := l.largestPendingLocked(pendingOf)
+	if len(largest) == 0 {
+		return set
+	}
+	set.Shapes, set.Weights, set.Constraints = slices.Clip(set.Shapes), slices.Clip(set.Weights), slices.Clip(set.Constraints)
+	set.Largest = make([]bool, len(set.Shapes))
+	for _, b := range largest {
+		if i := slices.Index(snap.buckets, b); i >= 0 {
+			set.Largest[snap.static+i] = true
+			continue
+		}
+		set.Shapes = append(set.Shapes, b.shape)
+		set.Weights = append(set.Weights, float64(b.n))
+		set.Constraints = append(set.Constraints, b.constraint)
+		set.Pending = append(set.Pending, pendingOf(b))
+		set.Largest = append(set.Largest, true)
+	}
+	return set
+}
+
+// pendingDemandLocked returns demand with each constraint's pending pods.
+func (l *ShapeLearner) pendingDemandLocked(demand []ConstraintDemand, pendingOf func(*shapeCount) float64) []ConstraintDemand {
+	var byKey map[string]int
+	for _, b := range l.counts {
+		if n := pendingOf(b); n > 0 {
+			if byKey == nil {
+				byKey = map[string]int{}
+			}
+			byKey[b.constraint.keyOrEmpty()] += int(n)
+		}
+	}
+	if byKey == nil {
+		return demand
+	}
+	out := slices.Clone(demand)
+	for i := range out {
+		out[i].Pending = byKey[out[i].Constraint.keyOrEmpty()]
+	}
+	return out
+}
+
+// largestPendingLocked returns, per node constraint and resource, the
+// pending bucket that requests the most of it (ties to the smaller key),
+// in key order.
+func (l *ShapeLearner) largestPendingLocked(pendingOf func(*shapeCount) float64) []*shapeCount {
+	type slot struct {
+		constraint string
+		resource   corev1.ResourceName
+	}
+	type best struct {
+		b   *shapeCount
+		key string
+	}
+	var top map[slot]best
+	for k, b := range l.counts {
+		if pendingOf(b) <= 0 {
+			continue
+		}
+		if top == nil {
+			top = map[slot]best{}
+		}
+		for _, q := range b.shape {
+			s := slot{b.constraint.keyOrEmpty(), q.Name}
+			if cur, ok := top[s]; !ok || q.Value > cur.b.shape.value(q.Name) || (q.Value == cur.b.shape.value(q.Name) && k < cur.key) {
+				top[s] = best{b, k}
+			}
+		}
+	}
+	var out []best
+	for _, t := range top {
+		if !slices.ContainsFunc(out, func(o best) bool { return o.b == t.b }) {
+			out = append(out, t)
+		}
+	}
+	slices.SortFunc(out, func(a, b best) int { return strings.Compare(a.key, b.key) })
+	buckets := make([]*shapeCount, len(out))
+	for i, o := range out {
+		buckets[i] = o.b
+	}
+	return buckets
+}
+
+// value is the shape's request of a resource, 0 if none.
+func (s Shape) value(name corev1.ResourceName) int64 {
+	for _, q := range s {
+		if q.Name == name {
+			return q.Value
+		}
+	}
+	return 0
+}
 
 func (s *shapeSnapshot) set() ShapeSet {
 	return ShapeSet{Static: s.static, Keep: s.keep, Shapes: s.shapes, Weights: s.weights, Constraints: s.constraints, Demand: s.demand}
@@ -401,23 +575,29 @@ func (l *ShapeLearner) SetFor(pod *corev1.Pod) ShapeSet {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if _, ok := l.counted[types.NamespacedName{Namespace: pod.Namespace, Name: pod.Name}]; ok {
-		return l.snapshotLocked().set()
-	}
 	shape := learnedShape(pod)
 	if len(shape) == 0 {
-		return l.snapshotLocked().set()
+		return l.withPendingLocked(l.snapshotLocked(), nil)
 	}
 	c := constraintOf(pod)
 	k := bucketKey(shape, c)
+	if _, ok := l.counted[types.NamespacedName{Namespace: pod.Namespace, Name: pod.Name}]; ok {
+		var skip *shapeCount
+		if pending(pod) {
+			skip = l.counts[k]
+		}
+		return l.withPendingLocked(l.snapshotLocked(), skip)
+	}
 	current := l.snapshotLocked()
-	l.addLocked(shape, c, k, 1)
+	// Counted as bound: the pod is not pending demand of its own cycle.
+	l.addLocked(shape, c, k, 1, false)
 	snap := l.buildLocked()
-	l.addLocked(shape, c, k, -1)
+	set := l.withPendingLocked(snap, nil)
+	l.addLocked(shape, c, k, -1, false)
 	// The counts are as they were, and current holds them.
 	l.current.Store(current)
 	l.dirty.Store(false)
-	return snap.set()
+	return set
 }
 
 // Models returns the learner's shapes in layout l, weighted by frequency,
@@ -463,7 +643,11 @@ func (l *ShapeLearner) EventHandler() cache.ResourceEventHandler {
 				return
 			}
 			if terminal(o) == terminal(n) && ignored(o) == ignored(n) && sameResources(o, n) && sameConstraint(o, n) {
-				return // bindings and status updates: the shape is unchanged
+				// The shape is unchanged: a binding, or a status update.
+				if pending(o) && !pending(n) && !terminal(n) {
+					l.Bind(n, 1)
+				}
+				return
 			}
 			l.replace(o, n)
 		},

@@ -1,0 +1,196 @@
+package strandingawarepacking
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/snug-sched/snug/pkg/apis/config"
+	"github.com/snug-sched/snug/pkg/stranding"
+)
+
+// A pending pod that only P100 nodes may host and that needs one whole
+// keeps the pods that may go anywhere off the last spare P100 node, even
+// when its shape is too rare for the model to keep by count; bound, it
+// leaves the scoring as it was, and so does a small pod of its own kind.
+func TestPendingDemandKeepsHostsWhole(t *testing.T) {
+	nodes := []*corev1.Node{
+		makeNode("p100-a", resGPU("16", "64Gi", "2"), modelLabel, "P100"),
+		makeNode("p100-b", resGPU("16", "64Gi", "2"), modelLabel, "P100"),
+		makeNode("g2", resGPU("96", "384Gi", "8"), modelLabel, "G2"),
+	}
+	bound := []*corev1.Pod{makePod("g2-used", "g2", resGPU("12", "48Gi", "2"))}
+	small := makePod("small", "", resGPU("3", "8Gi", "1"))
+	// More distinct shapes than the learner hands out, each twice: by count
+	// the P100 shape is not even a candidate.
+	crowd := func(e *env) {
+		for i := range 300 {
+			p := makePod(fmt.Sprintf("crowd-%d", i), "", resGPU(fmt.Sprintf("%dm", 1000+300*(i%30)), fmt.Sprintf("%dGi", 1+i/30), "1"))
+			p.Spec.NodeName = "elsewhere"
+			e.pl.Shapes().Observe(p, 2)
+		}
+	}
+	scores := func(p100Node string) map[string]int64 {
+		e := newEnv(t, defaultArgs(t), nodes, bound, envOptions{})
+		crowd(e)
+		e.observe(requireModel(makePod("p100-big", p100Node, resGPU("16", "60Gi", "1")), "P100"))
+		return e.score(t, small)
+	}
+	got := scores("")
+	if got["g2"] <= got["p100-a"] || got["g2"] <= got["p100-b"] {
+		t.Errorf("P100-only pod pending: scores %v, want g2 above both P100 nodes", got)
+	}
+	got = scores("elsewhere")
+	if got["g2"] >= got["p100-a"] && got["g2"] >= got["p100-b"] {
+		t.Errorf("P100-only pod bound: scores %v, want a P100 node above g2 (the test no longer shows what pending demand changes)", got)
+	}
+
+	// A pod of the pending demand's own kind takes a host as the demand
+	// would, so it is judged by all the hosts (1/2 for one of two), and a
+	// pod that is not by the hosts the demand leaves spare (1 for the last).
+	hostCost := func(pod *corev1.Pod) float64 {
+		e := newEnv(t, defaultArgs(t), nodes, bound, envOptions{})
+		crowd(e)
+		e.observe(requireModel(makePod("p100-big", "", resGPU("16", "60Gi", "1")), "P100"), pod)
+		infos := e.nodeInfos(t)
+		s := e.preScore(t, pod, infos)
+		for _, ni := range infos {
+			if ni.Node().Name == "p100-a" {
+				plan, _ := s.plan(ni.Node())
+				var alloc, used stranding.Vec
+				nodeVectors(&s.layout, &s.kinds, ni, true, &alloc, &used)
+				return plan.HostCost(&alloc, &used)
+			}
+		}
+		t.Fatal("no node p100-a")
+		return 0
+	}
+	if got := hostCost(requireModel(makePod("p100-other", "", resGPU("16", "62Gi", "1")), "P100")); got != 0.5 {
+		t.Errorf("host cost of a pod of the pending demand's kind: %v, want 0.5 (one of two hosts)", got)
+	}
+	if got := hostCost(makePod("small", "", resGPU("3", "8Gi", "1"))); got != 1 {
+		t.Errorf("host cost of a pod that may go anywhere: %v, want 1 (the one spare host)", got)
+	}
+}
+
+func TestSpareHosts(t *testing.T) {
+	for _, tc := range []struct {
+		hosts, slots, need, want float64
+	}{
+		{0, 0, 3, 0},    // no host: the shape is ignored
+		{10, 10, 0, 10}, // nothing pending: every host counts
+		{10, 10, 4, 6},  // one place per host: the pending pods take 4
+		{10, 40, 20, 5}, // four places per host: half the places are taken
+		{10, 10, 10, 1}, // every host needed: one counts, taking it costs all
+		{10, 10, 25, 1}, // more demand than hosts
+		{3, 3, 1, 2},
+	} {
+		if got := spareHosts(tc.hosts, tc.slots, tc.need); got != tc.want {
+			t.Errorf("spareHosts(%v, %v, %v) = %v, want %v", tc.hosts, tc.slots, tc.need, got, tc.want)
+		}
+	}
+}
+
+func TestLearnerCountsPendingPods(t *testing.T) {
+	l := NewShapeLearner(config.ShapeSource{Mode: config.ShapeSourceLearned, MaxLearned: 8})
+	a := makePod("a", "", resGPU("2", "8Gi", "1"))
+	b := makePod("b", "", resGPU("2", "8Gi", "1"))
+	c := makePod("c", "n1", resGPU("2", "8Gi", "1"))
+	l.Observe(a, 1)
+	l.Observe(b, 1)
+	l.Observe(c, 1)
+	pendingOf := func(set ShapeSet) float64 {
+		t.Helper()
+		if len(set.Pending) != len(set.Shapes) {
+			t.Fatalf("Pending %v for %d shapes", set.Pending, len(set.Shapes))
+		}
+		var n float64
+		for _, p := range set.Pending {
+			n += p
+		}
+		return n
+	}
+	if got := pendingOf(l.Set()); got != 2 {
+		t.Errorf("pending %v, want 2 (c is bound)", got)
+	}
+	if got := pendingOf(l.SetFor(a)); got != 1 {
+		t.Errorf("pending for a's cycle %v, want 1 (a itself is not demand)", got)
+	}
+	if got := pendingOf(l.SetFor(makePod("new", "", resGPU("2", "8Gi", "1")))); got != 2 {
+		t.Errorf("pending for an uncounted pod's cycle %v, want 2", got)
+	}
+	boundA := a.DeepCopy()
+	boundA.Spec.NodeName = "n1"
+	h := l.EventHandler()
+	h.OnUpdate(a, boundA)
+	if got := pendingOf(l.Set()); got != 1 {
+		t.Errorf("after a's binding: pending %v, want 1", got)
+	}
+	l.Bind(boundA, -1) // undone, as a simulation's Revert does
+	if got := pendingOf(l.Set()); got != 2 {
+		t.Errorf("after the binding is undone: pending %v, want 2", got)
+	}
+	l.Bind(boundA, 1)
+	h.OnDelete(b)
+	if got := pendingOf(l.Set()); got != 0 {
+		t.Errorf("after b's deletion: pending %v, want 0", got)
+	}
+	if set := l.Set(); set.Weights[0] != 2 {
+		t.Errorf("weights %v, want 2 pods (a and c)", set.Weights)
+	}
+	h.OnDelete(boundA)
+	h.OnDelete(c)
+	if set := l.Set(); len(set.Shapes) != 0 || pendingOf(set) != 0 {
+		t.Errorf("all deleted: %+v", set)
+	}
+
+	// Bound and resized within its bucket in one update.
+	d := makePod("d", "", resGPU("2", "8Gi", "1"))
+	h.OnAdd(d, false)
+	resized := makePod("d", "n1", resGPU("2050m", "8Gi", "1"))
+	h.OnUpdate(d, resized)
+	if set := l.Set(); len(set.Shapes) != 1 || pendingOf(set) != 0 {
+		t.Errorf("after a binding with a resize: %d shapes, %v pending; want 1 and 0", len(set.Shapes), pendingOf(set))
+	}
+}
+
+func TestLargestPendingShapes(t *testing.T) {
+	l := NewShapeLearner(config.ShapeSource{Mode: config.ShapeSourceLearned, MaxLearned: 1})
+	for i := range 8 {
+		l.Observe(makePod(fmt.Sprintf("any-%d", i), "", resGPU(fmt.Sprintf("%d", 1+i), "4Gi", "1")), 3)
+	}
+	cpuHeavy := requireModel(makePod("cpu", "", resGPU("16", "8Gi", "1")), "P100")
+	memHeavy := requireModel(makePod("mem", "", resGPU("4", "60Gi", "1")), "P100")
+	small := requireModel(makePod("small", "", resGPU("2", "4Gi", "1")), "P100")
+	boundBig := requireModel(makePod("bound", "n1", resGPU("32", "120Gi", "2")), "P100")
+	for _, p := range []*corev1.Pod{cpuHeavy, memHeavy, small, boundBig} {
+		l.Observe(p, 1)
+	}
+	set := l.Set()
+	var largest []string
+	for k, ok := range set.Largest {
+		if ok {
+			largest = append(largest, set.Shapes[k].String())
+		}
+	}
+	// Per constraint (P100, none) and resource (cpu, memory, GPUs): the
+	// cpu- and memory-heaviest P100 shapes, the cpu-heaviest unconstrained
+	// one, and whichever wins the ties.
+	want := []string{ShapeOf(cpuHeavy).String(), ShapeOf(memHeavy).String(), "cpu=8000;memory=4294967296;nvidia.com/gpu=1;"}
+	if len(largest) < len(want) || len(largest) > 6 {
+		t.Fatalf("largest %v, want %v and up to three more", largest, want)
+	}
+	for _, s := range want {
+		if !slices.Contains(largest, s) {
+			t.Errorf("largest %v lacks %s", largest, s)
+		}
+	}
+	if slices.Contains(largest, ShapeOf(boundBig).String()) {
+		t.Errorf("largest %v holds a bound pod's shape", largest)
+	}
+	if len(set.Shapes) != len(set.Weights) || len(set.Shapes) != len(set.Pending) || len(set.Shapes) != len(set.Largest) {
+		t.Errorf("ragged set: %d shapes, %d weights, %d pending, %d largest", len(set.Shapes), len(set.Weights), len(set.Pending), len(set.Largest))
+	}
+}
