@@ -61,7 +61,9 @@
 // units of it, 1 - (a_i - u_i - p_i) / scale_i: best fit across node sizes.
 // H is the host term (Plan.SetHosts): 1/h for a placement that takes away
 // one of the h nodes a shape still fits on, the largest over such shapes,
-// else 0. snug's defaults (1, 16, 4, scarce x50) were chosen on the
+// else 0, less what the pod pays on every candidate (Plan.SetHostBase). The
+// caller may count in h only the hosts that pods still to come leave
+// spare (the plugin does). snug's defaults (1, 16, 4, scarce x50) were chosen on the
 // Alibaba GPU trace (docs/benchmarks.md): fragmentation first, level second,
 // packing to break ties.
 //

@@ -27,7 +27,8 @@ type StrandingAwarePackingArgs struct {
 	// stranded after placement.
 	StrandedLevelWeight int64
 	// HostScarcityWeight weighs taking away one of the last nodes a shape
-	// requesting a scarce resource fits on.
+	// requesting a scarce resource fits on that its pending pods leave
+	// spare.
 	HostScarcityWeight int64
 	// ScarceResources are resources that pods not requesting them avoid.
 	ScarceResources ScarceResources

@@ -40,8 +40,12 @@ type StrandingAwarePackingArgs struct {
 	// leaves such a shape one host fewer out of h costs 1/h, so a node that
 	// is one of few able to host a large pod (an empty 8-GPU node with the
 	// cpu of the largest GPU pods) stays whole while other nodes can take
-	// the pod. A penalty in units of the other weights: placements that take
-	// no host score as without it. 0 turns it off. Default 16.
+	// the pod. Hosts that pending pods of the shape (or larger, as
+	// constrained) will need do not count, unless the pod being scheduled
+	// is such a pod; the largest pending shapes are known however rare. A
+	// penalty in units of the other weights: placements that take no host,
+	// or a host every candidate node takes, score as without it. 0 turns it
+	// off. Default 16.
 	HostScarcityWeight *int64 `json:"hostScarcityWeight,omitempty"`
 	// ScarceResources are resources that pods not requesting them avoid
 	// while other feasible nodes exist.
