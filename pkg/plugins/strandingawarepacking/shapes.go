@@ -510,7 +510,7 @@ func (l *ShapeLearner) pendingDemandLocked(demand []ConstraintDemand, pendingOf 
 
 // largestPendingLocked returns, per node constraint and resource, the
 // pending bucket that requests the most of it (ties to the smaller key),
-// in key order.
+// but those another of them covers, in key order.
 func (l *ShapeLearner) largestPendingLocked(pendingOf func(*shapeCount) float64) []*shapeCount {
 	type slot struct {
 		constraint string
@@ -541,12 +541,30 @@ func (l *ShapeLearner) largestPendingLocked(pendingOf func(*shapeCount) float64)
 			out = append(out, t)
 		}
 	}
+	// A winner that another of its constraint covers adds nothing: the
+	// nodes the larger one needs whole are among its hosts.
+	out = slices.DeleteFunc(slices.Clone(out), func(t best) bool {
+		return slices.ContainsFunc(out, func(o best) bool {
+			return o.b != t.b && o.b.constraint.keyOrEmpty() == t.b.constraint.keyOrEmpty() && o.b.shape.covers(t.b.shape)
+		})
+	})
 	slices.SortFunc(out, func(a, b best) int { return strings.Compare(a.key, b.key) })
 	buckets := make([]*shapeCount, len(out))
 	for i, o := range out {
 		buckets[i] = o.b
 	}
 	return buckets
+}
+
+// covers reports whether s requests at least as much as o of every
+// resource.
+func (s Shape) covers(o Shape) bool {
+	for _, q := range o {
+		if s.value(q.Name) < q.Value {
+			return false
+		}
+	}
+	return true
 }
 
 // value is the shape's request of a resource, 0 if none.
