@@ -42,7 +42,8 @@ type StrandingAwarePackingArgs struct {
 	// cpu of the largest GPU pods) stays whole while other nodes can take
 	// the pod. Hosts that pending pods of the shape (or larger, as
 	// constrained) will need do not count, unless the pod being scheduled
-	// is such a pod; the largest pending shapes are known however rare. A
+	// is such a pod; the largest pending shapes are known however rare
+	// (pending: not bound to a node, whichever scheduler the pod names). A
 	// penalty in units of the other weights: placements that take no host,
 	// or a host every candidate node takes, score as without it. 0 turns it
 	// off. Default 16.
