@@ -63,9 +63,7 @@ func (s *Simulator) Revert(m Mark) error {
 				return err
 			}
 			delete(s.pods, key(o.pod))
-			if o.kind == opPlace {
-				s.bound(o.pod, -1)
-			}
+			s.bound(o.pod, -1)
 		case opRemovePod:
 			if err := s.snap.addPod(o.pod); err != nil {
 				return err

@@ -69,9 +69,10 @@ type PodObserver interface {
 }
 
 // BindObserver is a PodObserver that tells pending pods from bound ones:
-// the simulator reports each pod a cycle places as bound (delta 1), as the
-// scheduler's informer reports a binding, and -1 when the placement is
-// undone by Revert.
+// the simulator reports each pod a cycle places or AddPod adds as bound
+// (delta 1), as the scheduler's informer reports a binding, and -1 when
+// Revert undoes that; a report that changes nothing must be ignored (a pod
+// added bound was never pending).
 type BindObserver interface {
 	ObserveBind(pod *corev1.Pod, delta int)
 }
@@ -233,6 +234,7 @@ func (s *Simulator) AddPod(pod *corev1.Pod) error {
 	s.pods[key(pod)] = pod
 	s.record(op{kind: opAddPod, pod: pod})
 	s.see(pod)
+	s.bound(pod, 1) // a pod reported pending by Observe is bound now
 	return nil
 }
 

@@ -249,6 +249,25 @@ func TestLearnerTracksPendingPods(t *testing.T) {
 	if _, w := l.Weighted(); len(w) != 1 || w[0] != 1 {
 		t.Errorf("weights %v, want b alone", w)
 	}
+
+	// A pod reported pending and then added bound is bound; undone, pending.
+	c := pod("c", "1", "1Gi")
+	s.Observe([]*corev1.Pod{c})
+	m = s.Fork()
+	boundC := c.DeepCopy()
+	boundC.Spec.NodeName = "n1"
+	if err := s.AddPod(boundC); err != nil {
+		t.Fatal(err)
+	}
+	if got := pending(); got != 0 {
+		t.Errorf("after c is added bound: %v pending, want 0", got)
+	}
+	if err := s.Revert(m); err != nil {
+		t.Fatal(err)
+	}
+	if got := pending(); got != 1 {
+		t.Errorf("after Revert: %v pending, want 1 (c)", got)
+	}
 }
 
 // Upstream's numFeasibleNodesToFind (pkg/scheduler/schedule_one.go), by hand.

@@ -146,14 +146,73 @@ func TestLearnerCountsPendingPods(t *testing.T) {
 		t.Errorf("all deleted: %+v", set)
 	}
 
-	// Bound and resized within its bucket in one update.
-	d := makePod("d", "", resGPU("2", "8Gi", "1"))
-	h.OnAdd(d, false)
-	resized := makePod("d", "n1", resGPU("2050m", "8Gi", "1"))
-	h.OnUpdate(d, resized)
-	if set := l.Set(); len(set.Shapes) != 1 || pendingOf(set) != 0 {
-		t.Errorf("after a binding with a resize: %d shapes, %v pending; want 1 and 0", len(set.Shapes), pendingOf(set))
+	// Bound and resized in one update, within its bucket and across.
+	for _, cpu := range []string{"2010m", "2500m"} {
+		d := makePod("d", "", resGPU("2", "8Gi", "1"))
+		h.OnAdd(d, false)
+		resized := makePod("d", "n1", resGPU(cpu, "8Gi", "1"))
+		h.OnUpdate(d, resized)
+		if set := l.Set(); len(set.Shapes) != 1 || pendingOf(set) != 0 {
+			t.Errorf("%s: after a binding with a resize: %d shapes, %v pending; want 1 and 0", cpu, len(set.Shapes), pendingOf(set))
+		}
+		h.OnDelete(resized)
 	}
+
+	// A binding reported twice (the scheduler and the informer) or undone
+	// without having been made changes nothing.
+	e := makePod("e", "", resGPU("2", "8Gi", "1"))
+	f := makePod("f", "", resGPU("2", "8Gi", "1"))
+	l.Observe(e, 1)
+	l.Observe(f, 1)
+	boundE := e.DeepCopy()
+	boundE.Spec.NodeName = "n1"
+	l.Bind(boundE, 1)
+	l.Bind(boundE, 1)
+	l.Bind(f, -1)
+	if got := pendingOf(l.Set()); got != 1 {
+		t.Errorf("after e bound twice and f unbound without a binding: %v pending, want 1 (f)", got)
+	}
+	l.Observe(boundE, -1)
+	l.Observe(f, -1)
+	if set := l.Set(); len(set.Shapes) != 0 || pendingOf(set) != 0 {
+		t.Errorf("all deleted: %+v", set)
+	}
+}
+
+func TestHostDemand(t *testing.T) {
+	layout := gpuLayout()
+	p100 := func(p *corev1.Pod) *corev1.Pod { return requireModel(p, "P100") }
+	l := NewShapeLearner(config.ShapeSource{Mode: config.ShapeSourceLearned, MaxLearned: 8})
+	l.Observe(makePod("small", "", resGPU("2", "8Gi", "1")), 1)                  // 0: unconstrained
+	l.Observe(p100(makePod("p100-small", "", resGPU("2", "8Gi", "1"))), 1)       // 1: P100
+	l.Observe(p100(makePod("p100-big", "", resGPU("16", "60Gi", "1"))), 1)       // 2: P100, covers 0 and 1
+	l.Observe(makePod("big", "", resGPU("16", "60Gi", "1")), 1)                  // 3: unconstrained, covers 0 and 1
+	l.Observe(makePod("cpu", "", res("32", "64Gi")), 1)                          // no GPU: counts for none
+	l.Observe(p100(makePod("bound", "elsewhere", resGPU("32", "64Gi", "1"))), 1) // bound: counts for none
+	set := l.Set()
+	need := set.hostDemand(&layout)
+	got := map[string]float64{}
+	for k, sh := range set.Shapes {
+		got[sh.String()+constraintLabel(set.Constraints[k])] = need[k]
+	}
+	for shape, want := range map[string]float64{
+		ShapeOf(makePod("", "", resGPU("2", "8Gi", "1"))).String():         4, // itself, both P100 pods (any node admits them) and big
+		ShapeOf(makePod("", "", resGPU("2", "8Gi", "1"))).String() + "P":   2, // itself and p100-big, not big (may go elsewhere)
+		ShapeOf(makePod("", "", resGPU("16", "60Gi", "1"))).String() + "P": 1,
+		ShapeOf(makePod("", "", resGPU("16", "60Gi", "1"))).String():       2, // itself and p100-big
+		ShapeOf(makePod("", "", res("32", "64Gi"))).String():               0, // requests no scarce resource
+	} {
+		if got[shape] != want {
+			t.Errorf("need of %s = %v, want %v (all: %v)", shape, got[shape], want, got)
+		}
+	}
+}
+
+func constraintLabel(c *Constraint) string {
+	if c == nil {
+		return ""
+	}
+	return "P"
 }
 
 func TestLargestPendingShapes(t *testing.T) {

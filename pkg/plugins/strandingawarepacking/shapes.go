@@ -101,10 +101,13 @@ type ShapeLearner struct {
 	static     []Shape
 	maxLearned int
 
-	mu      sync.Mutex
-	counts  map[string]*shapeCount
-	demand  map[string]*demandCount           // by constraint key, "" for none
-	counted map[types.NamespacedName]struct{} // pods counted in a bucket, for SetFor
+	mu     sync.Mutex
+	counts map[string]*shapeCount
+	demand map[string]*demandCount // by constraint key, "" for none
+	// counted holds the pods counted in a bucket (for SetFor) and whether
+	// each is counted as pending, so a binding reported twice (or an undo
+	// of one never made) changes nothing.
+	counted map[types.NamespacedName]bool
 	dirty   atomic.Bool
 	current atomic.Pointer[shapeSnapshot]
 }
@@ -174,7 +177,7 @@ type shapeCount struct {
 
 // NewShapeLearner returns a learner for a shape source.
 func NewShapeLearner(src config.ShapeSource) *ShapeLearner {
-	l := &ShapeLearner{counts: map[string]*shapeCount{}, demand: map[string]*demandCount{}, counted: map[types.NamespacedName]struct{}{}, maxLearned: int(src.MaxLearned)}
+	l := &ShapeLearner{counts: map[string]*shapeCount{}, demand: map[string]*demandCount{}, counted: map[types.NamespacedName]bool{}, maxLearned: int(src.MaxLearned)}
 	for _, s := range src.Static {
 		if shape := shapeOfList(s.Requests); len(shape) > 0 {
 			l.static = append(l.static, shape)
@@ -211,7 +214,8 @@ func (l *ShapeLearner) withStatic(learned []Shape, counts []float64, constraints
 
 // Observe adds delta pods of the given pod's shape, pending ones if the pod
 // is not bound to a node. A positive delta marks the pod as counted and a
-// negative one as no longer counted (see SetFor).
+// negative one as no longer counted (see SetFor); a negative delta takes
+// the pod from the pending ones if it was counted as pending.
 func (l *ShapeLearner) Observe(pod *corev1.Pod, delta int) {
 	if l.maxLearned == 0 || pod == nil || ignored(pod) {
 		return
@@ -223,13 +227,18 @@ func (l *ShapeLearner) Observe(pod *corev1.Pod, delta int) {
 	c := constraintOf(pod)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.addLocked(shape, c, bucketKey(shape, c), delta, pending(pod))
-	l.markLocked(pod, delta > 0)
+	waiting := pending(pod)
+	if was, ok := l.counted[podKey(pod)]; ok && delta < 0 {
+		waiting = was
+	}
+	l.addLocked(shape, c, bucketKey(shape, c), delta, waiting)
+	l.markLocked(pod, delta > 0, waiting)
 }
 
-// Bind reports that delta counted pods of the given pod's shape were bound
-// to a node (a negative delta: unbound, as when a simulation is undone), so
-// they are no longer pending.
+// Bind reports that a counted pod was bound to a node (delta 1), so it is
+// no longer pending, or that its binding was undone (-1, as when a
+// simulation is reverted). Reports that do not change the pod's state, a
+// binding seen twice, are ignored.
 func (l *ShapeLearner) Bind(pod *corev1.Pod, delta int) {
 	shape := learnedShape(pod)
 	if l.maxLearned == 0 || len(shape) == 0 {
@@ -238,20 +247,32 @@ func (l *ShapeLearner) Bind(pod *corev1.Pod, delta int) {
 	c := constraintOf(pod)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if b := l.counts[bucketKey(shape, c)]; b != nil {
-		b.pending = max(0, b.pending-delta)
+	l.setPendingLocked(pod, l.counts[bucketKey(shape, c)], delta < 0)
+}
+
+// setPendingLocked moves a counted pod of bucket b to pending or bound.
+func (l *ShapeLearner) setPendingLocked(pod *corev1.Pod, b *shapeCount, waiting bool) {
+	k := podKey(pod)
+	was, ok := l.counted[k]
+	if !ok || was == waiting || b == nil {
+		return
 	}
+	l.counted[k] = waiting
+	b.pending = max(0, b.pending+boolDelta(waiting)-boolDelta(was))
 }
 
 // pending reports whether a pod waits for a node.
 func pending(pod *corev1.Pod) bool { return pod.Spec.NodeName == "" }
 
-func (l *ShapeLearner) markLocked(pod *corev1.Pod, counted bool) {
-	k := types.NamespacedName{Namespace: pod.Namespace, Name: pod.Name}
+func podKey(pod *corev1.Pod) types.NamespacedName {
+	return types.NamespacedName{Namespace: pod.Namespace, Name: pod.Name}
+}
+
+func (l *ShapeLearner) markLocked(pod *corev1.Pod, counted, waiting bool) {
 	if counted {
-		l.counted[k] = struct{}{}
+		l.counted[podKey(pod)] = waiting
 	} else {
-		delete(l.counted, k)
+		delete(l.counted, podKey(pod))
 	}
 }
 
@@ -287,20 +308,22 @@ func (l *ShapeLearner) replace(oldPod, newPod *corev1.Pod) {
 			l.addDemandLocked(newShape, newC, 1)
 			l.dirty.Store(true)
 		}
-		if b := l.counts[oldKey]; b != nil && pending(oldPod) != pending(newPod) {
-			b.pending = max(0, b.pending+boolDelta(pending(newPod))-boolDelta(pending(oldPod)))
-		}
+		l.setPendingLocked(newPod, l.counts[oldKey], pending(newPod))
 		return
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if len(oldShape) > 0 {
-		l.addLocked(oldShape, oldC, oldKey, -1, pending(oldPod))
+		was, ok := l.counted[podKey(oldPod)]
+		if !ok {
+			was = pending(oldPod)
+		}
+		l.addLocked(oldShape, oldC, oldKey, -1, was)
 	}
 	if len(newShape) > 0 {
 		l.addLocked(newShape, newC, newKey, 1, pending(newPod))
 	}
-	l.markLocked(newPod, len(newShape) > 0)
+	l.markLocked(newPod, len(newShape) > 0, pending(newPod))
 }
 
 // learnedShape is the shape a pod counts under, nil if it counts under none.
@@ -599,9 +622,9 @@ func (l *ShapeLearner) SetFor(pod *corev1.Pod) ShapeSet {
 	}
 	c := constraintOf(pod)
 	k := bucketKey(shape, c)
-	if _, ok := l.counted[types.NamespacedName{Namespace: pod.Namespace, Name: pod.Name}]; ok {
+	if waiting, ok := l.counted[podKey(pod)]; ok {
 		var skip *shapeCount
-		if pending(pod) {
+		if waiting {
 			skip = l.counts[k]
 		}
 		return l.withPendingLocked(l.snapshotLocked(), skip)
