@@ -251,3 +251,43 @@ func TestLargestPendingShapes(t *testing.T) {
 		t.Errorf("ragged set: %d shapes, %d weights, %d pending, %d largest", len(set.Shapes), len(set.Weights), len(set.Pending), len(set.Largest))
 	}
 }
+
+// Reserve counts the pod as bound before the informer reports the binding;
+// the binding then changes nothing, and Unreserve (a failed binding) makes
+// it pending again, also when Reserve was not called.
+func TestReserveBindsInTheLearner(t *testing.T) {
+	e := newEnv(t, defaultArgs(t), []*corev1.Node{makeNode("n1", resGPU("16", "64Gi", "2"))}, nil, envOptions{})
+	l := e.pl.Shapes()
+	pod := makePod("a", "", resGPU("2", "8Gi", "1"))
+	other := makePod("b", "", resGPU("2", "8Gi", "1"))
+	l.Observe(pod, 1)
+	l.Observe(other, 1)
+	pendingNow := func() float64 {
+		var n float64
+		for _, p := range l.Set().Pending {
+			n += p
+		}
+		return n
+	}
+	if st := e.pl.Reserve(e.ctx, nil, pod, "n1"); !st.IsSuccess() {
+		t.Fatal(st)
+	}
+	if got := pendingNow(); got != 1 {
+		t.Errorf("after Reserve: %v pending, want 1", got)
+	}
+	bound := pod.DeepCopy()
+	bound.Spec.NodeName = "n1"
+	l.EventHandler().OnUpdate(pod, bound)
+	if got := pendingNow(); got != 1 {
+		t.Errorf("after the informer's binding: %v pending, want 1 (counted once)", got)
+	}
+	e.pl.Unreserve(e.ctx, nil, other, "n1") // never reserved
+	if got := pendingNow(); got != 1 {
+		t.Errorf("after an Unreserve without Reserve: %v pending, want 1", got)
+	}
+	e.pl.Reserve(e.ctx, nil, other, "n1")
+	e.pl.Unreserve(e.ctx, nil, other, "n1")
+	if got := pendingNow(); got != 1 {
+		t.Errorf("after Reserve and Unreserve: %v pending, want 1", got)
+	}
+}

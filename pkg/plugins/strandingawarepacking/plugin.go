@@ -39,7 +39,8 @@ import (
 // Name is the plugin's name in the registry and in KubeSchedulerConfiguration.
 const Name = "StrandingAwarePacking"
 
-// Plugin implements PreScore, Score and NormalizeScore.
+// Plugin implements PreScore, Score and NormalizeScore, and Reserve to tell
+// its shape learner a pod is no longer pending.
 type Plugin struct {
 	args    config.StrandingAwarePackingArgs
 	handle  fwk.Handle
@@ -61,6 +62,7 @@ var (
 	_ fwk.ScorePlugin       = &Plugin{}
 	_ fwk.ScoreExtensions   = &Plugin{}
 	_ fwk.EnqueueExtensions = &Plugin{}
+	_ fwk.ReservePlugin     = &Plugin{}
 )
 
 // Name returns the plugin name.
@@ -122,6 +124,21 @@ func (pl *Plugin) ScoreExtensions() fwk.ScoreExtensions { return pl }
 // ObservePod feeds the shape learner; the simulator calls it for the pods it
 // places, binds or sees pending, as the scheduler's informer would.
 func (pl *Plugin) ObservePod(pod *corev1.Pod, delta int) { pl.shapes.Observe(pod, delta) }
+
+// Reserve counts the pod as bound in the shape learner once the scheduler
+// has assumed it on a node: the next cycles see it in the node's usage and
+// must not count it as pending demand too. The informer's binding update
+// then changes nothing.
+func (pl *Plugin) Reserve(_ context.Context, _ fwk.CycleState, pod *corev1.Pod, _ string) *fwk.Status {
+	pl.shapes.Bind(pod, 1)
+	return nil
+}
+
+// Unreserve makes the pod pending again when its binding fails (a no-op
+// for a pod Reserve did not mark).
+func (pl *Plugin) Unreserve(_ context.Context, _ fwk.CycleState, pod *corev1.Pod, _ string) {
+	pl.shapes.Bind(pod, -1)
+}
 
 // ObserveBind tells the shape learner a pod is no longer pending.
 func (pl *Plugin) ObserveBind(pod *corev1.Pod, delta int) { pl.shapes.Bind(pod, delta) }
