@@ -208,44 +208,53 @@ func TestSharedLearnerObservedOnce(t *testing.T) {
 
 // The learner hears of a placement as of a binding: the pod is no longer
 // pending; Revert makes it pending again, and removing a bound pod leaves
-// the pending count alone.
+// the pending count alone. The shipped profile also tells it in Reserve;
+// without that the simulator's own report must do.
 func TestLearnerTracksPendingPods(t *testing.T) {
-	s := newSim(t, SnugProfile, Options{}, node("n1", "8", "16Gi"))
+	withoutReserve := func() (*schedconfig.KubeSchedulerProfile, error) {
+		p, err := SnugProfile()
+		if err == nil {
+			p.Plugins.Reserve.Disabled = append(p.Plugins.Reserve.Disabled, schedconfig.Plugin{Name: strandingawarepacking.Name})
+		}
+		return p, err
+	}
+	for name, profile := range map[string]func() (*schedconfig.KubeSchedulerProfile, error){"shipped": SnugProfile, "without Reserve": withoutReserve} {
+		t.Run(name, func(t *testing.T) { testLearnerTracksPendingPods(t, profile) })
+	}
+}
+
+func testLearnerTracksPendingPods(t *testing.T, profile func() (*schedconfig.KubeSchedulerProfile, error)) {
+	s := newSim(t, profile, Options{}, node("n1", "8", "16Gi"))
 	var l *strandingawarepacking.ShapeLearner
 	for _, o := range s.observers {
 		l = o.(SharedObserver).ObserverKey().(*strandingawarepacking.ShapeLearner)
 	}
-	pending := func() float64 {
+	wantPending := func(when string, want float64) {
+		t.Helper()
 		var n float64
 		for _, p := range l.Set().Pending {
 			n += p
 		}
-		return n
+		if n != want {
+			t.Errorf("%s: %v pending, want %v", when, n, want)
+		}
 	}
 	a, b := pod("a", "1", "1Gi"), pod("b", "1", "1Gi")
 	s.Observe([]*corev1.Pod{a, b})
-	if got := pending(); got != 2 {
-		t.Fatalf("after Observe: %v pending, want 2", got)
-	}
+	wantPending("after Observe", 2)
 	m := s.Fork()
 	schedule(t, s, a)
-	if got := pending(); got != 1 {
-		t.Errorf("after a is placed: %v pending, want 1", got)
-	}
+	wantPending("after a is placed", 1)
 	if err := s.Revert(m); err != nil {
 		t.Fatal(err)
 	}
-	if got := pending(); got != 2 {
-		t.Errorf("after Revert: %v pending, want 2", got)
-	}
+	wantPending("after Revert", 2)
 	schedule(t, s, a, b)
 	placed, _ := s.Pod("default", "a")
 	if err := s.RemovePod(placed); err != nil {
 		t.Fatal(err)
 	}
-	if got := pending(); got != 0 {
-		t.Errorf("after both placed and a removed: %v pending, want 0", got)
-	}
+	wantPending("after both placed and a removed", 0)
 	if _, w := l.Weighted(); len(w) != 1 || w[0] != 1 {
 		t.Errorf("weights %v, want b alone", w)
 	}
@@ -259,15 +268,11 @@ func TestLearnerTracksPendingPods(t *testing.T) {
 	if err := s.AddPod(boundC); err != nil {
 		t.Fatal(err)
 	}
-	if got := pending(); got != 0 {
-		t.Errorf("after c is added bound: %v pending, want 0", got)
-	}
+	wantPending("after c is added bound", 0)
 	if err := s.Revert(m); err != nil {
 		t.Fatal(err)
 	}
-	if got := pending(); got != 1 {
-		t.Errorf("after Revert: %v pending, want 1 (c)", got)
-	}
+	wantPending("after Revert (c)", 1)
 }
 
 // Upstream's numFeasibleNodesToFind (pkg/scheduler/schedule_one.go), by hand.

@@ -318,8 +318,14 @@ func (s ShapeSet) byDensity(l *stranding.Layout, nodes iter.Seq[*corev1.Node]) S
 	}
 	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(rank[b], rank[a]) })
 	order = order[:min(len(order), s.Keep)]
+	return s.take(slices.Concat(firstN(s.Static), order))
+}
+
+// take returns the shapes of s at idx, in that order, with everything the
+// set holds per shape.
+func (s ShapeSet) take(idx []int) ShapeSet {
 	out := ShapeSet{Static: s.Static, Keep: s.Keep, Demand: s.Demand}
-	pick := func(k int) {
+	for _, k := range idx {
 		out.Shapes = append(out.Shapes, s.Shapes[k])
 		out.Weights = append(out.Weights, s.Weights[k])
 		out.Constraints = append(out.Constraints, s.Constraints[k])
@@ -333,13 +339,16 @@ func (s ShapeSet) byDensity(l *stranding.Layout, nodes iter.Seq[*corev1.Node]) S
 			out.Largest = append(out.Largest, s.Largest[k])
 		}
 	}
-	for k := range s.Static {
-		pick(k)
-	}
-	for _, k := range order {
-		pick(k)
-	}
 	return out
+}
+
+// firstN is 0, 1, ..., n-1.
+func firstN(n int) []int {
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
+	return idx
 }
 
 // maxLargest is how many of the kept shapes may be largest pending shapes
@@ -350,16 +359,7 @@ func maxLargest(keep int) int { return max(1, keep/4) }
 // learned ones.
 func (s ShapeSet) mostFrequent() ShapeSet {
 	if keep := s.Static + s.Keep; len(s.Shapes) > keep {
-		s.Shapes, s.Weights, s.Constraints = s.Shapes[:keep], s.Weights[:keep], s.Constraints[:keep]
-		if s.Pending != nil {
-			s.Pending = s.Pending[:keep]
-		}
-		if s.need != nil {
-			s.need = s.need[:keep]
-		}
-		if s.Largest != nil {
-			s.Largest = s.Largest[:keep]
-		}
+		return s.take(firstN(keep))
 	}
 	return s
 }
@@ -371,20 +371,22 @@ func (s ShapeSet) mostFrequent() ShapeSet {
 // smaller one). nil when nothing is pending.
 func (s ShapeSet) hostDemand(l *stranding.Layout) []float64 {
 	var vecs []stranding.Vec
+	var scarce []bool
 	var need []float64
 	for j, p := range s.Pending {
 		if p <= 0 || j >= len(s.Shapes) {
 			continue
 		}
 		if vecs == nil {
-			vecs = make([]stranding.Vec, len(s.Shapes))
+			vecs, scarce = make([]stranding.Vec, len(s.Shapes)), make([]bool, len(s.Shapes))
 			for k, sh := range s.Shapes {
 				vecs[k] = shapeVector(l, sh)
+				scarce[k] = scarceShape(l, &vecs[k])
 			}
 			need = make([]float64, len(s.Shapes))
 		}
 		for k := range s.Shapes {
-			if scarceShape(l, &vecs[k]) && covers(l, &vecs[j], &vecs[k]) && within(s.constraint(j), s.constraint(k)) {
+			if scarce[k] && covers(l, &vecs[j], &vecs[k]) && within(s.constraint(j), s.constraint(k)) {
 				need[k] += p
 			}
 		}

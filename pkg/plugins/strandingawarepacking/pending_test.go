@@ -101,17 +101,7 @@ func TestLearnerCountsPendingPods(t *testing.T) {
 	l.Observe(a, 1)
 	l.Observe(b, 1)
 	l.Observe(c, 1)
-	pendingOf := func(set ShapeSet) float64 {
-		t.Helper()
-		if len(set.Pending) != len(set.Shapes) {
-			t.Fatalf("Pending %v for %d shapes", set.Pending, len(set.Shapes))
-		}
-		var n float64
-		for _, p := range set.Pending {
-			n += p
-		}
-		return n
-	}
+	pendingOf := func(set ShapeSet) float64 { return pendingPods(t, set) }
 	if got := pendingOf(l.Set()); got != 2 {
 		t.Errorf("pending %v, want 2 (c is bound)", got)
 	}
@@ -262,13 +252,7 @@ func TestReserveBindsInTheLearner(t *testing.T) {
 	other := makePod("b", "", resGPU("2", "8Gi", "1"))
 	l.Observe(pod, 1)
 	l.Observe(other, 1)
-	pendingNow := func() float64 {
-		var n float64
-		for _, p := range l.Set().Pending {
-			n += p
-		}
-		return n
-	}
+	pendingNow := func() float64 { return pendingPods(t, l.Set()) }
 	if st := e.pl.Reserve(e.ctx, nil, pod, "n1"); !st.IsSuccess() {
 		t.Fatal(st)
 	}
@@ -290,4 +274,17 @@ func TestReserveBindsInTheLearner(t *testing.T) {
 	if got := pendingNow(); got != 1 {
 		t.Errorf("after Reserve and Unreserve: %v pending, want 1", got)
 	}
+}
+
+// pendingPods is the set's pending pods over all its shapes.
+func pendingPods(t *testing.T, set ShapeSet) float64 {
+	t.Helper()
+	if len(set.Pending) != len(set.Shapes) {
+		t.Fatalf("Pending %v for %d shapes", set.Pending, len(set.Shapes))
+	}
+	var n float64
+	for _, p := range set.Pending {
+		n += p
+	}
+	return n
 }

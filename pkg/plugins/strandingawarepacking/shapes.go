@@ -489,8 +489,8 @@ func (l *ShapeLearner) withPendingLocked(snap *shapeSnapshot, skip *shapeCount) 
 	for i, b := range snap.buckets {
 		set.Pending[snap.static+i] = pendingOf(b)
 	}
-	set.Demand = l.pendingDemandLocked(snap.demand, pendingOf)
-	largest := l.largestPendingLocked(pendingOf)
+	byConstraint, largest := l.pendingLocked(pendingOf)
+	set.Demand = withPendingDemand(snap.demand, byConstraint)
 	if len(largest) == 0 {
 		return set
 	}
@@ -510,31 +510,25 @@ func (l *ShapeLearner) withPendingLocked(snap *shapeSnapshot, skip *shapeCount) 
 	return set
 }
 
-// pendingDemandLocked returns demand with each constraint's pending pods.
-func (l *ShapeLearner) pendingDemandLocked(demand []ConstraintDemand, pendingOf func(*shapeCount) float64) []ConstraintDemand {
-	var byKey map[string]int
-	for _, b := range l.counts {
-		if n := pendingOf(b); n > 0 {
-			if byKey == nil {
-				byKey = map[string]int{}
-			}
-			byKey[b.constraint.keyOrEmpty()] += int(n)
-		}
-	}
-	if byKey == nil {
+// withPendingDemand returns demand with each constraint's pending pods
+// (byConstraint, by constraint key; nil: none pending).
+func withPendingDemand(demand []ConstraintDemand, byConstraint map[string]int) []ConstraintDemand {
+	if byConstraint == nil {
 		return demand
 	}
 	out := slices.Clone(demand)
 	for i := range out {
-		out[i].Pending = byKey[out[i].Constraint.keyOrEmpty()]
+		out[i].Pending = byConstraint[out[i].Constraint.keyOrEmpty()]
 	}
 	return out
 }
 
-// largestPendingLocked returns, per node constraint and resource, the
+// pendingLocked counts the pending pods per node constraint (by key; nil
+// when none is pending) and returns, per node constraint and resource, the
 // pending bucket that requests the most of it (ties to the smaller key),
-// but those another of them covers, in key order.
-func (l *ShapeLearner) largestPendingLocked(pendingOf func(*shapeCount) float64) []*shapeCount {
+// but those another of them covers, in key order: one pass over the
+// buckets.
+func (l *ShapeLearner) pendingLocked(pendingOf func(*shapeCount) float64) (map[string]int, []*shapeCount) {
 	type slot struct {
 		constraint string
 		resource   corev1.ResourceName
@@ -543,14 +537,17 @@ func (l *ShapeLearner) largestPendingLocked(pendingOf func(*shapeCount) float64)
 		b   *shapeCount
 		key string
 	}
+	var byConstraint map[string]int
 	var top map[slot]best
 	for k, b := range l.counts {
-		if pendingOf(b) <= 0 {
+		n := pendingOf(b)
+		if n <= 0 {
 			continue
 		}
 		if top == nil {
-			top = map[slot]best{}
+			byConstraint, top = map[string]int{}, map[slot]best{}
 		}
+		byConstraint[b.constraint.keyOrEmpty()] += int(n)
 		for _, q := range b.shape {
 			s := slot{b.constraint.keyOrEmpty(), q.Name}
 			if cur, ok := top[s]; !ok || q.Value > cur.b.shape.value(q.Name) || (q.Value == cur.b.shape.value(q.Name) && k < cur.key) {
@@ -572,11 +569,11 @@ func (l *ShapeLearner) largestPendingLocked(pendingOf func(*shapeCount) float64)
 		})
 	})
 	slices.SortFunc(out, func(a, b best) int { return strings.Compare(a.key, b.key) })
-	buckets := make([]*shapeCount, len(out))
+	largest := make([]*shapeCount, len(out))
 	for i, o := range out {
-		buckets[i] = o.b
+		largest[i] = o.b
 	}
-	return buckets
+	return byConstraint, largest
 }
 
 // covers reports whether s requests at least as much as o of every
