@@ -54,7 +54,7 @@
 // over dims with a_i > 0 (u: requested before the pod),
 //
 //	P = sum w_i * min(1, (u_i + p_i) / a_i) / sum w_i   (over dims the pod or a shape requests)
-//	R = (W_pack*P + W_frag*(1 - dF)/2 + W_level*(1 - L) - W_host*H) / (W_pack + W_frag + W_level)
+//	R = (W_pack*P + W_frag*(1 - dF)/2 + W_level*(1 - L) - W_host*H - W_bundle*B) / (W_pack + W_frag + W_level)
 //
 // clamped to [0, 1]. With a Layout Scale (the plugin's: the largest
 // allocatable among the candidates), P counts the free capacity left in
@@ -63,9 +63,27 @@
 // one of the h nodes a shape still fits on, the largest over such shapes,
 // else 0, less what the pod pays on every candidate (Plan.SetHostBase). The
 // caller may count in h only the hosts that pods still to come leave
-// spare (the plugin does). snug's defaults (1, 16, 4, scarce x50) were chosen on the
-// Alibaba GPU trace (docs/benchmarks.md): fragmentation first, level second,
-// packing to break ties.
+// spare (the plugin does).
+//
+// B is the bundle term. The shapes that request a scarce dimension g need,
+// per unit of g, r_i = sum pi_k s^k_i / sum pi_k s^k_g of each other
+// weighted dimension i (neither scarce nor pods). A free vector serves
+// U(f) = min(f_g, min_i f_i / r_i) units of g at that mix, and a pod takes
+// at least own(p) = min(p_g, min_i p_i / r_i) of them (U is concave), so
+//
+//	B = sum over scarce g of (U(f) - U(f - p) - own(p)) / scale_g   >= 0
+//
+// is the scarce capacity the placement leaves without the resources its
+// pods need beside it: a CPU-only pod that takes the cores idle GPUs need,
+// or a GPU pod with few cores on a node whose cores other GPU pods need.
+// Fragmentation asks whether the next pod of a shape fits; B asks whether
+// the free GPUs and the free cores of the node can still serve the GPU
+// demand together, which decides compaction when cpu fills the nodes.
+//
+// snug's defaults (1, 16, 4, scarce x50; host and bundle 16) were chosen on
+// the Alibaba GPU trace and mixes generated from it (docs/benchmarks.md,
+// docs/benchmarks-family.md): fragmentation first, level second, packing
+// to break ties.
 //
 // Scarce dimensions (by default every extended resource) add a tier: a pod
 // that requests none of them and would land on a node where one is free is

@@ -193,6 +193,9 @@ type Weights struct {
 	// Host weighs taking away one of the last nodes a shape fits on (see
 	// Plan.SetHosts).
 	Host float64
+	// Bundle weighs the scarce capacity a placement leaves without the
+	// other resources its pods need beside it (see Plan.bundleWaste).
+	Bundle float64
 }
 
 // Free returns max(0, alloc - used - pod) per dimension.
@@ -326,7 +329,11 @@ type Eval struct {
 	Score         float64 // R in [0, 1]
 	// HostCost is the host term's cost in [0, 1] (Plan.SetHosts).
 	HostCost float64
-	Scarce   bool // the pod would sit on free scarce capacity it does not use
+	// BundleWaste is the scarce capacity, in units of the largest node's,
+	// that the placement leaves unusable at the scarce shapes' mix of other
+	// resources, beyond what the pod takes itself (>= 0).
+	BundleWaste float64
+	Scarce      bool // the pod would sit on free scarce capacity it does not use
 }
 
 // Evaluate judges placing pod on a node with allocatable alloc and requested
@@ -354,6 +361,20 @@ type Plan struct {
 	hosts *[MaxShapes]float64
 	// hostBase is the host cost the pod pays wherever it goes (SetHostBase).
 	hostBase float64
+	// bundles are the scarce dimensions the bundle term judges, with the
+	// shapes' mix of other resources per unit of each (bundleMix).
+	bundles  [MaxDims]bundle
+	nBundles int
+}
+
+// bundle is a scarce dimension g and, per other dimension i, the shapes'
+// requests of i per unit of g (0: not part of the bundle).
+type bundle struct {
+	g     uint8
+	ratio Vec
+	// own is what the pod takes of it, in units of g (min over the bundle's
+	// dimensions of request / ratio).
+	own float64
 }
 
 // Shapes returns the plan's shapes.
@@ -413,6 +434,9 @@ func (p *Plan) freeBeforeAfter(alloc, used, before, after *Vec) {
 func NewPlan(l *Layout, s *Shapes, w Weights, pod *Vec) Plan {
 	s.normalise()
 	p := Plan{l: l, s: s, w: w, pod: *pod}
+	if w.Bundle > 0 {
+		p.bundleMix()
+	}
 	for i := 0; i < l.N; i++ {
 		if l.Scarce[i] {
 			p.scarceDims[p.nScarce] = uint8(i)
@@ -433,6 +457,75 @@ func NewPlan(l *Layout, s *Shapes, w Weights, pod *Vec) Plan {
 		}
 	}
 	return p
+}
+
+// bundleMix fills the plan's bundles: for each scarce dimension g some
+// shape requests, the frequency-weighted requests per unit of g of the
+// shapes that request g, r_i = sum pi_k s^k_i / sum pi_k s^k_g, over the
+// weighted dimensions that are neither scarce nor pods.
+func (p *Plan) bundleMix() {
+	l, s := p.l, p.s
+	for g := 0; g < l.N; g++ {
+		if !l.Scarce[g] || !s.Demanded[g] || l.Weights[g] <= 0 {
+			continue
+		}
+		var sum Vec
+		for k := 0; k < s.N; k++ {
+			if v := &s.V[k]; v[g] > 0 {
+				for i := 0; i < l.N; i++ {
+					sum[i] += s.weight[k] * v[i]
+				}
+			}
+		}
+		b := bundle{g: uint8(g), own: p.pod[g]}
+		for i := 0; i < l.N; i++ {
+			if l.Scarce[i] || i == l.PodsDim || l.Weights[i] <= 0 || sum[i] <= 0 {
+				continue
+			}
+			b.ratio[i] = sum[i] / sum[g]
+			b.own = min(b.own, p.pod[i]/b.ratio[i])
+		}
+		p.bundles[p.nBundles] = b
+		p.nBundles++
+	}
+}
+
+// units is how many units of b's scarce dimension free can serve with the
+// other resources at b's mix beside them: min(f_g, min_i f_i / r_i).
+func (b *bundle) units(l *Layout, free *Vec) float64 {
+	u := free[b.g]
+	for i := 0; i < l.N; i++ {
+		if r := b.ratio[i]; r > 0 && free[i]/r < u {
+			u = free[i] / r
+		}
+	}
+	return u
+}
+
+// bundleWaste is the bundle term: over the scarce dimensions g, the units of
+// g the placement takes from what the node can serve (units before less
+// after) beyond what the pod takes itself (own), in units of g's scale.
+// units is concave (a minimum of linear functions), so the difference is at
+// least own and the waste is never negative: 0 for a pod that takes only
+// cores left over beside busy GPUs, or a GPU pod whose cores match the mix;
+// positive for a pod that takes the cores idle GPUs need, or GPUs whose
+// cores other GPU pods need.
+func (p *Plan) bundleWaste(alloc, before, after *Vec) float64 {
+	var waste float64
+	for j := 0; j < p.nBundles; j++ {
+		b := &p.bundles[j]
+		scale := p.l.Scale[b.g]
+		if scale <= 0 {
+			scale = alloc[b.g]
+		}
+		if scale <= 0 {
+			continue
+		}
+		if d := b.units(p.l, before) - b.units(p.l, after) - b.own; d > 0 {
+			waste += d / scale
+		}
+	}
+	return waste
 }
 
 // Evaluate judges placing the plan's pod on a node. It allocates nothing.
@@ -505,10 +598,14 @@ func (p *Plan) Evaluate(alloc, used *Vec) Eval {
 	if p.w.Host > 0 && p.hosts != nil {
 		e.HostCost = max(0, p.hostCost(&before, &after)-p.hostBase)
 	}
-	// The host term is a penalty in units of the other terms' weights, so
-	// placements that take no shape's host score exactly as without it.
+	if p.nBundles > 0 {
+		e.BundleWaste = p.bundleWaste(alloc, &before, &after)
+	}
+	// The host and bundle terms are penalties in units of the other terms'
+	// weights, so placements that take no shape's host and waste no bundle
+	// score exactly as without them.
 	if tw := p.w.Packing + p.w.Stranding + p.w.Level; tw > 0 {
-		e.Score = (p.w.Packing*e.Packing + p.w.Stranding*(1-e.Fragmentation)/2 + p.w.Level*(1-level) - p.w.Host*e.HostCost) / tw
+		e.Score = (p.w.Packing*e.Packing + p.w.Stranding*(1-e.Fragmentation)/2 + p.w.Level*(1-level) - p.w.Host*e.HostCost - p.w.Bundle*e.BundleWaste) / tw
 	}
 	e.Score = clamp01(e.Score)
 	return e

@@ -849,3 +849,69 @@ func TestHostBase(t *testing.T) {
 		t.Error("HostCost without the host term, want 0")
 	}
 }
+
+// The bundle term: with GPU pods needing 12 cores and 32 GiB per GPU, a
+// node's free GPUs are worth as many as its free cores and memory can serve
+// at that mix, and a placement pays for what it takes of that beyond its own
+// share.
+func TestBundleWaste(t *testing.T) {
+	l := testLayout(t)
+	s := shapesOf(l, vec(12000, 32, 0, 1), vec(4000, 8, 0, 0))
+	w := Weights{Packing: 1, Stranding: 16, Level: 4, Bundle: 16}
+	alloc := vec(96000, 384, 110, 8)
+	cpuPod, smallGPU, bigGPU := vec(8000, 8, 1, 0), vec(2000, 8, 1, 1), vec(24000, 32, 1, 1)
+	tests := []struct {
+		name      string
+		pod, used Vec
+		waste     float64 // in GPUs; the term divides by the node's 8
+	}{
+		{"CPU pod beside busy GPUs", cpuPod, vec(56000, 100, 8, 8), 0},
+		// 4 GPUs, 48 cores: 4 bundles; 40 cores serve 3 1/3.
+		{"CPU pod takes the cores idle GPUs need", cpuPod, vec(48000, 100, 4, 4), 2.0 / 3},
+		// 2 GPUs, 40 cores: 16 spare cores.
+		{"CPU pod takes spare cores", cpuPod, vec(56000, 100, 6, 6), 0},
+		// 4 GPUs, 24 cores: 2 bundles; the pod takes 2/12 of one.
+		{"few-core GPU pod where cores are short", smallGPU, vec(72000, 100, 4, 4), 0},
+		{"few-core GPU pod on an empty node", smallGPU, vec(0, 0, 0, 0), 1 - 2.0/12},
+		// 24 cores: 2 bundles' cores for 1 GPU.
+		{"many-core GPU pod on an empty node", bigGPU, vec(0, 0, 0, 0), 1},
+		// 2 GPUs, 60 cores: the pod takes the GPU whose cores it brings.
+		{"many-core GPU pod where cores are spare", bigGPU, vec(36000, 100, 6, 6), 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := NewPlan(l, s, w, &tc.pod)
+			got := p.Evaluate(&alloc, &tc.used)
+			if !near(got.BundleWaste, tc.waste/8) {
+				t.Errorf("BundleWaste = %v, want %v", got.BundleWaste, tc.waste/8)
+			}
+			off := w
+			off.Bundle = 0
+			q := NewPlan(l, s, off, &tc.pod)
+			base := q.Evaluate(&alloc, &tc.used)
+			if base.BundleWaste != 0 {
+				t.Errorf("BundleWaste with the term off = %v, want 0", base.BundleWaste)
+			}
+			if want := clamp01(base.Score - 16*tc.waste/8/21); !near(got.Score, want) {
+				t.Errorf("Score = %v, want %v (%v without the term)", got.Score, want, base.Score)
+			}
+		})
+	}
+}
+
+// The mix is the GPU shapes' requests weighted by frequency: three 4-core
+// pods and one 20-core pod need 8 cores per GPU, not the 12 of the plain
+// average of the two shapes.
+func TestBundleMixWeighsFrequency(t *testing.T) {
+	l := testLayout(t)
+	var s Shapes
+	s.AddWeighted(l, vec(4000, 16, 0, 1), 3)
+	s.AddWeighted(l, vec(20000, 16, 0, 1), 1)
+	pod := vec(16000, 8, 1, 0)
+	p := NewPlan(l, &s, Weights{Packing: 1, Bundle: 1}, &pod)
+	// 4 free GPUs and 40 free cores: 4 bundles at 8 cores, 3 after the pod.
+	alloc, used := vec(96000, 384, 110, 8), vec(56000, 0, 4, 4)
+	if got := p.Evaluate(&alloc, &used).BundleWaste; !near(got, 1.0/8) {
+		t.Errorf("BundleWaste = %v, want %v", got, 1.0/8)
+	}
+}

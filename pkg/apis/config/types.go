@@ -30,6 +30,9 @@ type StrandingAwarePackingArgs struct {
 	// requesting a scarce resource fits on that its pending pods leave
 	// spare.
 	HostScarcityWeight int64
+	// ScarceBundleWeight weighs the scarce capacity a placement leaves
+	// without the other resources its pods need beside it.
+	ScarceBundleWeight int64
 	// ScarceResources are resources that pods not requesting them avoid.
 	ScarceResources ScarceResources
 	// Shapes says which pod shapes the stranding model judges free capacity against.

@@ -250,17 +250,20 @@ func NewShapeModels(l *stranding.Layout, set ShapeSet, nodes iter.Seq[*corev1.No
 // pods of a small GPU-model pool are judged on the pool's nodes. The kept
 // shapes weigh their pod counts (frequency among the shapes a node accepts);
 // a shape no node accepts is dropped. The largest pending shapes
-// (ShapeSet.Largest) of such kind rank first, up to maxLargest of them.
+// (ShapeSet.Largest), of any kind, rank first, up to maxLargest of them: an
+// 80-core pod needs a node nothing else has broken into as much as an
+// 8-GPU pod does.
 // Without such shapes (or without nodes) the most frequent learned shapes
 // are kept.
 func (s ShapeSet) byDensity(l *stranding.Layout, nodes iter.Seq[*corev1.Node]) ShapeSet {
 	var dense, largest []int
 	for k := s.Static; k < len(s.Shapes); k++ {
-		if v := shapeVector(l, s.Shapes[k]); !scarceShape(l, &v) {
+		largestK := k < len(s.Largest) && s.Largest[k]
+		if v := shapeVector(l, s.Shapes[k]); !largestK && !scarceShape(l, &v) {
 			continue
 		}
 		switch {
-		case k < len(s.Largest) && s.Largest[k] && len(largest) < maxLargest(s.Keep):
+		case largestK && len(largest) < maxLargest(s.Keep):
 			largest = append(largest, k)
 		case s.constraint(k) != nil:
 			dense = append(dense, k)
@@ -364,29 +367,27 @@ func (s ShapeSet) mostFrequent() ShapeSet {
 	return s
 }
 
-// hostDemand returns, per shape that requests a scarce resource, the pending
-// pods that need one of its hosts: those of every candidate shape that
+// hostDemand returns, per shape, the pending pods that need one of its
+// hosts: those of every candidate shape that
 // requests at least as much of everything and may run only where it may
 // (a larger pod pending for a GPU model needs the same whole nodes as a
 // smaller one). nil when nothing is pending.
 func (s ShapeSet) hostDemand(l *stranding.Layout) []float64 {
 	var vecs []stranding.Vec
-	var scarce []bool
 	var need []float64
 	for j, p := range s.Pending {
 		if p <= 0 || j >= len(s.Shapes) {
 			continue
 		}
 		if vecs == nil {
-			vecs, scarce = make([]stranding.Vec, len(s.Shapes)), make([]bool, len(s.Shapes))
+			vecs = make([]stranding.Vec, len(s.Shapes))
 			for k, sh := range s.Shapes {
 				vecs[k] = shapeVector(l, sh)
-				scarce[k] = scarceShape(l, &vecs[k])
 			}
 			need = make([]float64, len(s.Shapes))
 		}
 		for k := range s.Shapes {
-			if scarce[k] && covers(l, &vecs[j], &vecs[k]) && within(s.constraint(j), s.constraint(k)) {
+			if covers(l, &vecs[j], &vecs[k]) && within(s.constraint(j), s.constraint(k)) {
 				need[k] += p
 			}
 		}

@@ -75,6 +75,69 @@ func TestPendingDemandKeepsHostsWhole(t *testing.T) {
 	}
 }
 
+// A CPU-only pod that needs more than half of the largest node needs a node
+// nothing else has broken into, as a large GPU pod does: while one is
+// pending, the host term protects its hosts. A pod that fits twice on a node
+// is left to packing.
+func TestWholeNodePodsKeepTheirHosts(t *testing.T) {
+	nodes := []*corev1.Node{
+		makeNode("big-a", res("96", "384Gi")),
+		makeNode("big-b", res("96", "384Gi")),
+		makeNode("small", res("32", "128Gi")),
+	}
+	bound := []*corev1.Pod{makePod("big-b-used", "big-b", res("40", "64Gi"))}
+	hostCost := func(pending *corev1.Pod) map[string]float64 {
+		e := newEnv(t, defaultArgs(t), nodes, bound, envOptions{})
+		// More distinct shapes, each more frequent, than the learner keeps:
+		// the pending pod is kept because it is the largest.
+		for i := range 100 {
+			p := makePod(fmt.Sprintf("crowd-%d", i), "elsewhere", res(fmt.Sprintf("%dm", 500+100*i), "1Gi"))
+			e.pl.Shapes().Observe(p, 2)
+		}
+		pod := makePod("new", "", res("20", "16Gi")) // 76 cores left: no room for 80
+		e.observe(pending, pod)
+		infos := e.nodeInfos(t)
+		s := e.preScore(t, pod, infos)
+		got := map[string]float64{}
+		for _, ni := range infos {
+			plan, _ := s.plan(ni.Node())
+			var alloc, used stranding.Vec
+			nodeVectors(&s.layout, &s.kinds, ni, true, &alloc, &used)
+			got[ni.Node().Name] = plan.HostCost(&alloc, &used)
+		}
+		return got
+	}
+	got := hostCost(makePod("batch", "", res("80", "128Gi")))
+	if got["big-a"] != 1 || got["big-b"] != 0 || got["small"] != 0 {
+		t.Errorf("80-core pod pending: host costs %v, want 1 on big-a (its one host) and 0 elsewhere", got)
+	}
+	got = hostCost(makePod("batch", "", res("40", "128Gi")))
+	if got["big-a"] != 0 || got["big-b"] != 0 || got["small"] != 0 {
+		t.Errorf("40-core pod pending: host costs %v, want 0 (two fit on a node: packing's business)", got)
+	}
+}
+
+func TestWholeNode(t *testing.T) {
+	l := gpuLayout()
+	cpu, gpuDim := l.Index(corev1.ResourceCPU), l.Index(gpu)
+	l.Scale[cpu], l.Scale[gpuDim] = 96000, 8
+	for _, tc := range []struct {
+		name     string
+		cpu, gpu float64
+		want     int
+	}{
+		{"more than half the cores", 48001, 0, cpu},
+		{"half the cores", 48000, 0, -1},
+		{"most of the GPUs", 1000, 5, gpuDim},
+	} {
+		var v stranding.Vec
+		v[cpu], v[gpuDim] = tc.cpu, tc.gpu
+		if got := wholeNode(&l, &v); got != tc.want {
+			t.Errorf("%s: wholeNode = %d, want %d", tc.name, got, tc.want)
+		}
+	}
+}
+
 func TestSpareHosts(t *testing.T) {
 	for _, tc := range []struct {
 		hosts, slots, need, want float64
@@ -177,7 +240,7 @@ func TestHostDemand(t *testing.T) {
 	l.Observe(p100(makePod("p100-small", "", resGPU("2", "8Gi", "1"))), 1)       // 1: P100
 	l.Observe(p100(makePod("p100-big", "", resGPU("16", "60Gi", "1"))), 1)       // 2: P100, covers 0 and 1
 	l.Observe(makePod("big", "", resGPU("16", "60Gi", "1")), 1)                  // 3: unconstrained, covers 0 and 1
-	l.Observe(makePod("cpu", "", res("32", "64Gi")), 1)                          // no GPU: counts for none
+	l.Observe(makePod("cpu", "", res("32", "64Gi")), 1)                          // no GPU: counts for itself only
 	l.Observe(p100(makePod("bound", "elsewhere", resGPU("32", "64Gi", "1"))), 1) // bound: counts for none
 	set := l.Set()
 	need := set.hostDemand(&layout)
@@ -190,7 +253,7 @@ func TestHostDemand(t *testing.T) {
 		ShapeOf(makePod("", "", resGPU("2", "8Gi", "1"))).String() + "P":   2, // itself and p100-big, not big (may go elsewhere)
 		ShapeOf(makePod("", "", resGPU("16", "60Gi", "1"))).String() + "P": 1,
 		ShapeOf(makePod("", "", resGPU("16", "60Gi", "1"))).String():       2, // itself and p100-big
-		ShapeOf(makePod("", "", res("32", "64Gi"))).String():               0, // requests no scarce resource
+		ShapeOf(makePod("", "", res("32", "64Gi"))).String():               1, // itself; the bound P100 pod covers it but is not pending
 	} {
 		if got[shape] != want {
 			t.Errorf("need of %s = %v, want %v (all: %v)", shape, got[shape], want, got)

@@ -81,7 +81,7 @@ func New(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, err
 	pl := &Plugin{
 		args:    *args.DeepCopy(),
 		handle:  h,
-		weights: stranding.Weights{Packing: float64(args.PackingWeight), Stranding: float64(args.StrandingWeight), Level: float64(args.StrandedLevelWeight), Host: float64(args.HostScarcityWeight)},
+		weights: stranding.Weights{Packing: float64(args.PackingWeight), Stranding: float64(args.StrandingWeight), Level: float64(args.StrandedLevelWeight), Host: float64(args.HostScarcityWeight), Bundle: float64(args.ScarceBundleWeight)},
 		shapes:  NewShapeLearner(args.Shapes),
 	}
 	if f := h.SharedInformerFactory(); f != nil {

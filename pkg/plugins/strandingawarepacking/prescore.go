@@ -144,29 +144,36 @@ func (pl *Plugin) clusterNodes(candidates []fwk.NodeInfo) []fwk.NodeInfo {
 	return all
 }
 
-// buildHosts counts, for each shape that requests a scarce resource, the
-// nodes it fits on now among those that accept it, and hands each plan
-// the counts of its shapes. Hosts that pending pods need do not count
+// buildHosts counts, for each shape that requests a scarce resource or needs
+// a whole node (wholeNode), the nodes it fits on now among those that
+// accept it, and hands each plan the counts of its shapes. Hosts that pending pods need do not count
 // (spareHosts), unless the pod is itself such demand.
 func (s *preScoreState) buildHosts(nodes []fwk.NodeInfo, pod *corev1.Pod) {
 	set := s.models.shapes
 	l := &s.layout
 	vecs := make([]stranding.Vec, len(set))
-	// least[i]: the smallest request of a counted shape in scarce dimension i.
+	// least[i]: the smallest request in dimension i of the counted shapes
+	// that need some of i to fit (mayHost).
 	var least stranding.Vec
 	counted := false
 	for k, sh := range set {
-		vecs[k] = shapeVector(l, sh)
-		if !scarceShape(l, &vecs[k]) {
+		v := shapeVector(l, sh)
+		vecs[k] = v
+		if scarceShape(l, &v) {
+			for i := 0; i < l.N; i++ {
+				if l.Scarce[i] && v[i] > 0 && (least[i] == 0 || v[i] < least[i]) {
+					least[i] = v[i]
+				}
+			}
+		} else if i := wholeNode(l, &v); i >= 0 {
+			if least[i] == 0 || v[i] < least[i] {
+				least[i] = v[i]
+			}
+		} else {
 			vecs[k] = stranding.Vec{} // not counted
 			continue
 		}
 		counted = true
-		for i := 0; i < l.N; i++ {
-			if l.Scarce[i] && vecs[k][i] > 0 && (least[i] == 0 || vecs[k][i] < least[i]) {
-				least[i] = vecs[k][i]
-			}
-		}
 	}
 	if !counted {
 		return
@@ -240,10 +247,25 @@ func spareHosts(hosts, slots, need float64) float64 {
 	return max(1, hosts*(1-need/slots))
 }
 
-// mayHost reports whether ni has free, in some scarce dimension, the least
-// that a counted shape requests there: every counted shape requests a scarce
-// dimension, so a node without fits none, and most nodes of a cluster with
-// a few GPU nodes are skipped before their vectors are read.
+// wholeNode returns a dimension in which v needs more than half of the
+// largest node (l.Scale), or -1: at most one such pod fits on a node, so,
+// like a large GPU pod, it needs a node nothing else has broken into. A
+// shape that requests no scarce resource counts in the host term only then:
+// taking the last place of a small shape is what packing is for.
+func wholeNode(l *stranding.Layout, v *stranding.Vec) int {
+	for i := 0; i < l.N; i++ {
+		if i != l.PodsDim && l.Scale[i] > 0 && 2*v[i] > l.Scale[i] {
+			return i
+		}
+	}
+	return -1
+}
+
+// mayHost reports whether ni has free, in some dimension, the least that a
+// counted shape requests there (least: every counted shape requests at least
+// that much of one of them): a node without fits none, and when every
+// counted shape requests a scarce extended resource, most nodes of a cluster
+// with a few GPU nodes are skipped before their vectors are read.
 func mayHost(l *stranding.Layout, kinds *[stranding.MaxDims]dimKind, ni fwk.NodeInfo, least *stranding.Vec) bool {
 	a, u := ni.GetAllocatable().GetScalarResources(), ni.GetRequested().GetScalarResources()
 	for i := 0; i < l.N; i++ {

@@ -12,6 +12,7 @@ const (
 	DefaultStrandingWeight        int64 = 16
 	DefaultStrandedLevelWeight    int64 = 4
 	DefaultHostScarcityWeight     int64 = 16
+	DefaultScarceBundleWeight     int64 = 16
 	DefaultFragmentationWeight    int64 = 50
 	DefaultMaxLearnedShapes       int32 = 64
 	DefaultShapeSourceMode              = ShapeSourceMode("Learned")
@@ -46,6 +47,9 @@ func SetDefaults_StrandingAwarePackingArgs(obj *StrandingAwarePackingArgs) {
 	}
 	if obj.HostScarcityWeight == nil {
 		obj.HostScarcityWeight = ptr.To(DefaultHostScarcityWeight)
+	}
+	if obj.ScarceBundleWeight == nil {
+		obj.ScarceBundleWeight = ptr.To(DefaultScarceBundleWeight)
 	}
 	if obj.ScarceResources.FragmentationWeight == nil {
 		obj.ScarceResources.FragmentationWeight = ptr.To(DefaultFragmentationWeight)

@@ -48,6 +48,19 @@ type StrandingAwarePackingArgs struct {
 	// or a host every candidate node takes, score as without it. 0 turns it
 	// off. Default 16.
 	HostScarcityWeight *int64 `json:"hostScarcityWeight,omitempty"`
+	// ScarceBundleWeight weighs the scarce capacity a placement leaves
+	// without the other resources its pods need beside it. The pods that
+	// request a scarce resource (a GPU) need, per unit of it, so much of
+	// each other weighed resource on average (their learned shapes'
+	// frequency-weighted requests); a node's free GPUs are worth only as
+	// many as its free cpu and memory can serve at that mix. A placement
+	// costs what it takes from that beyond its own share: a CPU-only pod
+	// that takes the cores idle GPUs need, or a GPU pod with few cores on a
+	// node whose cores other GPU pods need, and nothing for a pod that uses
+	// cores left over beside busy GPUs. A penalty in units of the other
+	// weights, per largest node's worth of the scarce resource. 0 turns it
+	// off. Default 16.
+	ScarceBundleWeight *int64 `json:"scarceBundleWeight,omitempty"`
 	// ScarceResources are resources that pods not requesting them avoid
 	// while other feasible nodes exist.
 	ScarceResources ScarceResources `json:"scarceResources,omitempty"`

@@ -454,6 +454,9 @@ func autoConvert_v1_StrandingAwarePackingArgs_To_config_StrandingAwarePackingArg
 	if err := metav1.Convert_Pointer_int64_To_int64(&in.HostScarcityWeight, &out.HostScarcityWeight, s); err != nil {
 		return err
 	}
+	if err := metav1.Convert_Pointer_int64_To_int64(&in.ScarceBundleWeight, &out.ScarceBundleWeight, s); err != nil {
+		return err
+	}
 	if err := Convert_v1_ScarceResources_To_config_ScarceResources(&in.ScarceResources, &out.ScarceResources, s); err != nil {
 		return err
 	}
@@ -484,6 +487,9 @@ func autoConvert_config_StrandingAwarePackingArgs_To_v1_StrandingAwarePackingArg
 		return err
 	}
 	if err := metav1.Convert_int64_To_Pointer_int64(&in.HostScarcityWeight, &out.HostScarcityWeight, s); err != nil {
+		return err
+	}
+	if err := metav1.Convert_int64_To_Pointer_int64(&in.ScarceBundleWeight, &out.ScarceBundleWeight, s); err != nil {
 		return err
 	}
 	if err := Convert_config_ScarceResources_To_v1_ScarceResources(&in.ScarceResources, &out.ScarceResources, s); err != nil {

@@ -336,6 +336,11 @@ func (in *StrandingAwarePackingArgs) DeepCopyInto(out *StrandingAwarePackingArgs
 		*out = new(int64)
 		**out = **in
 	}
+	if in.ScarceBundleWeight != nil {
+		in, out := &in.ScarceBundleWeight, &out.ScarceBundleWeight
+		*out = new(int64)
+		**out = **in
+	}
 	in.ScarceResources.DeepCopyInto(&out.ScarceResources)
 	in.Shapes.DeepCopyInto(&out.Shapes)
 	if in.DefaultConstraints != nil {

@@ -53,6 +53,7 @@ func ValidateStrandingAwarePackingArgs(path *field.Path, args *config.StrandingA
 	errs = append(errs, validateRange(path.Child("strandingWeight"), args.StrandingWeight, 0, MaxWeight)...)
 	errs = append(errs, validateRange(path.Child("strandedLevelWeight"), args.StrandedLevelWeight, 0, MaxWeight)...)
 	errs = append(errs, validateRange(path.Child("hostScarcityWeight"), args.HostScarcityWeight, 0, MaxWeight)...)
+	errs = append(errs, validateRange(path.Child("scarceBundleWeight"), args.ScarceBundleWeight, 0, MaxWeight)...)
 	errs = append(errs, validateRange(path.Child("scarceResources", "fragmentationWeight"), args.ScarceResources.FragmentationWeight, 1, MaxFragmentationWeight)...)
 	if args.PackingWeight == 0 && args.StrandingWeight == 0 && args.StrandedLevelWeight == 0 {
 		errs = append(errs, field.Invalid(path.Child("packingWeight"), args.PackingWeight, "packingWeight, strandingWeight and strandedLevelWeight cannot all be 0"))

@@ -80,6 +80,8 @@ func TestValidateStrandingAwarePackingArgs(t *testing.T) {
 		}, want: []string{"args.shapes.static", "must have at most 64 items"}},
 		{name: "negative host scarcity weight", mutate: func(a *config.StrandingAwarePackingArgs) { a.HostScarcityWeight = -1 },
 			want: []string{"args.hostScarcityWeight"}},
+		{name: "scarce bundle weight above the maximum", mutate: func(a *config.StrandingAwarePackingArgs) { a.ScarceBundleWeight = MaxWeight + 1 },
+			want: []string{"args.scarceBundleWeight"}},
 		{name: "negative static request", mutate: func(a *config.StrandingAwarePackingArgs) {
 			a.Shapes.Static = []config.PodShape{{Requests: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("-1Gi")}}}
 		}, want: []string{"args.shapes.static[0].requests[memory]"}},
