@@ -367,11 +367,13 @@ type Plan struct {
 	nBundles int
 }
 
-// bundle is a scarce dimension g and, per other dimension i, the shapes'
-// requests of i per unit of g (0: not part of the bundle).
+// bundle is a scarce dimension g and the other dimensions dims[:n] of its
+// mix, with the shapes' requests of each per unit of g.
 type bundle struct {
 	g     uint8
-	ratio Vec
+	n     uint8
+	dims  [MaxDims]uint8
+	ratio [MaxDims]float64
 	// own is what the pod takes of it, in units of g (min over the bundle's
 	// dimensions of request / ratio).
 	own float64
@@ -482,8 +484,10 @@ func (p *Plan) bundleMix() {
 			if l.Scarce[i] || i == l.PodsDim || l.Weights[i] <= 0 || sum[i] <= 0 {
 				continue
 			}
-			b.ratio[i] = sum[i] / sum[g]
-			b.own = min(b.own, p.pod[i]/b.ratio[i])
+			r := sum[i] / sum[g]
+			b.dims[b.n], b.ratio[b.n] = uint8(i), r
+			b.n++
+			b.own = min(b.own, p.pod[i]/r)
 		}
 		p.bundles[p.nBundles] = b
 		p.nBundles++
@@ -492,11 +496,11 @@ func (p *Plan) bundleMix() {
 
 // units is how many units of b's scarce dimension free can serve with the
 // other resources at b's mix beside them: min(f_g, min_i f_i / r_i).
-func (b *bundle) units(l *Layout, free *Vec) float64 {
+func (b *bundle) units(free *Vec) float64 {
 	u := free[b.g]
-	for i := 0; i < l.N; i++ {
-		if r := b.ratio[i]; r > 0 && free[i]/r < u {
-			u = free[i] / r
+	for j := 0; j < int(b.n); j++ {
+		if q := free[b.dims[j]] / b.ratio[j]; q < u {
+			u = q
 		}
 	}
 	return u
@@ -521,7 +525,7 @@ func (p *Plan) bundleWaste(alloc, before, after *Vec) float64 {
 		if scale <= 0 {
 			continue
 		}
-		if d := b.units(p.l, before) - b.units(p.l, after) - b.own; d > 0 {
+		if d := b.units(before) - b.units(after) - b.own; d > 0 {
 			waste += d / scale
 		}
 	}
