@@ -76,6 +76,8 @@
 // is the scarce capacity the placement leaves without the resources its
 // pods need beside it: a CPU-only pod that takes the cores idle GPUs need,
 // or a GPU pod with few cores on a node whose cores other GPU pods need.
+// A caller may drop the pod's credit (Plan.NoBundleCredit: own(p) = p_g);
+// the plugin does on nodes that pods bound to GPU models may use.
 // Fragmentation asks whether the next pod of a shape fits; B asks whether
 // the free GPUs and the free cores of the node can still serve the GPU
 // demand together, which decides compaction when cpu fills the nodes.

@@ -494,6 +494,17 @@ func (p *Plan) bundleMix() {
 	}
 }
 
+// NoBundleCredit makes the pod's own share of each bundle its request of
+// the scarce dimension alone. A pod with few cores then gains nothing on a
+// node short of cores over a node short of GPUs; with the credit it is drawn
+// to the former, which on a cluster of GPU models are often the nodes of the
+// models that pods bound to them need.
+func (p *Plan) NoBundleCredit() {
+	for j := 0; j < p.nBundles; j++ {
+		p.bundles[j].own = p.pod[p.bundles[j].g]
+	}
+}
+
 // units is how many units of b's scarce dimension free can serve with the
 // other resources at b's mix beside them: min(f_g, min_i f_i / r_i).
 func (b *bundle) units(free *Vec) float64 {

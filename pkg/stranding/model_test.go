@@ -915,3 +915,27 @@ func TestBundleMixWeighsFrequency(t *testing.T) {
 		t.Errorf("BundleWaste = %v, want %v", got, 1.0/8)
 	}
 }
+
+// Without the credit a few-core GPU pod pays nothing anywhere: it is no
+// longer drawn to the node short of cores.
+func TestNoBundleCredit(t *testing.T) {
+	l := testLayout(t)
+	s := shapesOf(l, vec(12000, 32, 0, 1))
+	alloc, pod := vec(96000, 384, 110, 8), vec(2000, 8, 1, 1)
+	empty, coreShort := vec(0, 0, 0, 0), vec(72000, 100, 4, 4)
+	p := NewPlan(l, s, Weights{Packing: 1, Bundle: 16}, &pod)
+	if a, b := p.Evaluate(&alloc, &empty).BundleWaste, p.Evaluate(&alloc, &coreShort).BundleWaste; !(a > eps) || !near(b, 0) {
+		t.Fatalf("with the credit: waste %v on the empty node, %v where cores are short; want > 0 and 0", a, b)
+	}
+	p.NoBundleCredit()
+	if a, b := p.Evaluate(&alloc, &empty).BundleWaste, p.Evaluate(&alloc, &coreShort).BundleWaste; !near(a, 0) || !near(b, 0) {
+		t.Errorf("without the credit: waste %v and %v, want 0 and 0", a, b)
+	}
+	cpuPod := vec(8000, 8, 1, 0)
+	q := NewPlan(l, s, Weights{Packing: 1, Bundle: 16}, &cpuPod)
+	q.NoBundleCredit()
+	half := vec(48000, 100, 4, 4)
+	if got := q.Evaluate(&alloc, &half).BundleWaste; !near(got, 2.0/3/8) {
+		t.Errorf("CPU pod without the credit: waste %v, want %v (a CPU pod has no share to credit)", got, 2.0/3/8)
+	}
+}

@@ -445,6 +445,17 @@ func (m *ShapeModels) constraint(k int) *Constraint {
 	return nil
 }
 
+// hasConstrained reports whether model s has a shape whose pods require
+// some nodes.
+func (m *ShapeModels) hasConstrained(s *stranding.Shapes) bool {
+	for _, k := range m.members[s] {
+		if m.of[k] >= 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // Members returns, for each shape of model s (from For), its index among
 // the shape set's shapes.
 func (m *ShapeModels) Members(s *stranding.Shapes) []int { return m.members[s] }

@@ -351,3 +351,43 @@ func pendingPods(t *testing.T, set ShapeSet) float64 {
 	}
 	return n
 }
+
+// On nodes whose shapes include pods bound to GPU models the bundle term
+// gives a pod no credit for its few cores (stranding.Plan.NoBundleCredit):
+// a few-core GPU pod pays nothing on an empty G2 node once G2-bound pods are
+// known, and pays for the cores it leaves idle GPUs without before.
+func TestNoBundleCreditOnModelNodes(t *testing.T) {
+	nodes := []*corev1.Node{
+		makeNode("g2", resGPU("96", "384Gi", "8"), modelLabel, "G2"),
+		makeNode("v100", resGPU("32", "128Gi", "4"), modelLabel, "V100M16"),
+	}
+	waste := func(boundTo string) float64 {
+		e := newEnv(t, defaultArgs(t), nodes, nil, envOptions{})
+		for i := range 20 {
+			p := makePod(fmt.Sprint("any-", i), "elsewhere", resGPU("12", "48Gi", "1"))
+			e.pl.Shapes().Observe(p, 1)
+		}
+		for i := range 3 {
+			e.pl.Shapes().Observe(requireModel(makePod(fmt.Sprint("bound-", i), "elsewhere", resGPU("12", "48Gi", "1")), boundTo), 1)
+		}
+		pod := makePod("new", "", resGPU("2", "8Gi", "1"))
+		infos := e.nodeInfos(t)
+		s := e.preScore(t, pod, infos)
+		for _, ni := range infos {
+			if ni.Node().Name == "g2" {
+				plan, _ := s.plan(ni.Node())
+				var alloc, used stranding.Vec
+				nodeVectors(&s.layout, &s.kinds, ni, false, &alloc, &used)
+				return plan.Evaluate(&alloc, &used).BundleWaste
+			}
+		}
+		t.Fatal("no node g2")
+		return 0
+	}
+	if got := waste("V100M16"); !(got > 0.01) {
+		t.Errorf("only V100M16-bound pods known: waste on the empty G2 node %v, want > 0 (the credit)", got)
+	}
+	if got := waste("G2"); got > 1e-9 {
+		t.Errorf("G2-bound pods known: waste on the empty G2 node %v, want 0 (no credit)", got)
+	}
+}

@@ -307,6 +307,9 @@ func (s *preScoreState) buildPlans(w stranding.Weights, nodes []fwk.NodeInfo) {
 			i = len(s.plans)
 			index[mask] = i
 			s.plans = append(s.plans, stranding.NewPlan(&s.layout, m, w, &s.pod))
+			if s.models.hasConstrained(m) {
+				s.plans[i].NoBundleCredit()
+			}
 			admitted = append(admitted, mask)
 		}
 		s.planOf[ni.Node().Name] = i

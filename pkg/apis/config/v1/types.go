@@ -57,9 +57,11 @@ type StrandingAwarePackingArgs struct {
 	// costs what it takes from that beyond its own share: a CPU-only pod
 	// that takes the cores idle GPUs need, or a GPU pod with few cores on a
 	// node whose cores other GPU pods need, and nothing for a pod that uses
-	// cores left over beside busy GPUs. A penalty in units of the other
-	// weights, per largest node's worth of the scarce resource. 0 turns it
-	// off. Default 16.
+	// cores left over beside busy GPUs. On nodes that pods bound to GPU
+	// models may use, a pod's own share is its GPUs alone, so few-core pods
+	// are not drawn to the nodes of scarce GPU models, which are often short
+	// of cores. A penalty in units of the other weights, per largest node's
+	// worth of the scarce resource. 0 turns it off. Default 16.
 	ScarceBundleWeight *int64 `json:"scarceBundleWeight,omitempty"`
 	// ScarceResources are resources that pods not requesting them avoid
 	// while other feasible nodes exist.
