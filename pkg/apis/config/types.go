@@ -27,8 +27,8 @@ type StrandingAwarePackingArgs struct {
 	// stranded after placement.
 	StrandedLevelWeight int64
 	// HostScarcityWeight weighs taking away one of the last nodes a shape
-	// requesting a scarce resource fits on that its pending pods leave
-	// spare.
+	// requesting a scarce resource, or needing more than half of the
+	// largest node, fits on that its pending pods leave spare.
 	HostScarcityWeight int64
 	// ScarceBundleWeight weighs the scarce capacity a placement leaves
 	// without the other resources its pods need beside it.

@@ -259,13 +259,15 @@ func (s ShapeSet) byDensity(l *stranding.Layout, nodes iter.Seq[*corev1.Node]) S
 	var dense, largest []int
 	for k := s.Static; k < len(s.Shapes); k++ {
 		largestK := k < len(s.Largest) && s.Largest[k]
-		if v := shapeVector(l, s.Shapes[k]); !largestK && !scarceShape(l, &v) {
+		v := shapeVector(l, s.Shapes[k])
+		scarce := scarceShape(l, &v)
+		if !largestK && !scarce {
 			continue
 		}
 		switch {
 		case largestK && len(largest) < maxLargest(s.Keep):
 			largest = append(largest, k)
-		case s.constraint(k) != nil:
+		case scarce && s.constraint(k) != nil:
 			dense = append(dense, k)
 		}
 	}
@@ -445,11 +447,15 @@ func (m *ShapeModels) constraint(k int) *Constraint {
 	return nil
 }
 
-// hasConstrained reports whether model s has a shape whose pods require
-// some nodes.
+// hasConstrained reports whether model s has a shape whose pods request a
+// scarce resource and require some nodes (a GPU model): a CPU-only shape
+// with a node selector does not count.
 func (m *ShapeModels) hasConstrained(s *stranding.Shapes) bool {
 	for _, k := range m.members[s] {
-		if m.of[k] >= 0 {
+		if m.of[k] < 0 {
+			continue
+		}
+		if v := shapeVector(m.layout, m.shapes[k]); scarceShape(m.layout, &v) {
 			return true
 		}
 	}

@@ -358,8 +358,8 @@ func pendingPods(t *testing.T, set ShapeSet) float64 {
 // known, and pays for the cores it leaves idle GPUs without before.
 func TestNoBundleCreditOnModelNodes(t *testing.T) {
 	nodes := []*corev1.Node{
-		makeNode("g2", resGPU("96", "384Gi", "8"), modelLabel, "G2"),
-		makeNode("v100", resGPU("32", "128Gi", "4"), modelLabel, "V100M16"),
+		makeNode("g2", resGPU("96", "384Gi", "8"), modelLabel, "G2", corev1.LabelOSStable, "linux"),
+		makeNode("v100", resGPU("32", "128Gi", "4"), modelLabel, "V100M16", corev1.LabelOSStable, "linux"),
 	}
 	waste := func(boundTo string) float64 {
 		e := newEnv(t, defaultArgs(t), nodes, nil, envOptions{})
@@ -370,6 +370,10 @@ func TestNoBundleCreditOnModelNodes(t *testing.T) {
 		for i := range 3 {
 			e.pl.Shapes().Observe(requireModel(makePod(fmt.Sprint("bound-", i), "elsewhere", resGPU("12", "48Gi", "1")), boundTo), 1)
 		}
+		// A CPU-only pod with a node selector is not bound to a GPU model.
+		linux := makePod("linux", "elsewhere", res("2", "4Gi"))
+		linux.Spec.NodeSelector = map[string]string{corev1.LabelOSStable: "linux"}
+		e.pl.Shapes().Observe(linux, 3)
 		pod := makePod("new", "", resGPU("2", "8Gi", "1"))
 		infos := e.nodeInfos(t)
 		s := e.preScore(t, pod, infos)

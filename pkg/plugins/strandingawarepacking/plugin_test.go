@@ -188,7 +188,7 @@ func TestDefaultArgs(t *testing.T) {
 	a := defaultArgs(t)
 	if a.PackingWeight != 1 || a.StrandingWeight != 16 || a.StrandedLevelWeight != 4 || a.ExtendedResourceWeight != 1 ||
 		!a.ScarceResources.ExtendedResources || a.ScarceResources.FragmentationWeight != 50 || a.Shapes.Mode != config.ShapeSourceLearned ||
-		a.Shapes.MaxLearned != 64 || a.HostScarcityWeight != 16 || len(a.Resources) != 4 || len(a.DefaultConstraints) != 1 {
+		a.Shapes.MaxLearned != 64 || a.HostScarcityWeight != 16 || a.ScarceBundleWeight != 16 || len(a.Resources) != 4 || len(a.DefaultConstraints) != 1 {
 		t.Fatalf("unexpected defaults: %+v", a)
 	}
 }

@@ -263,16 +263,29 @@ func wholeNode(l *stranding.Layout, v *stranding.Vec) int {
 
 // mayHost reports whether ni has free, in some dimension, the least that a
 // counted shape requests there (least: every counted shape requests at least
-// that much of one of them): a node without fits none, and when every
-// counted shape requests a scarce extended resource, most nodes of a cluster
-// with a few GPU nodes are skipped before their vectors are read.
+// that much of one of them): a node without fits none, so most nodes of a
+// cluster with a few GPU nodes are skipped before their vectors are read.
+// Free cpu and memory count the requests as made: the score's non-zero
+// requests only leave less free.
 func mayHost(l *stranding.Layout, kinds *[stranding.MaxDims]dimKind, ni fwk.NodeInfo, least *stranding.Vec) bool {
-	a, u := ni.GetAllocatable().GetScalarResources(), ni.GetRequested().GetScalarResources()
+	alloc, req := ni.GetAllocatable(), ni.GetRequested()
+	a, u := alloc.GetScalarResources(), req.GetScalarResources()
 	for i := 0; i < l.N; i++ {
 		if least[i] == 0 {
 			continue
 		}
-		if kinds[i] != dimScalar || float64(a[l.Names[i]]-u[l.Names[i]]) >= least[i] {
+		var free float64
+		switch kinds[i] {
+		case dimScalar:
+			free = float64(a[l.Names[i]] - u[l.Names[i]])
+		case dimCPU:
+			free = float64(alloc.GetMilliCPU() - req.GetMilliCPU())
+		case dimMemory:
+			free = float64(alloc.GetMemory() - req.GetMemory())
+		default:
+			return true
+		}
+		if free >= least[i] {
 			return true
 		}
 	}

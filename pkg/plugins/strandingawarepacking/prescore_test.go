@@ -128,4 +128,17 @@ func TestMayHost(t *testing.T) {
 			t.Errorf("%s: mayHost %v, want %v", c.name, got, c.want)
 		}
 	}
+	// A whole-node CPU-only shape: free cores decide (the node has 32, the
+	// used pod takes 1).
+	cpu := l.Index(corev1.ResourceCPU)
+	for _, c := range []struct {
+		least float64
+		want  bool
+	}{{31000, true}, {31001, false}} {
+		var least stranding.Vec
+		least[cpu] = c.least
+		if got := mayHost(&l, &kinds, node("8", "1"), &least); got != c.want {
+			t.Errorf("cpu least %v: mayHost %v, want %v", c.least, got, c.want)
+		}
+	}
 }

@@ -53,11 +53,26 @@ func TestShippedConfigDecodesWithDefaults(t *testing.T) {
 	if args.PackingWeight != 1 || args.StrandingWeight != 16 || args.StrandedLevelWeight != 4 || !args.ScarceResources.ExtendedResources {
 		t.Errorf("defaults not applied: %+v", args)
 	}
-	if len(args.Resources) != 4 || args.Shapes.Mode != config.ShapeSourceLearned || args.Shapes.MaxLearned != 64 || args.HostScarcityWeight != 16 {
+	if len(args.Resources) != 4 || args.Shapes.Mode != config.ShapeSourceLearned || args.Shapes.MaxLearned != 64 || args.HostScarcityWeight != 16 || args.ScarceBundleWeight != 16 {
 		t.Errorf("defaults not applied: %+v", args)
 	}
 	if len(args.DefaultConstraints) != 1 || args.DefaultConstraints[0].TopologyKey != corev1.LabelTopologyZone {
 		t.Errorf("default spread constraints: %+v", args.DefaultConstraints)
+	}
+}
+
+// An explicit 0 turns the bundle term off; it must not be defaulted to 16.
+func TestScarceBundleWeightZeroDecodes(t *testing.T) {
+	args, err := load(t, header+"      scarceBundleWeight: 0\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if args.ScarceBundleWeight != 0 {
+		t.Errorf("scarceBundleWeight = %d, want 0", args.ScarceBundleWeight)
+	}
+	args, err = load(t, header+"      scarceBundleWeight: 5\n")
+	if err != nil || args.ScarceBundleWeight != 5 {
+		t.Errorf("scarceBundleWeight: 5 decoded as %+v, %v", args, err)
 	}
 }
 

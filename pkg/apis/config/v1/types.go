@@ -36,7 +36,9 @@ type StrandingAwarePackingArgs struct {
 	// Default 4.
 	StrandedLevelWeight *int64 `json:"strandedLevelWeight,omitempty"`
 	// HostScarcityWeight weighs taking away one of the last nodes a known
-	// shape that requests a scarce resource fits on: a placement that
+	// shape that requests a scarce resource, or needs more than half of the
+	// largest node of some resource (at most one fits on a node), fits on:
+	// a placement that
 	// leaves such a shape one host fewer out of h costs 1/h, so a node that
 	// is one of few able to host a large pod (an empty 8-GPU node with the
 	// cpu of the largest GPU pods) stays whole while other nodes can take
@@ -57,8 +59,9 @@ type StrandingAwarePackingArgs struct {
 	// costs what it takes from that beyond its own share: a CPU-only pod
 	// that takes the cores idle GPUs need, or a GPU pod with few cores on a
 	// node whose cores other GPU pods need, and nothing for a pod that uses
-	// cores left over beside busy GPUs. On nodes that pods bound to GPU
-	// models may use, a pod's own share is its GPUs alone, so few-core pods
+	// cores left over beside busy GPUs. On nodes that pods bound to some
+	// nodes and requesting a scarce resource may use (GPU models), a pod's
+	// own share is its GPUs alone, so few-core pods
 	// are not drawn to the nodes of scarce GPU models, which are often short
 	// of cores. A penalty in units of the other weights, per largest node's
 	// worth of the scarce resource. 0 turns it off. Default 16.

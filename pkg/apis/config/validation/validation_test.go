@@ -80,6 +80,8 @@ func TestValidateStrandingAwarePackingArgs(t *testing.T) {
 		}, want: []string{"args.shapes.static", "must have at most 64 items"}},
 		{name: "negative host scarcity weight", mutate: func(a *config.StrandingAwarePackingArgs) { a.HostScarcityWeight = -1 },
 			want: []string{"args.hostScarcityWeight"}},
+		{name: "negative scarce bundle weight", mutate: func(a *config.StrandingAwarePackingArgs) { a.ScarceBundleWeight = -1 },
+			want: []string{"args.scarceBundleWeight"}},
 		{name: "scarce bundle weight above the maximum", mutate: func(a *config.StrandingAwarePackingArgs) { a.ScarceBundleWeight = MaxWeight + 1 },
 			want: []string{"args.scarceBundleWeight"}},
 		{name: "negative static request", mutate: func(a *config.StrandingAwarePackingArgs) {
