@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	fwk "k8s.io/kube-scheduler/framework"
 
 	"github.com/snug-sched/snug/pkg/apis/config"
 	"github.com/snug-sched/snug/pkg/stranding"
@@ -120,7 +121,8 @@ func TestWholeNodePodsKeepTheirHosts(t *testing.T) {
 func TestWholeNode(t *testing.T) {
 	l := gpuLayout()
 	cpu, gpuDim := l.Index(corev1.ResourceCPU), l.Index(gpu)
-	l.Scale[cpu], l.Scale[gpuDim] = 96000, 8
+	var largest stranding.Vec
+	largest[cpu], largest[gpuDim] = 96000, 8
 	for _, tc := range []struct {
 		name     string
 		cpu, gpu float64
@@ -132,7 +134,7 @@ func TestWholeNode(t *testing.T) {
 	} {
 		var v stranding.Vec
 		v[cpu], v[gpuDim] = tc.cpu, tc.gpu
-		if got := wholeNode(&l, &v); got != tc.want {
+		if got := wholeNode(&l, &largest, &v); got != tc.want {
 			t.Errorf("%s: wholeNode = %d, want %d", tc.name, got, tc.want)
 		}
 	}
@@ -393,5 +395,32 @@ func TestNoBundleCreditOnModelNodes(t *testing.T) {
 	}
 	if got := waste("G2"); got > 1e-9 {
 		t.Errorf("G2-bound pods known: waste on the empty G2 node %v, want 0 (no credit)", got)
+	}
+}
+
+// Whether a shape needs a whole node is judged against the cluster's
+// largest node, not the pod's candidates: a 20-core pod fits four times on
+// a 96-core node, so it is packing's business even for a pod that may only
+// go to 32-core nodes.
+func TestWholeNodeIsJudgedByTheCluster(t *testing.T) {
+	nodes := []*corev1.Node{
+		makeNode("big", res("96", "384Gi")),
+		makeNode("small", res("32", "128Gi")),
+	}
+	e := newEnv(t, defaultArgs(t), nodes, nil, envOptions{})
+	pod := makePod("new", "", res("16", "16Gi")) // 16 cores left on small: no room for 20
+	e.observe(makePod("batch", "", res("20", "32Gi")), pod)
+	var small []fwk.NodeInfo
+	for _, ni := range e.nodeInfos(t) {
+		if ni.Node().Name == "small" {
+			small = append(small, ni)
+		}
+	}
+	s := e.preScore(t, pod, small)
+	plan, _ := s.plan(small[0].Node())
+	var alloc, used stranding.Vec
+	nodeVectors(&s.layout, &s.kinds, small[0], true, &alloc, &used)
+	if got := plan.HostCost(&alloc, &used); got != 0 {
+		t.Errorf("host cost on the small node %v, want 0 (a 20-core pod needs no whole 96-core node)", got)
 	}
 }

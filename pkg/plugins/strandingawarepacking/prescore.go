@@ -155,21 +155,34 @@ func (s *preScoreState) buildHosts(nodes []fwk.NodeInfo, pod *corev1.Pod) {
 	// least[i]: the smallest request in dimension i of the counted shapes
 	// that need some of i to fit (mayHost).
 	var least stranding.Vec
+	// largest is the cluster's largest allocatable, read only when a shape
+	// needs more than half of the largest candidate (the cluster's is no
+	// smaller), so that whether a shape needs a whole node does not depend
+	// on the pod's candidates.
+	var largest *stranding.Vec
 	counted := false
 	for k, sh := range set {
 		v := shapeVector(l, sh)
 		vecs[k] = v
-		if scarceShape(l, &v) {
+		i := -1
+		if !scarceShape(l, &v) && wholeNode(l, &l.Scale, &v) >= 0 {
+			if largest == nil {
+				largest = largestAllocatable(l, &s.kinds, nodes)
+			}
+			i = wholeNode(l, largest, &v)
+		}
+		switch {
+		case scarceShape(l, &v):
 			for i := 0; i < l.N; i++ {
 				if l.Scarce[i] && v[i] > 0 && (least[i] == 0 || v[i] < least[i]) {
 					least[i] = v[i]
 				}
 			}
-		} else if i := wholeNode(l, &v); i >= 0 {
+		case i >= 0:
 			if least[i] == 0 || v[i] < least[i] {
 				least[i] = v[i]
 			}
-		} else {
+		default:
 			vecs[k] = stranding.Vec{} // not counted
 			continue
 		}
@@ -248,17 +261,31 @@ func spareHosts(hosts, slots, need float64) float64 {
 }
 
 // wholeNode returns a dimension in which v needs more than half of the
-// largest node (l.Scale), or -1: at most one such pod fits on a node, so,
-// like a large GPU pod, it needs a node nothing else has broken into. A
-// shape that requests no scarce resource counts in the host term only then:
-// taking the last place of a small shape is what packing is for.
-func wholeNode(l *stranding.Layout, v *stranding.Vec) int {
+// largest node (largest: its allocatable), or -1: at most one such pod fits
+// on a node, so, like a large GPU pod, it needs a node nothing else has
+// broken into. A shape that requests no scarce resource counts in the host
+// term only then: taking the last place of a small shape is what packing is
+// for.
+func wholeNode(l *stranding.Layout, largest, v *stranding.Vec) int {
 	for i := 0; i < l.N; i++ {
-		if i != l.PodsDim && l.Scale[i] > 0 && 2*v[i] > l.Scale[i] {
+		if i != l.PodsDim && largest[i] > 0 && 2*v[i] > largest[i] {
 			return i
 		}
 	}
 	return -1
+}
+
+// largestAllocatable is the largest allocatable of nodes per dimension.
+func largestAllocatable(l *stranding.Layout, kinds *[stranding.MaxDims]dimKind, nodes []fwk.NodeInfo) *stranding.Vec {
+	var out stranding.Vec
+	for _, ni := range nodes {
+		var alloc, used stranding.Vec
+		nodeVectors(l, kinds, ni, false, &alloc, &used)
+		for i := 0; i < l.N; i++ {
+			out[i] = max(out[i], alloc[i])
+		}
+	}
+	return &out
 }
 
 // mayHost reports whether ni has free, in some dimension, the least that a
