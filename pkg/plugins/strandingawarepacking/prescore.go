@@ -146,8 +146,9 @@ func (pl *Plugin) clusterNodes(candidates []fwk.NodeInfo) []fwk.NodeInfo {
 
 // buildHosts counts, for each shape that requests a scarce resource or needs
 // a whole node (wholeNode), the nodes it fits on now among those that
-// accept it, and hands each plan the counts of its shapes. Hosts that pending pods need do not count
-// (spareHosts), unless the pod is itself such demand.
+// accept it, and hands each plan the counts of its shapes. Hosts that
+// pending pods need do not count (spareHosts), unless the pod is itself
+// such demand.
 func (s *preScoreState) buildHosts(nodes []fwk.NodeInfo, pod *corev1.Pod) {
 	set := s.models.shapes
 	l := &s.layout
@@ -164,27 +165,28 @@ func (s *preScoreState) buildHosts(nodes []fwk.NodeInfo, pod *corev1.Pod) {
 	for k, sh := range set {
 		v := shapeVector(l, sh)
 		vecs[k] = v
-		i := -1
-		if !scarceShape(l, &v) && wholeNode(l, &l.Scale, &v) >= 0 {
-			if largest == nil {
-				largest = largestAllocatable(l, &s.kinds, nodes)
-			}
-			i = wholeNode(l, largest, &v)
-		}
-		switch {
-		case scarceShape(l, &v):
+		if scarceShape(l, &v) {
 			for i := 0; i < l.N; i++ {
 				if l.Scarce[i] && v[i] > 0 && (least[i] == 0 || v[i] < least[i]) {
 					least[i] = v[i]
 				}
 			}
-		case i >= 0:
-			if least[i] == 0 || v[i] < least[i] {
-				least[i] = v[i]
+			counted = true
+			continue
+		}
+		w := -1
+		if wholeNode(l, &l.Scale, &v) >= 0 {
+			if largest == nil {
+				largest = largestAllocatable(l, &s.kinds, nodes)
 			}
-		default:
+			w = wholeNode(l, largest, &v)
+		}
+		if w < 0 {
 			vecs[k] = stranding.Vec{} // not counted
 			continue
+		}
+		if least[w] == 0 || v[w] < least[w] {
+			least[w] = v[w]
 		}
 		counted = true
 	}
