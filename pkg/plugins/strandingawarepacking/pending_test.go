@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
-	fwk "k8s.io/kube-scheduler/framework"
 
 	"github.com/snug-sched/snug/pkg/apis/config"
 	"github.com/snug-sched/snug/pkg/stranding"
@@ -55,18 +54,9 @@ func TestPendingDemandKeepsHostsWhole(t *testing.T) {
 		e := newEnv(t, defaultArgs(t), nodes, bound, envOptions{})
 		crowd(e)
 		e.observe(requireModel(makePod("p100-big", "", resGPU("16", "60Gi", "1")), "P100"), pod)
-		infos := e.nodeInfos(t)
-		s := e.preScore(t, pod, infos)
-		for _, ni := range infos {
-			if ni.Node().Name == "p100-a" {
-				plan, _ := s.plan(ni.Node())
-				var alloc, used stranding.Vec
-				nodeVectors(&s.layout, &s.kinds, ni, true, &alloc, &used)
-				return plan.HostCost(&alloc, &used)
-			}
-		}
-		t.Fatal("no node p100-a")
-		return 0
+		s := e.preScore(t, pod, e.nodeInfos(t))
+		plan, alloc, used := s.judgement(e.nodeInfos(t, "p100-a")[0])
+		return plan.HostCost(&alloc, &used)
 	}
 	if got := hostCost(requireModel(makePod("p100-other", "", resGPU("16", "62Gi", "1")), "P100")); got != 0.5 {
 		t.Errorf("host cost of a pod of the pending demand's kind: %v, want 0.5 (one of two hosts)", got)
@@ -101,9 +91,7 @@ func TestWholeNodePodsKeepTheirHosts(t *testing.T) {
 		s := e.preScore(t, pod, infos)
 		got := map[string]float64{}
 		for _, ni := range infos {
-			plan, _ := s.plan(ni.Node())
-			var alloc, used stranding.Vec
-			nodeVectors(&s.layout, &s.kinds, ni, true, &alloc, &used)
+			plan, alloc, used := s.judgement(ni)
 			got[ni.Node().Name] = plan.HostCost(&alloc, &used)
 		}
 		return got
@@ -377,18 +365,9 @@ func TestNoBundleCreditOnModelNodes(t *testing.T) {
 		linux.Spec.NodeSelector = map[string]string{corev1.LabelOSStable: "linux"}
 		e.pl.Shapes().Observe(linux, 3)
 		pod := makePod("new", "", resGPU("2", "8Gi", "1"))
-		infos := e.nodeInfos(t)
-		s := e.preScore(t, pod, infos)
-		for _, ni := range infos {
-			if ni.Node().Name == "g2" {
-				plan, _ := s.plan(ni.Node())
-				var alloc, used stranding.Vec
-				nodeVectors(&s.layout, &s.kinds, ni, false, &alloc, &used)
-				return plan.Evaluate(&alloc, &used).BundleWaste
-			}
-		}
-		t.Fatal("no node g2")
-		return 0
+		s := e.preScore(t, pod, e.nodeInfos(t))
+		plan, alloc, used := s.judgement(e.nodeInfos(t, "g2")[0])
+		return plan.Evaluate(&alloc, &used).BundleWaste
 	}
 	if got := waste("V100M16"); !(got > 0.01) {
 		t.Errorf("only V100M16-bound pods known: waste on the empty G2 node %v, want > 0 (the credit)", got)
@@ -410,16 +389,9 @@ func TestWholeNodeIsJudgedByTheCluster(t *testing.T) {
 	e := newEnv(t, defaultArgs(t), nodes, nil, envOptions{})
 	pod := makePod("new", "", res("16", "16Gi")) // 16 cores left on small: no room for 20
 	e.observe(makePod("batch", "", res("20", "32Gi")), pod)
-	var small []fwk.NodeInfo
-	for _, ni := range e.nodeInfos(t) {
-		if ni.Node().Name == "small" {
-			small = append(small, ni)
-		}
-	}
+	small := e.nodeInfos(t, "small")
 	s := e.preScore(t, pod, small)
-	plan, _ := s.plan(small[0].Node())
-	var alloc, used stranding.Vec
-	nodeVectors(&s.layout, &s.kinds, small[0], true, &alloc, &used)
+	plan, alloc, used := s.judgement(small[0])
 	if got := plan.HostCost(&alloc, &used); got != 0 {
 		t.Errorf("host cost on the small node %v, want 0 (a 20-core pod needs no whole 96-core node)", got)
 	}

@@ -26,6 +26,14 @@ func (e *env) preScore(t testing.TB, pod *corev1.Pod, nodes []fwk.NodeInfo) *pre
 	return s
 }
 
+// judgement returns the plan s judges ni with and ni's vectors as Score
+// reads them.
+func (s *preScoreState) judgement(ni fwk.NodeInfo) (plan *stranding.Plan, alloc, used stranding.Vec) {
+	plan, _ = s.plan(ni.Node())
+	nodeVectors(&s.layout, &s.kinds, ni, true, &alloc, &used)
+	return plan, alloc, used
+}
+
 // The cycle's layout is the configured resources, then the extended
 // resources of the pod, the candidates and the shapes in name order,
 // whatever order the maps they come from and the candidates are in.
