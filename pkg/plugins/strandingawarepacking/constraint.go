@@ -175,7 +175,7 @@ const maxConstraints = 64
 // (nil: every shape accepted everywhere as far as the choice of shapes goes;
 // see byDensity).
 func NewShapeModels(l *stranding.Layout, set ShapeSet, nodes iter.Seq[*corev1.Node]) *ShapeModels {
-	set.need = set.hostDemand(l)
+	set.need = set.hostDemand(l, nodes)
 	set = set.byDensity(l, nodes)
 	n := min(len(set.Shapes), stranding.MaxShapes)
 	m := &ShapeModels{layout: l, shapes: set.Shapes[:n], weights: set.Weights[:n], of: make([]int, n)}
@@ -370,13 +370,17 @@ func (s ShapeSet) mostFrequent() ShapeSet {
 }
 
 // hostDemand returns, per shape, the pending pods that need one of its
-// hosts: those of every candidate shape that
-// requests at least as much of everything and may run only where it may
-// (a larger pod pending for a GPU model needs the same whole nodes as a
-// smaller one). nil when nothing is pending.
-func (s ShapeSet) hostDemand(l *stranding.Layout) []float64 {
+// hosts: those of every candidate shape that may run only where it may and
+// either requests at least as much of everything (a larger pod pending for
+// a GPU model needs the same whole nodes as a smaller one) or, like it,
+// needs more than half of some resource of the cluster's largest node: no
+// node holds two such pods, so each takes a node that could have hosted the
+// shape (a 64-core 8-GPU pod breaks a host of an 80-core CPU pod). nil when
+// nothing is pending. nodes are the cluster's (nil: l.Scale is the largest).
+func (s ShapeSet) hostDemand(l *stranding.Layout, nodes iter.Seq[*corev1.Node]) []float64 {
 	var vecs []stranding.Vec
 	var need []float64
+	var largest *stranding.Vec // read only for shapes that need half a candidate
 	for j, p := range s.Pending {
 		if p <= 0 || j >= len(s.Shapes) {
 			continue
@@ -389,12 +393,54 @@ func (s ShapeSet) hostDemand(l *stranding.Layout) []float64 {
 			need = make([]float64, len(s.Shapes))
 		}
 		for k := range s.Shapes {
-			if covers(l, &vecs[j], &vecs[k]) && within(s.constraint(j), s.constraint(k)) {
+			if !within(s.constraint(j), s.constraint(k)) {
+				continue
+			}
+			if covers(l, &vecs[j], &vecs[k]) {
 				need[k] += p
+				continue
+			}
+			// The candidates' largest node is no larger than the
+			// cluster's: a pair that needs half of it may need half of
+			// the cluster's.
+			if exclusive(l, &l.Scale, &vecs[j], &vecs[k]) {
+				if largest == nil {
+					largest = largestOf(l, nodes)
+				}
+				if exclusive(l, largest, &vecs[j], &vecs[k]) {
+					need[k] += p
+				}
 			}
 		}
 	}
 	return need
+}
+
+// exclusive reports whether a and b both need more than half of some
+// resource of a node with allocatable largest: no node holds both.
+func exclusive(l *stranding.Layout, largest, a, b *stranding.Vec) bool {
+	for i := 0; i < l.N; i++ {
+		if i != l.PodsDim && largest[i] > 0 && 2*a[i] > largest[i] && 2*b[i] > largest[i] {
+			return true
+		}
+	}
+	return false
+}
+
+// largestOf is the largest allocatable of nodes per dimension of l, l.Scale
+// when nodes is nil.
+func largestOf(l *stranding.Layout, nodes iter.Seq[*corev1.Node]) *stranding.Vec {
+	if nodes == nil {
+		return &l.Scale
+	}
+	var out stranding.Vec
+	for n := range nodes {
+		a := RequestVector(l, n.Status.Allocatable)
+		for i := 0; i < l.N; i++ {
+			out[i] = max(out[i], a[i])
+		}
+	}
+	return &out
 }
 
 // constraint is shape k's constraint, nil for none.

@@ -233,7 +233,7 @@ func TestHostDemand(t *testing.T) {
 	l.Observe(makePod("cpu", "", res("32", "64Gi")), 1)                          // no GPU: counts for itself only
 	l.Observe(p100(makePod("bound", "elsewhere", resGPU("32", "64Gi", "1"))), 1) // bound: counts for none
 	set := l.Set()
-	need := set.hostDemand(&layout)
+	need := set.hostDemand(&layout, nil)
 	got := map[string]float64{}
 	for k, sh := range set.Shapes {
 		got[sh.String()+constraintLabel(set.Constraints[k])] = need[k]
@@ -249,6 +249,55 @@ func TestHostDemand(t *testing.T) {
 			t.Errorf("need of %s = %v, want %v (all: %v)", shape, got[shape], want, got)
 		}
 	}
+}
+
+// Pods that, like a shape, need more than half of a resource of the
+// cluster's largest node take its hosts without covering it: no node holds
+// two of them. Half is judged against the cluster, not the candidates.
+func TestHostDemandCountsExclusivePods(t *testing.T) {
+	layout := gpuLayout()
+	l := NewShapeLearner(config.ShapeSource{Mode: config.ShapeSourceLearned, MaxLearned: 8})
+	for name, r := range map[string]map[corev1.ResourceName]string{
+		"cpu80":  res("80", "120Gi"),
+		"gpu8":   resGPU("64", "256Gi", "8"),
+		"gpu4":   resGPU("60", "300Gi", "4"),
+		"small":  resGPU("16", "32Gi", "1"),
+		"cpu40":  res("40", "64Gi"),
+		"cpu40b": res("40", "64Gi"),
+	} {
+		l.Observe(makePod(name, "", r), 1)
+	}
+	set := l.Set()
+	want := map[string]float64{
+		// Itself, and the 64- and 60-core pods: more than 48 of 96 cores.
+		ShapeOf(makePod("", "", res("80", "120Gi"))).String(): 3,
+		// Itself and the 80- and 60-core pods; 4 GPUs is not more than half.
+		ShapeOf(makePod("", "", resGPU("64", "256Gi", "8"))).String(): 3,
+		ShapeOf(makePod("", "", resGPU("60", "300Gi", "4"))).String(): 3,
+		// Covered by the 8- and 4-GPU pods, and needs half of nothing.
+		ShapeOf(makePod("", "", resGPU("16", "32Gi", "1"))).String(): 3,
+		// Its two pods and the three larger ones that cover it; 40 cores
+		// is not more than half.
+		ShapeOf(makePod("", "", res("40", "64Gi"))).String(): 5,
+	}
+	check := func(what string, nodes []*corev1.Node, want map[string]float64) {
+		t.Helper()
+		layout.Scale = stranding.Vec{}
+		layout.Scale[0], layout.Scale[1], layout.Scale[2] = 96000, 384<<30, 8
+		need := set.hostDemand(&layout, slices.Values(nodes))
+		for k, sh := range set.Shapes {
+			if w, ok := want[sh.String()]; ok && need[k] != w {
+				t.Errorf("%s: need of %s = %v, want %v", what, sh, need[k], w)
+			}
+		}
+	}
+	check("96-core cluster", []*corev1.Node{makeNode("n", resGPU("96", "384Gi", "8"))}, want)
+	// A 192-core node elsewhere in the cluster could hold any two of the
+	// 80-, 64- and 60-core pods: only covering pods count.
+	for _, r := range []map[corev1.ResourceName]string{res("80", "120Gi"), resGPU("64", "256Gi", "8"), resGPU("60", "300Gi", "4")} {
+		want[ShapeOf(makePod("", "", r)).String()] = 1
+	}
+	check("cluster with a 192-core node", []*corev1.Node{makeNode("n", resGPU("96", "384Gi", "8")), makeNode("big", resGPU("192", "768Gi", "8"))}, want)
 }
 
 func constraintLabel(c *Constraint) string {

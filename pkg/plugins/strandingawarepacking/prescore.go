@@ -177,7 +177,7 @@ func (s *preScoreState) buildHosts(nodes []fwk.NodeInfo, pod *corev1.Pod) {
 		w := -1
 		if wholeNode(l, &l.Scale, &v) >= 0 {
 			if largest == nil {
-				largest = largestAllocatable(l, &s.kinds, nodes)
+				largest = largestOf(l, NodesOf(nodes))
 			}
 			w = wholeNode(l, largest, &v)
 		}
@@ -275,19 +275,6 @@ func wholeNode(l *stranding.Layout, largest, v *stranding.Vec) int {
 		}
 	}
 	return -1
-}
-
-// largestAllocatable is the largest allocatable of nodes per dimension.
-func largestAllocatable(l *stranding.Layout, kinds *[stranding.MaxDims]dimKind, nodes []fwk.NodeInfo) *stranding.Vec {
-	var out stranding.Vec
-	for _, ni := range nodes {
-		var alloc, used stranding.Vec
-		nodeVectors(l, kinds, ni, false, &alloc, &used)
-		for i := 0; i < l.N; i++ {
-			out[i] = max(out[i], alloc[i])
-		}
-	}
-	return &out
 }
 
 // mayHost reports whether ni has free, in some dimension, the least that a
