@@ -165,6 +165,9 @@ type ShapeModels struct {
 	// need[k] is the pending demand for the hosts of shape k (hostDemand);
 	// nil: none.
 	need []float64
+	// largest is the cluster's largest allocatable if hostDemand read it,
+	// so that buildHosts does not read it again; nil otherwise.
+	largest *stranding.Vec
 }
 
 // maxConstraints bounds the distinct constraints: a node's are a bit mask.
@@ -175,10 +178,11 @@ const maxConstraints = 64
 // (nil: every shape accepted everywhere as far as the choice of shapes goes;
 // see byDensity).
 func NewShapeModels(l *stranding.Layout, set ShapeSet, nodes iter.Seq[*corev1.Node]) *ShapeModels {
-	set.need = set.hostDemand(l, nodes)
+	var largest *stranding.Vec
+	set.need, largest = set.hostDemand(l, nodes)
 	set = set.byDensity(l, nodes)
 	n := min(len(set.Shapes), stranding.MaxShapes)
-	m := &ShapeModels{layout: l, shapes: set.Shapes[:n], weights: set.Weights[:n], of: make([]int, n)}
+	m := &ShapeModels{layout: l, shapes: set.Shapes[:n], weights: set.Weights[:n], of: make([]int, n), largest: largest}
 	if set.need != nil {
 		m.need = set.need[:n]
 	}
@@ -376,11 +380,10 @@ func (s ShapeSet) mostFrequent() ShapeSet {
 // needs more than half of some resource of the cluster's largest node: no
 // node holds two such pods, so each takes a node that could have hosted the
 // shape (a 64-core 8-GPU pod breaks a host of an 80-core CPU pod). nil when
-// nothing is pending. nodes are the cluster's (nil: l.Scale is the largest).
-func (s ShapeSet) hostDemand(l *stranding.Layout, nodes iter.Seq[*corev1.Node]) []float64 {
+// nothing is pending. nodes are the cluster's (nil: l.Scale is the largest);
+// largest is their largest allocatable if it was read, else nil.
+func (s ShapeSet) hostDemand(l *stranding.Layout, nodes iter.Seq[*corev1.Node]) (need []float64, largest *stranding.Vec) {
 	var vecs []stranding.Vec
-	var need []float64
-	var largest *stranding.Vec // read only for shapes that need half a candidate
 	for j, p := range s.Pending {
 		if p <= 0 || j >= len(s.Shapes) {
 			continue
@@ -413,7 +416,7 @@ func (s ShapeSet) hostDemand(l *stranding.Layout, nodes iter.Seq[*corev1.Node]) 
 			}
 		}
 	}
-	return need
+	return need, largest
 }
 
 // exclusive reports whether a and b both need more than half of some

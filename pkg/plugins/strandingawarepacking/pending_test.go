@@ -233,7 +233,7 @@ func TestHostDemand(t *testing.T) {
 	l.Observe(makePod("cpu", "", res("32", "64Gi")), 1)                          // no GPU: counts for itself only
 	l.Observe(p100(makePod("bound", "elsewhere", resGPU("32", "64Gi", "1"))), 1) // bound: counts for none
 	set := l.Set()
-	need := set.hostDemand(&layout, nil)
+	need, _ := set.hostDemand(&layout, nil)
 	got := map[string]float64{}
 	for k, sh := range set.Shapes {
 		got[sh.String()+constraintLabel(set.Constraints[k])] = need[k]
@@ -284,7 +284,7 @@ func TestHostDemandCountsExclusivePods(t *testing.T) {
 		t.Helper()
 		layout.Scale = stranding.Vec{}
 		layout.Scale[0], layout.Scale[1], layout.Scale[2] = 96000, 384<<30, 8
-		need := set.hostDemand(&layout, slices.Values(nodes))
+		need, _ := set.hostDemand(&layout, slices.Values(nodes))
 		for k, sh := range set.Shapes {
 			if w, ok := want[sh.String()]; ok && need[k] != w {
 				t.Errorf("%s: need of %s = %v, want %v", what, sh, need[k], w)

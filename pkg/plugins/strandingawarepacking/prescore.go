@@ -177,7 +177,9 @@ func (s *preScoreState) buildHosts(nodes []fwk.NodeInfo, pod *corev1.Pod) {
 		w := -1
 		if wholeNode(l, &l.Scale, &v) >= 0 {
 			if largest == nil {
-				largest = largestOf(l, NodesOf(nodes))
+				if largest = s.models.largest; largest == nil {
+					largest = largestOf(l, NodesOf(nodes))
+				}
 			}
 			w = wholeNode(l, largest, &v)
 		}
