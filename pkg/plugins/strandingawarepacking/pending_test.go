@@ -285,10 +285,17 @@ func TestHostDemandCountsExclusivePods(t *testing.T) {
 		layout.Scale = stranding.Vec{}
 		layout.Scale[0], layout.Scale[1], layout.Scale[2] = 96000, 384<<30, 8
 		need, _ := set.hostDemand(&layout, slices.Values(nodes))
+		seen := 0
 		for k, sh := range set.Shapes {
-			if w, ok := want[sh.String()]; ok && need[k] != w {
-				t.Errorf("%s: need of %s = %v, want %v", what, sh, need[k], w)
+			if w, ok := want[sh.String()]; ok {
+				seen++
+				if need[k] != w {
+					t.Errorf("%s: need of %s = %v, want %v", what, sh, need[k], w)
+				}
 			}
+		}
+		if seen != len(want) {
+			t.Errorf("%s: %d of the %d shapes learned", what, seen, len(want))
 		}
 	}
 	check("96-core cluster", []*corev1.Node{makeNode("n", resGPU("96", "384Gi", "8"))}, want)
