@@ -423,7 +423,7 @@ func (s ShapeSet) hostDemand(l *stranding.Layout, nodes iter.Seq[*corev1.Node]) 
 // resource of a node with allocatable largest: no node holds both.
 func exclusive(l *stranding.Layout, largest, a, b *stranding.Vec) bool {
 	for i := 0; i < l.N; i++ {
-		if i != l.PodsDim && largest[i] > 0 && 2*a[i] > largest[i] && 2*b[i] > largest[i] {
+		if needsHalf(l, largest, a, i) && needsHalf(l, largest, b, i) {
 			return true
 		}
 	}

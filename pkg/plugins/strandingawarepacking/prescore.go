@@ -272,11 +272,17 @@ func spareHosts(hosts, slots, need float64) float64 {
 // for.
 func wholeNode(l *stranding.Layout, largest, v *stranding.Vec) int {
 	for i := 0; i < l.N; i++ {
-		if i != l.PodsDim && largest[i] > 0 && 2*v[i] > largest[i] {
+		if needsHalf(l, largest, v, i) {
 			return i
 		}
 	}
 	return -1
+}
+
+// needsHalf reports whether v needs more than half of dimension i of a node
+// with allocatable largest; never for the pod count.
+func needsHalf(l *stranding.Layout, largest, v *stranding.Vec, i int) bool {
+	return i != l.PodsDim && largest[i] > 0 && 2*v[i] > largest[i]
 }
 
 // mayHost reports whether ni has free, in some dimension, the least that a
