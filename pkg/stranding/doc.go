@@ -54,7 +54,7 @@
 // over dims with a_i > 0 (u: requested before the pod),
 //
 //	P = sum w_i * min(1, (u_i + p_i) / a_i) / sum w_i   (over dims the pod or a shape requests)
-//	R = (W_pack*P + W_frag*(1 - dF)/2 + W_level*(1 - L) - W_host*H - W_bundle*B) / (W_pack + W_frag + W_level)
+//	R = (W_pack*P + W_frag*(1 - dF)/2 + W_level*(1 - L) - W_host*H - W_bundle*(B - C)) / (W_pack + W_frag + W_level)
 //
 // clamped to [0, 1]. With a Layout Scale (the plugin's: the largest
 // allocatable among the candidates), P counts the free capacity left in
@@ -76,8 +76,18 @@
 // is the scarce capacity the placement leaves without the resources its
 // pods need beside it: a CPU-only pod that takes the cores idle GPUs need,
 // or a GPU pod with few cores on a node whose cores other GPU pods need.
-// A caller may drop the pod's credit (Plan.NoBundleCredit: own(p) = p_g);
-// the plugin does on nodes that pods bound to GPU models may use.
+// B does not order the nodes short of cores: a few-core pod wastes nothing
+// on any of them. C credits a pod that asks less than the mix of the
+// dimension i binding U(f) (p_i < p_g r_i) with the GPUs it takes of those
+// the node cannot serve, in proportion,
+//
+//	C = sum over scarce g of p_g * (1 - U(f) / f_g) / scale_g
+//
+// so few-core GPU pods fill the shortest nodes first, whose GPUs fewest pods
+// can use, and leave the nodes with cores beside their GPUs to the pods that
+// need them. A caller may drop the pod's credit (Plan.NoBundleCredit: own(p)
+// = p_g and C = 0); the plugin does on nodes that pods bound to GPU models
+// may use.
 // Fragmentation asks whether the next pod of a shape fits; B asks whether
 // the free GPUs and the free cores of the node can still serve the GPU
 // demand together, which decides compaction when cpu fills the nodes.

@@ -333,7 +333,11 @@ type Eval struct {
 	// that the placement leaves unusable at the scarce shapes' mix of other
 	// resources, beyond what the pod takes itself (>= 0).
 	BundleWaste float64
-	Scarce      bool // the pod would sit on free scarce capacity it does not use
+	// BundleFit is the part of the pod's scarce request, in the same
+	// units, that comes from capacity the node could not serve at the mix
+	// (>= 0; Plan.bundleFit). The score counts BundleWaste - BundleFit.
+	BundleFit float64
+	Scarce    bool // the pod would sit on free scarce capacity it does not use
 }
 
 // Evaluate judges placing pod on a node with allocatable alloc and requested
@@ -365,6 +369,8 @@ type Plan struct {
 	// shapes' mix of other resources per unit of each (bundleMix).
 	bundles  [MaxDims]bundle
 	nBundles int
+	// noFit drops the bundle fit (NoBundleCredit).
+	noFit bool
 }
 
 // bundle is a scarce dimension g and the other dimensions dims[:n] of its
@@ -503,6 +509,7 @@ func (p *Plan) NoBundleCredit() {
 	for j := 0; j < p.nBundles; j++ {
 		p.bundles[j].own = p.pod[p.bundles[j].g]
 	}
+	p.noFit = true
 }
 
 // units is how many units of b's scarce dimension free can serve with the
@@ -515,6 +522,42 @@ func (b *bundle) units(free *Vec) float64 {
 		}
 	}
 	return u
+}
+
+// bundleFit is the bundle term's credit: over the scarce dimensions g the
+// pod requests, p_g * (1 - U(f) / f_g) in units of g's scale, where U(f) /
+// f_g is the share of the node's free g that its other resources can serve
+// at the mix, when the pod asks less than the mix of the dimension i that
+// binds U (p_i / p_g < r_i). Such a node can only serve pods lighter than
+// the mix, and the shorter it is, the fewer pods can use it: taking its
+// unservable capacity first leaves the nodes with the resources beside
+// their GPUs to the pods that need them. The waste alone does not order
+// short nodes (a light pod wastes nothing on any of them).
+func (p *Plan) bundleFit(alloc, before *Vec) float64 {
+	var fit float64
+	for j := 0; j < p.nBundles; j++ {
+		b := &p.bundles[j]
+		pg, fg := p.pod[b.g], before[b.g]
+		if pg <= 0 || fg <= 0 {
+			continue
+		}
+		scale := p.l.Scale[b.g]
+		if scale <= 0 {
+			scale = alloc[b.g]
+		}
+		// The dimension that binds the node's units, and how many it can serve.
+		u, bind := fg, -1
+		for k := 0; k < int(b.n); k++ {
+			if q := before[b.dims[k]] / b.ratio[k]; q < u {
+				u, bind = q, k
+			}
+		}
+		if bind < 0 || scale <= 0 || p.pod[b.dims[bind]] >= pg*b.ratio[bind] {
+			continue
+		}
+		fit += pg * (1 - u/fg) / scale
+	}
+	return fit
 }
 
 // bundleWaste is the bundle term: over the scarce dimensions g, the units of
@@ -615,12 +658,15 @@ func (p *Plan) Evaluate(alloc, used *Vec) Eval {
 	}
 	if p.nBundles > 0 {
 		e.BundleWaste = p.bundleWaste(alloc, &before, &after)
+		if !p.noFit {
+			e.BundleFit = p.bundleFit(alloc, &before)
+		}
 	}
 	// The host and bundle terms are penalties in units of the other terms'
 	// weights, so placements that take no shape's host and waste no bundle
 	// score exactly as without them.
 	if tw := p.w.Packing + p.w.Stranding + p.w.Level; tw > 0 {
-		e.Score = (p.w.Packing*e.Packing + p.w.Stranding*(1-e.Fragmentation)/2 + p.w.Level*(1-level) - p.w.Host*e.HostCost - p.w.Bundle*e.BundleWaste) / tw
+		e.Score = (p.w.Packing*e.Packing + p.w.Stranding*(1-e.Fragmentation)/2 + p.w.Level*(1-level) - p.w.Host*e.HostCost - p.w.Bundle*(e.BundleWaste-e.BundleFit)) / tw
 	}
 	e.Score = clamp01(e.Score)
 	return e

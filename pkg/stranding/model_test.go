@@ -864,35 +864,82 @@ func TestBundleWaste(t *testing.T) {
 		name      string
 		pod, used Vec
 		waste     float64 // in GPUs; the term divides by the node's 8
+		fit       float64 // in GPUs, as waste
 	}{
-		{"CPU pod beside busy GPUs", cpuPod, vec(56000, 100, 8, 8), 0},
+		{"CPU pod beside busy GPUs", cpuPod, vec(56000, 100, 8, 8), 0, 0},
 		// 4 GPUs, 48 cores: 4 bundles; 40 cores serve 3 1/3.
-		{"CPU pod takes the cores idle GPUs need", cpuPod, vec(48000, 100, 4, 4), 2.0 / 3},
+		{"CPU pod takes the cores idle GPUs need", cpuPod, vec(48000, 100, 4, 4), 2.0 / 3, 0},
 		// 2 GPUs, 40 cores: 16 spare cores.
-		{"CPU pod takes spare cores", cpuPod, vec(56000, 100, 6, 6), 0},
-		// 4 GPUs, 24 cores: 2 bundles; the pod takes 2/12 of one.
-		{"few-core GPU pod where cores are short", smallGPU, vec(72000, 100, 4, 4), 0},
-		{"few-core GPU pod on an empty node", smallGPU, vec(0, 0, 0, 0), 1 - 2.0/12},
+		{"CPU pod takes spare cores", cpuPod, vec(56000, 100, 6, 6), 0, 0},
+		// 4 GPUs, 24 cores: 2 bundles; the pod takes 2/12 of one, and half
+		// of the GPUs it may take are ones the node's cores cannot serve.
+		{"few-core GPU pod where cores are short", smallGPU, vec(72000, 100, 4, 4), 0, 0.5},
+		{"few-core GPU pod on an empty node", smallGPU, vec(0, 0, 0, 0), 1 - 2.0/12, 0},
 		// 24 cores: 2 bundles' cores for 1 GPU.
-		{"many-core GPU pod on an empty node", bigGPU, vec(0, 0, 0, 0), 1},
+		{"many-core GPU pod on an empty node", bigGPU, vec(0, 0, 0, 0), 1, 0},
 		// 2 GPUs, 60 cores: the pod takes the GPU whose cores it brings.
-		{"many-core GPU pod where cores are spare", bigGPU, vec(36000, 100, 6, 6), 0},
+		{"many-core GPU pod where cores are spare", bigGPU, vec(36000, 100, 6, 6), 0, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			p := NewPlan(l, s, w, &tc.pod)
 			got := p.Evaluate(&alloc, &tc.used)
-			if !near(got.BundleWaste, tc.waste/8) {
-				t.Errorf("BundleWaste = %v, want %v", got.BundleWaste, tc.waste/8)
+			if !near(got.BundleWaste, tc.waste/8) || !near(got.BundleFit, tc.fit/8) {
+				t.Errorf("BundleWaste, BundleFit = %v, %v, want %v, %v", got.BundleWaste, got.BundleFit, tc.waste/8, tc.fit/8)
 			}
 			off := w
 			off.Bundle = 0
 			q := NewPlan(l, s, off, &tc.pod)
 			base := q.Evaluate(&alloc, &tc.used)
-			if base.BundleWaste != 0 {
-				t.Errorf("BundleWaste with the term off = %v, want 0", base.BundleWaste)
+			if base.BundleWaste != 0 || base.BundleFit != 0 {
+				t.Errorf("BundleWaste, BundleFit with the term off = %v, %v, want 0", base.BundleWaste, base.BundleFit)
 			}
-			if want := clamp01(base.Score - 16*tc.waste/8/21); !near(got.Score, want) {
+			if want := clamp01(base.Score - 16*(tc.waste-tc.fit)/8/21); !near(got.Score, want) {
+				t.Errorf("Score = %v, want %v (%v without the term)", got.Score, want, base.Score)
+			}
+		})
+	}
+}
+
+// The bundle fit orders the nodes short of what the mix needs beside their
+// GPUs: a GPU pod lighter than the mix in the resource a node is short of
+// goes to the shortest, whose GPUs fewest pods can use. A pod as heavy as the
+// mix there, or light only in a resource the node has plenty of, gets no fit.
+func TestBundleFit(t *testing.T) {
+	l := testLayout(t)
+	s := shapesOf(l, vec(12000, 32, 0, 1))
+	w := Weights{Packing: 1, Stranding: 16, Level: 4, Bundle: 16}
+	off := w
+	off.Bundle = 0
+	alloc := vec(96000, 384, 110, 8)
+	// 4 free GPUs each: 36, 24 and 12 free cores serve 3, 2 and 1 of them.
+	short3, short2, short1 := vec(60000, 0, 4, 4), vec(72000, 0, 4, 4), vec(84000, 0, 4, 4)
+	// 4 free GPUs and 96 GiB: memory serves 3 of them, cores all 4.
+	memShort := vec(0, 288, 4, 4)
+	light, lightMem := vec(4000, 32, 1, 1), vec(12000, 8, 1, 1)
+	tests := []struct {
+		name      string
+		pod, used Vec
+		fit       float64 // in GPUs
+	}{
+		{"light pod, 3 of 4 GPUs served", light, short3, 0.25},
+		{"light pod, 2 of 4 GPUs served", light, short2, 0.5},
+		{"light pod, 1 of 4 GPUs served", light, short1, 0.75},
+		{"2-GPU light pod", vec(8000, 64, 1, 2), short2, 1},
+		{"light pod on an empty node", light, vec(0, 0, 0, 0), 0},
+		{"pod at the mix", vec(12000, 32, 1, 1), short2, 0},
+		{"light in cpu, the node short of memory", light, memShort, 0},
+		{"light in memory, the node short of memory", lightMem, memShort, 0.25},
+		{"CPU-only pod", vec(4000, 8, 1, 0), short2, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p, q := NewPlan(l, s, w, &tc.pod), NewPlan(l, s, off, &tc.pod)
+			got, base := p.Evaluate(&alloc, &tc.used), q.Evaluate(&alloc, &tc.used)
+			if !near(got.BundleFit, tc.fit/8) {
+				t.Errorf("BundleFit = %v, want %v", got.BundleFit, tc.fit/8)
+			}
+			if want := clamp01(base.Score - 16*(got.BundleWaste-tc.fit/8)/21); !near(got.Score, want) {
 				t.Errorf("Score = %v, want %v (%v without the term)", got.Score, want, base.Score)
 			}
 		})
@@ -927,9 +974,15 @@ func TestNoBundleCredit(t *testing.T) {
 	if a, b := p.Evaluate(&alloc, &empty).BundleWaste, p.Evaluate(&alloc, &coreShort).BundleWaste; !(a > eps) || !near(b, 0) {
 		t.Fatalf("with the credit: waste %v on the empty node, %v where cores are short; want > 0 and 0", a, b)
 	}
+	if fit := p.Evaluate(&alloc, &coreShort).BundleFit; !(fit > eps) {
+		t.Fatalf("with the credit: fit %v where cores are short, want > 0", fit)
+	}
 	p.NoBundleCredit()
 	if a, b := p.Evaluate(&alloc, &empty).BundleWaste, p.Evaluate(&alloc, &coreShort).BundleWaste; !near(a, 0) || !near(b, 0) {
 		t.Errorf("without the credit: waste %v and %v, want 0 and 0", a, b)
+	}
+	if fit := p.Evaluate(&alloc, &coreShort).BundleFit; fit != 0 {
+		t.Errorf("without the credit: fit %v, want 0", fit)
 	}
 	cpuPod := vec(8000, 8, 1, 0)
 	q := NewPlan(l, s, Weights{Packing: 1, Bundle: 16}, &cpuPod)

@@ -31,7 +31,8 @@ type StrandingAwarePackingArgs struct {
 	// largest node, fits on that its pending pods leave spare.
 	HostScarcityWeight int64
 	// ScarceBundleWeight weighs the scarce capacity a placement leaves
-	// without the other resources its pods need beside it.
+	// without the other resources its pods need beside it, less the
+	// capacity a light pod takes that its node could not serve.
 	ScarceBundleWeight int64
 	// ScarceResources are resources that pods not requesting them avoid.
 	ScarceResources ScarceResources

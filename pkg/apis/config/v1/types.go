@@ -59,12 +59,15 @@ type StrandingAwarePackingArgs struct {
 	// costs what it takes from that beyond its own share: a CPU-only pod
 	// that takes the cores idle GPUs need, or a GPU pod with few cores on a
 	// node whose cores other GPU pods need, and nothing for a pod that uses
-	// cores left over beside busy GPUs. On nodes that pods bound to some
-	// nodes and requesting a scarce resource may use (GPU models), a pod's
-	// own share is its GPUs alone, so few-core pods
-	// are not drawn to the nodes of scarce GPU models, which are often short
-	// of cores. A penalty in units of the other weights, per largest node's
-	// worth of the scarce resource. 0 turns it off. Default 16.
+	// cores left over beside busy GPUs. It credits a GPU pod lighter than
+	// the mix the GPUs it takes of those its node cannot serve, so such pods
+	// fill the nodes shortest of cores first and leave the others to the
+	// pods that need the cores. On nodes that pods bound to some nodes and
+	// requesting a scarce resource may use (GPU models), a pod's own share
+	// is its GPUs alone and there is no credit, so few-core pods are not
+	// drawn to the nodes of scarce GPU models, which are often short of
+	// cores. In units of the other weights, per largest node's worth of the
+	// scarce resource. 0 turns it off. Default 16.
 	ScarceBundleWeight *int64 `json:"scarceBundleWeight,omitempty"`
 	// ScarceResources are resources that pods not requesting them avoid
 	// while other feasible nodes exist.
