@@ -114,6 +114,36 @@ func BenchmarkScore(b *testing.B) {
 	}
 }
 
+// BenchmarkScoreGPUPod measures one Score call of a few-core GPU pod on a
+// GPU node: the bundle term's waste and fit run, which a CPU-only pod skips.
+func BenchmarkScoreGPUPod(b *testing.B) {
+	e, nodes := benchEnv(b, benchNodes, false)
+	pod := st.MakePod().Namespace("default").Name("incoming-gpu").UID("incoming-gpu").Req(resGPU("2", "8Gi", "1")).Obj()
+	e.observe(pod)
+	var gpuNodes []fwk.NodeInfo
+	for i, ni := range nodes {
+		if i%5 == 4 {
+			gpuNodes = append(gpuNodes, ni)
+		}
+	}
+	state := framework.NewCycleState()
+	if s := e.pl.PreScore(e.ctx, state, pod, gpuNodes); !s.IsSuccess() {
+		b.Fatal(s)
+	}
+	b.Run(fmt.Sprintf("gpu-nodes=%d", len(gpuNodes)), func(b *testing.B) {
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			if _, s := e.pl.Score(e.ctx, state, pod, gpuNodes[i]); !s.IsSuccess() {
+				b.Fatal(s)
+			}
+			if i++; i == len(gpuNodes) {
+				i = 0
+			}
+		}
+	})
+}
+
 // newDefaultFit builds upstream NodeResourcesFit as the default scheduler
 // profile does: v1 defaults (LeastAllocated over cpu and memory) and the
 // features of the default feature gates.
