@@ -194,7 +194,7 @@ type Weights struct {
 	// Plan.SetHosts).
 	Host float64
 	// Bundle weighs the scarce capacity a placement leaves without the
-	// other resources its pods need beside it (see Plan.bundleWaste).
+	// other resources its pods need beside it (see Plan.bundleTerm).
 	Bundle float64
 }
 
@@ -335,7 +335,7 @@ type Eval struct {
 	BundleWaste float64
 	// BundleFit is the part of the pod's scarce request, in the same
 	// units, that comes from capacity the node could not serve at the mix
-	// (>= 0; Plan.bundleFit). The score counts BundleWaste - BundleFit.
+	// (>= 0; Plan.bundleTerm). The score counts BundleWaste - BundleFit.
 	BundleFit float64
 	Scarce    bool // the pod would sit on free scarce capacity it does not use
 }
@@ -513,63 +513,38 @@ func (p *Plan) NoBundleCredit() {
 }
 
 // units is how many units of b's scarce dimension free can serve with the
-// other resources at b's mix beside them: min(f_g, min_i f_i / r_i).
-func (b *bundle) units(free *Vec) float64 {
-	u := free[b.g]
+// other resources at b's mix beside them, min(f_g, min_i f_i / r_i), and
+// the index among b.dims of the dimension that binds them (-1: g itself).
+func (b *bundle) units(free *Vec) (float64, int) {
+	u, bind := free[b.g], -1
 	for j := 0; j < int(b.n); j++ {
 		if q := free[b.dims[j]] / b.ratio[j]; q < u {
-			u = q
+			u, bind = q, j
 		}
 	}
-	return u
+	return u, bind
 }
 
-// bundleFit is the bundle term's credit: over the scarce dimensions g the
-// pod requests, p_g * (1 - U(f) / f_g) in units of g's scale, where U(f) /
-// f_g is the share of the node's free g that its other resources can serve
-// at the mix, when the pod asks less than the mix of the dimension i that
-// binds U (p_i / p_g < r_i). Such a node can only serve pods lighter than
-// the mix, and the shorter it is, the fewer pods can use it: taking its
-// unservable capacity first leaves the nodes with the resources beside
-// their GPUs to the pods that need them. The waste alone does not order
-// short nodes (a light pod wastes nothing on any of them).
-func (p *Plan) bundleFit(alloc, before *Vec) float64 {
-	var fit float64
-	for j := 0; j < p.nBundles; j++ {
-		b := &p.bundles[j]
-		pg, fg := p.pod[b.g], before[b.g]
-		if pg <= 0 || fg <= 0 {
-			continue
-		}
-		scale := p.l.Scale[b.g]
-		if scale <= 0 {
-			scale = alloc[b.g]
-		}
-		// The dimension that binds the node's units, and how many it can serve.
-		u, bind := fg, -1
-		for k := 0; k < int(b.n); k++ {
-			if q := before[b.dims[k]] / b.ratio[k]; q < u {
-				u, bind = q, k
-			}
-		}
-		if bind < 0 || scale <= 0 || p.pod[b.dims[bind]] >= pg*b.ratio[bind] {
-			continue
-		}
-		fit += pg * (1 - u/fg) / scale
-	}
-	return fit
-}
-
-// bundleWaste is the bundle term: over the scarce dimensions g, the units of
-// g the placement takes from what the node can serve (units before less
-// after) beyond what the pod takes itself (own), in units of g's scale.
+// bundleTerm returns the bundle term's waste and fit, in units of each
+// scarce dimension g's scale.
+//
+// The waste is the units of g the placement takes from what the node can
+// serve (units before less after) beyond what the pod takes itself (own).
 // units is concave (a minimum of linear functions), so the difference is at
 // least own and the waste is never negative: 0 for a pod that takes only
 // cores left over beside busy GPUs, or a GPU pod whose cores match the mix;
 // positive for a pod that takes the cores idle GPUs need, or GPUs whose
 // cores other GPU pods need.
-func (p *Plan) bundleWaste(alloc, before, after *Vec) float64 {
-	var waste float64
+//
+// The fit (unless NoBundleCredit) is p_g * (1 - U(f) / f_g), where U(f) /
+// f_g is the share of the node's free g that its other resources can serve
+// at the mix, when the pod asks less than the mix of the dimension that
+// binds U (p_i / p_g < r_i). Such a node can only serve pods lighter than
+// the mix, and the shorter it is, the fewer pods can use it: taking its
+// unservable capacity first leaves the nodes with the resources beside
+// their GPUs to the pods that need them. The waste alone does not order
+// short nodes (a light pod wastes nothing on any of them).
+func (p *Plan) bundleTerm(alloc, before, after *Vec) (waste, fit float64) {
 	for j := 0; j < p.nBundles; j++ {
 		b := &p.bundles[j]
 		scale := p.l.Scale[b.g]
@@ -579,11 +554,18 @@ func (p *Plan) bundleWaste(alloc, before, after *Vec) float64 {
 		if scale <= 0 {
 			continue
 		}
-		if d := b.units(before) - b.units(after) - b.own; d > 0 {
+		u, bind := b.units(before)
+		uAfter, _ := b.units(after)
+		if d := u - uAfter - b.own; d > 0 {
 			waste += d / scale
 		}
+		// bind >= 0 only when the node serves fewer units than its free g,
+		// so free g is positive.
+		if pg := p.pod[b.g]; !p.noFit && pg > 0 && bind >= 0 && p.pod[b.dims[bind]] < pg*b.ratio[bind] {
+			fit += pg * (1 - u/before[b.g]) / scale
+		}
 	}
-	return waste
+	return waste, fit
 }
 
 // Evaluate judges placing the plan's pod on a node. It allocates nothing.
@@ -657,10 +639,7 @@ func (p *Plan) Evaluate(alloc, used *Vec) Eval {
 		e.HostCost = max(0, p.hostCost(&before, &after)-p.hostBase)
 	}
 	if p.nBundles > 0 {
-		e.BundleWaste = p.bundleWaste(alloc, &before, &after)
-		if !p.noFit {
-			e.BundleFit = p.bundleFit(alloc, &before)
-		}
+		e.BundleWaste, e.BundleFit = p.bundleTerm(alloc, &before, &after)
 	}
 	// The host and bundle terms are penalties in units of the other terms'
 	// weights, so placements that take no shape's host and waste no bundle
