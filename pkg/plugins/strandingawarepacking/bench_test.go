@@ -100,17 +100,22 @@ func BenchmarkScore(b *testing.B) {
 			b.Fatal(s)
 		}
 		b.Run(fmt.Sprintf("nodes=%d/zone-spread=%v/model-constraints=%v", len(nodes), c.spread, c.constrained), func(b *testing.B) {
-			b.ReportAllocs()
-			i := 0
-			for b.Loop() {
-				if _, s := e.pl.Score(e.ctx, state, pod, nodes[i]); !s.IsSuccess() {
-					b.Fatal(s)
-				}
-				if i++; i == len(nodes) {
-					i = 0
-				}
-			}
+			scoreEach(b, e, state, pod, nodes)
 		})
+	}
+}
+
+// scoreEach calls Score once per iteration, on the nodes in turn.
+func scoreEach(b *testing.B, e *env, state fwk.CycleState, pod *corev1.Pod, nodes []fwk.NodeInfo) {
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, s := e.pl.Score(e.ctx, state, pod, nodes[i]); !s.IsSuccess() {
+			b.Fatal(s)
+		}
+		if i++; i == len(nodes) {
+			i = 0
+		}
 	}
 }
 
@@ -131,16 +136,7 @@ func BenchmarkScoreGPUPod(b *testing.B) {
 		b.Fatal(s)
 	}
 	b.Run(fmt.Sprintf("gpu-nodes=%d", len(gpuNodes)), func(b *testing.B) {
-		b.ReportAllocs()
-		i := 0
-		for b.Loop() {
-			if _, s := e.pl.Score(e.ctx, state, pod, gpuNodes[i]); !s.IsSuccess() {
-				b.Fatal(s)
-			}
-			if i++; i == len(gpuNodes) {
-				i = 0
-			}
-		}
+		scoreEach(b, e, state, pod, gpuNodes)
 	})
 }
 
