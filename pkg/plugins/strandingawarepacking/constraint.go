@@ -14,7 +14,6 @@ import (
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/component-helpers/scheduling/corev1/nodeaffinity"
 
-	"github.com/snug-sched/snug/pkg/resourcemodel"
 	"github.com/snug-sched/snug/pkg/stranding"
 )
 
@@ -437,11 +436,11 @@ func largestOf(l *stranding.Layout, nodes iter.Seq[*corev1.Node]) *stranding.Vec
 	if nodes == nil {
 		return &l.Scale
 	}
-	// Not RequestVector: it counts one pod in the pod-count dimension.
 	var out stranding.Vec
 	for n := range nodes {
+		a := listVector(l, n.Status.Allocatable)
 		for i := 0; i < l.N; i++ {
-			out[i] = max(out[i], float64(resourcemodel.Value(l.Names[i], n.Status.Allocatable)))
+			out[i] = max(out[i], a[i])
 		}
 	}
 	return &out

@@ -418,12 +418,18 @@ func NodeVectors(l *stranding.Layout, ni fwk.NodeInfo) (alloc, used stranding.Ve
 // RequestVector returns a pod's requests (resourcemodel.Requests) in
 // layout l, counting the pod itself as one in the pod-count dimension.
 func RequestVector(l *stranding.Layout, requests corev1.ResourceList) stranding.Vec {
-	var v stranding.Vec
-	for i := 0; i < l.N; i++ {
-		v[i] = float64(resourcemodel.Value(l.Names[i], requests))
-	}
+	v := listVector(l, requests)
 	if l.PodsDim >= 0 {
 		v[l.PodsDim] = 1
+	}
+	return v
+}
+
+// listVector reads a resource list in layout l, each dimension as listed.
+func listVector(l *stranding.Layout, list corev1.ResourceList) stranding.Vec {
+	var v stranding.Vec
+	for i := 0; i < l.N; i++ {
+		v[i] = float64(resourcemodel.Value(l.Names[i], list))
 	}
 	return v
 }
